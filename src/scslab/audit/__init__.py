@@ -1,0 +1,58 @@
+"""Cross-border data flows and an automated privacy-law audit of them.
+
+A :class:`DataFlow` describes a site that collects personal data and where the
+data goes; :func:`audit_flows` tests flows against law files (BC PIPA, PIPEDA,
+GDPR, PIPL) written as data in ``scslab/audit/laws/*.yaml``. Every output
+carries :data:`DISCLAIMER`: the audit is an automated reading of paraphrased
+rules, not legal advice.
+"""
+
+from scslab.audit.engine import (
+    DISCLAIMER,
+    LAW_NAMES,
+    NO_LAW_NOTE,
+    Applicability,
+    AuditResult,
+    Finding,
+    Law,
+    LawFileError,
+    Note,
+    Requirement,
+    audit_flows,
+    load_law,
+    load_laws,
+)
+from scslab.audit.flows import (
+    DataFlow,
+    Site,
+    SiteSensor,
+    Visitors,
+    daily_captured_persons,
+    expected_distinct_persons,
+)
+from scslab.audit.report import audit_exit_code, render_audit_table, render_audit_text
+
+__all__ = [
+    "DISCLAIMER",
+    "LAW_NAMES",
+    "NO_LAW_NOTE",
+    "Applicability",
+    "AuditResult",
+    "DataFlow",
+    "Finding",
+    "Law",
+    "LawFileError",
+    "Note",
+    "Requirement",
+    "Site",
+    "SiteSensor",
+    "Visitors",
+    "audit_exit_code",
+    "audit_flows",
+    "daily_captured_persons",
+    "expected_distinct_persons",
+    "load_law",
+    "load_laws",
+    "render_audit_table",
+    "render_audit_text",
+]

@@ -1,0 +1,155 @@
+"""The catalog: every run in a DuckDB file, queryable with SQL (DESIGN.md §6).
+
+Tables: ``runs`` (one row per run), ``daily`` (run id + daily columns; columns
+are added as new scenarios bring new ones) and ``sweep_runs``. A file locked by
+another process is retried for a bounded time.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from scslab.errors import ScslabError
+
+DEFAULT_DB = "scslab.duckdb"
+LOCK_TIMEOUT_S = 60.0
+
+RUNS_DDL = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    run_dir VARCHAR,
+    scenario_name VARCHAR,
+    scenario_hash VARCHAR,
+    created_at TIMESTAMP,
+    agents BIGINT,
+    days INTEGER,
+    seed BIGINT,
+    completed BOOLEAN,
+    build_seconds DOUBLE,
+    elapsed_seconds DOUBLE,
+    agent_days_per_second DOUBLE,
+    peak_memory_bytes BIGINT,
+    sweep_id VARCHAR,
+    provenance JSON,
+    summary JSON
+)"""
+SWEEP_DDL = """
+CREATE TABLE IF NOT EXISTS sweep_runs (
+    sweep_id VARCHAR, run_id VARCHAR, replicate INTEGER, seed BIGINT, grid JSON
+)"""
+
+
+def connect(db: str | Path, read_only: bool = False, timeout: float = LOCK_TIMEOUT_S):
+    """Open the catalog, retrying while another process holds its lock."""
+    import duckdb
+
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(db), read_only=read_only)
+            break
+        except duckdb.IOException as e:
+            msg = str(e)
+            if "lock" not in msg.lower() or time.monotonic() > deadline:
+                if "lock" in msg.lower():
+                    raise ScslabError(
+                        f"catalog {db} is locked by another process for more than "
+                        f"{timeout:.0f} s; the run directory is complete — add it later with "
+                        "`scslab catalog add RUN_DIR`") from None
+                raise ScslabError(f"catalog {db} cannot be opened: {msg.splitlines()[0]}; "
+                                  "move it aside or pass another --db") from None
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 1.0)
+        except duckdb.Error as e:
+            raise ScslabError(f"catalog {db} is not a DuckDB database or is corrupt "
+                              f"({str(e).splitlines()[0]}); move it aside or pass another "
+                              "--db") from None
+    if not read_only:
+        con.execute(RUNS_DDL)
+        con.execute(SWEEP_DDL)
+    return con
+
+
+def _ensure_daily(con, df: pd.DataFrame) -> None:
+    exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                         "WHERE table_name = 'daily'").fetchone()[0]
+    if not exists:
+        con.execute("CREATE TABLE daily AS SELECT * FROM df LIMIT 0")
+        return
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'daily'").fetchall()}
+    for col in df.columns:
+        if col not in have:
+            kind = "DOUBLE" if pd.api.types.is_float_dtype(df[col]) else (
+                "BIGINT" if pd.api.types.is_integer_dtype(df[col]) else "VARCHAR")
+            con.execute(f'ALTER TABLE daily ADD COLUMN "{col}" {kind}')
+
+
+def record_run(db: str | Path, run_id: str, run_dir: Path | None, scenario_name: str,
+               summary: dict, daily: pd.DataFrame, sweep: dict | None = None) -> None:
+    """Insert (or replace) one run, its daily rows and its sweep row in one transaction."""
+    con = connect(db)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+        con.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, str(run_dir) if run_dir else None, scenario_name,
+             summary.get("provenance", {}).get("scenario_hash"), summary.get("agents"),
+             summary.get("days"), summary.get("seed"), bool(summary.get("completed")),
+             summary.get("build_seconds"), summary.get("elapsed_seconds"),
+             summary.get("agent_days_per_second"), summary.get("peak_memory_bytes"),
+             sweep.get("sweep_id") if sweep else None,
+             json.dumps(summary.get("provenance", {})), json.dumps(summary)])
+        df = daily.copy()
+        df.insert(0, "run_id", run_id)
+        _ensure_daily(con, df)
+        con.execute("DELETE FROM daily WHERE run_id = ?", [run_id])
+        con.execute("INSERT INTO daily BY NAME SELECT * FROM df")
+        if sweep:
+            con.execute("DELETE FROM sweep_runs WHERE run_id = ?", [run_id])
+            _ensure_sweep_columns(con, sweep.get("grid", {}))
+            cols = ["sweep_id", "run_id", "replicate", "seed", "grid"] + [
+                _grid_col(k) for k in sweep.get("grid", {})]
+            vals = [sweep["sweep_id"], run_id, sweep.get("replicate"), sweep.get("seed"),
+                    json.dumps(sweep.get("grid", {}))] + [
+                json.dumps(v) if not isinstance(v, str) else v for v in sweep["grid"].values()]
+            q = ", ".join(f'"{c}"' for c in cols)
+            con.execute(f"INSERT INTO sweep_runs ({q}) VALUES ({', '.join('?' * len(cols))})",
+                        vals)
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - the original error matters more
+            pass
+        raise
+    finally:
+        con.close()
+
+
+def _grid_col(path: str) -> str:
+    return path.replace(".", "__")
+
+
+def _ensure_sweep_columns(con, grid: dict) -> None:
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'sweep_runs'").fetchall()}
+    for k in grid:
+        col = _grid_col(k)
+        if col not in have:
+            con.execute(f'ALTER TABLE sweep_runs ADD COLUMN "{col}" VARCHAR')
+
+
+def query(db: str | Path, sql: str) -> pd.DataFrame:
+    con = connect(db, read_only=True)
+    try:
+        return con.execute(sql).fetchdf()
+    finally:
+        con.close()

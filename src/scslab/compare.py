@@ -1,0 +1,231 @@
+"""``scslab compare``: scenarios on common random numbers, with intervals.
+
+Replicate ``r`` of every scenario uses the same seed, so the random numbers are
+shared (DESIGN.md §4) and a difference measures the policy, not the noise.
+Differences are paired by replicate; intervals are Student-t 95 % intervals
+over replicates (none with one replicate).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scslab.api import chilling_counterfactual, chilling_summary, new_run_id, resolve, simulate
+from scslab.results import Result, daily_frame, write_run_dir
+from scslab.rng import spawn_seeds
+
+OUTCOMES: list[tuple[str, str]] = [
+    ("listed_end", "listed at the end"),
+    ("wrongful_listed_end", "wrongfully listed at the end"),
+    ("wrongful_listed_mean", "wrongfully listed, mean over days"),
+    ("collateral_sanctioned_end", "collateral sanctioned at the end"),
+    ("collateral_denials_total", "denials to collateral targets (total)"),
+    ("misattributed_total", "misattributed events (total)"),
+    ("denials_total", "denials (total)"),
+    ("denied_wrongful_total", "denials to the wrongfully listed (total)"),
+    ("chilling_effect", "chilling effect (1 − speech with / without monitoring)"),
+    ("disparate_impact", "disparate impact (worst / best group wrongful-listing rate)"),
+    ("appeals_succeeded_total", "appeals upheld (total)"),
+    ("mean_score_end", "mean score at the end"),
+]
+
+
+def outcomes(daily: pd.DataFrame, groups: list[str], chill: float) -> dict[str, float]:
+    """The outcome measures of one run."""
+    last = daily.iloc[-1]
+    den = [c for c in daily.columns if c.startswith("denied_") and c != "denied_wrongful"]
+    rates = [daily[f"wrongful_rate__{g}"].mean() for g in groups
+             if f"wrongful_rate__{g}" in daily]
+    rates = [r for r in rates if not math.isnan(r)]
+    lo = min(rates) if rates else 0.0
+    return {
+        "listed_end": float(last["listed"]),
+        "wrongful_listed_end": float(last["wrongful_listed"]),
+        "wrongful_listed_mean": float(daily["wrongful_listed"].mean()),
+        "collateral_sanctioned_end": float(last["collateral_sanctioned"]),
+        "collateral_denials_total": float(daily["collateral_denials"].sum()),
+        "misattributed_total": float(daily["misattributed_events"].sum()),
+        "denials_total": float(daily[den].to_numpy().sum()),
+        "denied_wrongful_total": float(daily["denied_wrongful"].sum()),
+        "chilling_effect": float(chill),
+        "disparate_impact": max(rates) / lo if rates and lo > 0 else math.nan,
+        "appeals_succeeded_total": float(daily["appeals_succeeded"].sum()),
+        "mean_score_end": float(last["mean_score"]),
+    }
+
+
+def interval(x: np.ndarray) -> tuple[float, float, float]:
+    """Mean and Student-t 95 % interval (NaN bounds with fewer than two values)."""
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    m = float(x.mean())
+    if x.size < 2:
+        return m, math.nan, math.nan
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return m, m - half, m + half
+
+
+@dataclass
+class Comparison:
+    """Per-replicate outcomes of each scenario and the summary table."""
+
+    scenarios: list[str]
+    labels: list[str]
+    seeds: list[int]
+    per_run: pd.DataFrame  # one row per (scenario, replicate)
+    table: pd.DataFrame  # one row per outcome
+    out_dir: Path | None = None
+    results: list[Result] = field(default_factory=list)
+
+
+def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None = None,
+            seed: int | None = None, replicates: int = 1, out: str | Path | None = None,
+            threads: int | None = None, set: list[str] | dict | None = None,  # noqa: A002
+            db: str | Path | None = None, progress=None) -> Comparison:
+    """Run each scenario ``replicates`` times on shared seeds and tabulate the outcomes."""
+    resolved = [resolve(s, agents=agents, days=days, set=set) for s in scenarios]
+    labels = []
+    for s, sc in zip(scenarios, resolved, strict=True):
+        lab = sc.name if isinstance(s, str) else sc.name
+        while lab in labels:
+            lab += "'"
+        labels.append(lab)
+    root = seed if seed is not None else resolved[0].seed
+    seeds = [root] if replicates == 1 else spawn_seeds(root, replicates)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_dir = Path(out) if out is not None else None
+    records = []
+    results = []
+    total = len(resolved) * len(seeds) * 2
+    done = 0
+    for r, sd in enumerate(seeds):
+        for lab, sc in zip(labels, resolved, strict=True):
+            sc_r = sc.model_copy(update={"seed": sd})
+            sim, elapsed, _ = simulate(sc_r, threads=threads)
+            done += 1
+            if progress:
+                progress(done, total, f"{lab} r{r}")
+            cf, _, _ = simulate(chilling_counterfactual(sc_r), threads=threads)
+            done += 1
+            if progress:
+                progress(done, total, f"{lab} r{r} (no monitoring)")
+            chill = chilling_summary(sc_r, sim, cf)
+            daily = daily_frame(sim.rows, [m.name for m in sim.metric_registry()])
+            from scslab.api import summarise
+
+            run_id = new_run_id(sc_r)
+            summary = summarise(sim, elapsed, True, run_id, daily, chill)
+            res = Result(scenario=sc_r, daily=daily, summary=summary, run_id=run_id)
+            if out_dir is not None:
+                res.run_dir = out_dir / f"{lab}-r{r}"
+                write_run_dir(res.run_dir, sc_r, daily, summary,
+                              events=sim.log.drain() if sim.log.enabled else None)
+            if db is not None:
+                from scslab.catalog import record_run
+
+                record_run(db, run_id, res.run_dir, sc_r.name, summary, daily)
+            results.append(res)
+            rec = {"scenario": lab, "replicate": r, "seed": sd, "run_id": run_id}
+            rec.update(outcomes(daily, sim.params.group_names, chill["chilling_effect"]))
+            records.append(rec)
+    per_run = pd.DataFrame(records)
+    table = _table(per_run, labels)
+    cmp = Comparison([str(s) for s in scenarios], labels, seeds, per_run, table, out_dir,
+                     results)
+    if out_dir is not None:
+        _write(cmp)
+    if db is not None:
+        _record(db, cmp, f"compare-{stamp}")
+    return cmp
+
+
+def _table(per_run: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    rows = []
+    base = per_run[per_run.scenario == labels[0]].sort_values("replicate")
+    for key, desc in OUTCOMES:
+        row: dict[str, Any] = {"outcome": key, "description": desc}
+        for lab in labels:
+            x = per_run[per_run.scenario == lab].sort_values("replicate")[key].to_numpy()
+            m, lo, hi = interval(x)
+            row[f"{lab}"] = m
+            row[f"{lab}__lo"] = lo
+            row[f"{lab}__hi"] = hi
+            if lab != labels[0]:
+                d = x - base[key].to_numpy()
+                dm, dlo, dhi = interval(d)
+                row[f"{lab}-{labels[0]}"] = dm
+                row[f"{lab}-{labels[0]}__lo"] = dlo
+                row[f"{lab}-{labels[0]}__hi"] = dhi
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _write(cmp: Comparison) -> None:
+    from scslab.fileio import atomic_write
+
+    cmp.out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(cmp.out_dir / "comparison.csv", lambda p: cmp.table.to_csv(p, index=False))
+    atomic_write(cmp.out_dir / "runs.csv", lambda p: cmp.per_run.to_csv(p, index=False))
+    atomic_write(cmp.out_dir / "comparison.parquet", lambda p: cmp.table.to_parquet(p))
+
+
+def _record(db, cmp: Comparison, comparison_id: str) -> None:
+    from scslab.catalog import connect
+
+    long = []
+    for _, row in cmp.table.iterrows():
+        for lab in cmp.labels:
+            long.append({"comparison_id": comparison_id, "outcome": row["outcome"],
+                         "scenario": lab, "mean": row[lab], "lo": row[f"{lab}__lo"],
+                         "hi": row[f"{lab}__hi"],
+                         "diff": row.get(f"{lab}-{cmp.labels[0]}", math.nan),
+                         "diff_lo": row.get(f"{lab}-{cmp.labels[0]}__lo", math.nan),
+                         "diff_hi": row.get(f"{lab}-{cmp.labels[0]}__hi", math.nan)})
+    df = pd.DataFrame(long)
+    con = connect(db)
+    try:
+        con.execute("CREATE TABLE IF NOT EXISTS comparisons AS SELECT * FROM df LIMIT 0")
+        con.execute("INSERT INTO comparisons BY NAME SELECT * FROM df")
+    finally:
+        con.close()
+
+
+def _fmt(m: float, lo: float, hi: float) -> str:
+    if math.isnan(m):
+        return "–"
+    s = f"{m:,.4g}" if abs(m) < 1 else f"{m:,.1f}"
+    if not math.isnan(lo):
+        s += f" [{lo:,.3g}, {hi:,.3g}]"
+    return s
+
+
+def render_comparison(cmp: Comparison, console) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{' vs '.join(cmp.labels)} — {len(cmp.seeds)} replicate(s), common "
+                    "random numbers; 95% intervals", box=None)
+    t.add_column("outcome")
+    for lab in cmp.labels:
+        t.add_column(lab, justify="right")
+    for lab in cmp.labels[1:]:
+        t.add_column(f"{lab} − {cmp.labels[0]}", justify="right")
+    for _, row in cmp.table.iterrows():
+        cells = [row["description"]]
+        for lab in cmp.labels:
+            cells.append(_fmt(row[lab], row[f"{lab}__lo"], row[f"{lab}__hi"]))
+        for lab in cmp.labels[1:]:
+            k = f"{lab}-{cmp.labels[0]}"
+            cells.append(_fmt(row[k], row[f"{k}__lo"], row[f"{k}__hi"]))
+        t.add_row(*cells)
+    console.print(t)

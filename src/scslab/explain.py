@@ -1,0 +1,186 @@
+"""``scslab explain``: the audit trail of one synthetic agent, read from the event log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from scslab.buffers import (
+    CHANNEL_NAMES,
+    EV_ACT,
+    EV_ACT_ELSEWHERE,
+    EV_APPEAL_DECIDED,
+    EV_APPEAL_FILED,
+    EV_COURT_FULFILLED,
+    EV_CREDIT_REPAIR,
+    EV_DENIAL,
+    EV_EXPIRED,
+    EV_EXPOSURE_END,
+    EV_EXPOSURE_START,
+    EV_LIST_ENTER,
+    EV_LIST_EXIT,
+    EV_REVERSED,
+    EV_REWARD,
+    EV_TIE_LISTED,
+    LIST_NAMES,
+    REASON_NAMES,
+)
+from scslab.errors import RunDirError
+from scslab.eventlog import logged_mask
+from scslab.results import EVENTS_FILE, load_run
+from scslab.rng import stream_key
+
+
+@dataclass
+class Explanation:
+    """One agent's events in order, and a plain-words account of its listings."""
+
+    agent: int
+    scenario: str
+    events: list[dict] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    sample_note: str = ""
+
+
+def _describe(ev: dict, behaviours: list[str], sensors: list[str], sanctions: list[str]) -> tuple:
+    k, code, other, sensor, value = ev["kind"], ev["code"], ev["other"], ev["sensor"], ev["value"]
+    me = ev["agent"]
+
+    def b():
+        return behaviours[code] if code < len(behaviours) else f"act {code}"
+
+    def s():
+        return sensors[sensor] if 0 <= sensor < len(sensors) else "sensor"
+
+    if k == EV_ACT:
+        if other != me:
+            return ("act recorded", f"{b()} by agent {other}, recorded on this agent by {s()} "
+                    f"({value:+g} points)", "MISATTRIBUTED")
+        return ("act recorded", f"{b()} seen by {s()} ({value:+g} points)", "")
+    if k == EV_ACT_ELSEWHERE:
+        return ("own act recorded elsewhere", f"{b()} by this agent, recorded on agent {other} "
+                f"by {s()} ({value:+g} points)", "false match")
+    if k == EV_REVERSED:
+        return ("misattribution reversed", f"{b()} by agent {other} wrongly matched to this "
+                "agent; evidence review reversed it", "")
+    if k in (EV_LIST_ENTER, EV_LIST_EXIT, EV_COURT_FULFILLED, EV_EXPIRED):
+        twin = code >= 8
+        lst = LIST_NAMES.get(code % 8, "list")
+        verb = {EV_LIST_ENTER: "enters", EV_LIST_EXIT: "leaves",
+                EV_COURT_FULFILLED: "fulfils the obligation and leaves",
+                EV_EXPIRED: "entry expires on"}[k]
+        ledger = "true ledger (no identity errors)" if twin else "recorded score"
+        return (f"list {'entry' if k == EV_LIST_ENTER else 'exit'}",
+                f"{verb} the {lst} on the {ledger} (score {value:.1f})",
+                "twin" if twin else "")
+    if k == EV_DENIAL:
+        kind = sanctions[code] if code < len(sanctions) else f"kind {code}"
+        return ("denial", f"{kind.replace('_', ' ')} denied: {REASON_NAMES.get(sensor, '')}",
+                "collateral" if sensor else "")
+    if k in (EV_EXPOSURE_START, EV_EXPOSURE_END):
+        ch = CHANNEL_NAMES.get(code, "?")
+        src = f" (agent {other})" if code == 0 and other >= 0 else (
+            f" (business {other})" if code >= 2 and other >= 0 else "")
+        return ("spillover " + ("starts" if k == EV_EXPOSURE_START else "ends"),
+                f"through {ch}{src}", "")
+    if k == EV_TIE_LISTED:
+        return ("tie listed" if value > 0 else "tie delisted",
+                f"agent {other}, a tie, {'went onto' if value > 0 else 'left'} a list", "")
+    if k == EV_APPEAL_FILED:
+        return ("appeal filed", f"decision due on day {int(value)}", "")
+    if k == EV_APPEAL_DECIDED:
+        return ("appeal decided", ("upheld" if value > 0 else "rejected") +
+                (" (the record was wrong)" if code else " (the record was right)"), "")
+    if k == EV_CREDIT_REPAIR:
+        return ("credit repair", f"{value:+g} points", "")
+    if k == EV_REWARD:
+        return ("reward", "a redlist reward was granted", "")
+    return ("event", f"kind {k}", "")
+
+
+def explain_agent(run_dir: str | Path, agent: int) -> Explanation:
+    """Read one agent's events; exit-2 errors for ids outside the population or sample."""
+    run_dir = Path(run_dir)
+    res = load_run(run_dir)
+    n = int(res.summary.get("agents", 0))
+    if not 0 <= agent < n:
+        raise RunDirError(f"agent {agent} is outside the population (ids 0..{n - 1})")
+    info = res.summary.get("event_log") or {}
+    path = run_dir / EVENTS_FILE
+    if not info.get("enabled") or not path.exists():
+        raise RunDirError(f"{run_dir} has no event log; re-run with "
+                          "--set output.event_log.enabled=true")
+    frac = float(info.get("fraction", 1.0))
+    note = "all agents are logged"
+    if frac < 1.0:
+        key = stream_key(res.scenario.seed, "eventlog")
+        import numpy as np
+
+        if not logged_mask(key, frac, np.array([agent], np.int64))[0]:
+            ids = np.flatnonzero(logged_mask(key, frac, np.arange(min(n, 5000), dtype=np.int64)))
+            raise RunDirError(f"agent {agent} is not in the logged sample (about {frac:.2%} of "
+                              f"agents are logged); try agent {', '.join(map(str, ids[:5]))} "
+                              "or raise output.event_log.full_below")
+        note = f"this agent is in the logged sample ({frac:.2%} of agents)"
+    try:
+        table = pq.read_table(path, filters=[("agent", "=", agent)])
+    except Exception as e:  # noqa: BLE001 - pyarrow raises many kinds
+        raise RunDirError(f"{path}: unreadable ({str(e).splitlines()[0]}); re-run the "
+                          "scenario") from None
+    table = table.filter(pc.equal(table["agent"], agent))
+    rows = table.to_pylist()
+    from scslab.params import compile_params
+
+    p = compile_params(res.scenario, n)
+    ex = Explanation(agent=agent, scenario=res.scenario.name, sample_note=note)
+    for ev in rows:
+        what, detail, flag = _describe(ev, p.behaviour_names, p.sensor_names, p.sanction_names)
+        ex.events.append({"day": ev["day"], "event": what, "detail": detail, "flag": flag,
+                          **{k: ev[k] for k in ("kind", "code", "other", "sensor", "value")}})
+    ex.findings = _findings(ex.events, agent)
+    return ex
+
+
+def _findings(events: list[dict], agent: int) -> list[str]:
+    """Plain words: which misattributed acts preceded each recorded listing."""
+    out = []
+    mis: list[dict] = []
+    for ev in events:
+        if ev["kind"] == EV_ACT and ev["other"] != agent:
+            mis.append(ev)
+        if ev["kind"] == EV_LIST_ENTER and ev["code"] < 8 and ev["code"] != 2:
+            lst = LIST_NAMES.get(ev["code"], "list")
+            if mis:
+                acts = "; ".join(f"day {m['day']}: {m['detail']}" for m in mis[-3:])
+                out.append(f"Day {ev['day']}: put on the {lst} after {len(mis)} misattributed "
+                           f"act(s) — {acts}")
+            else:
+                out.append(f"Day {ev['day']}: put on the {lst}; no misattributed act preceded "
+                           "it")
+    wrongful = any(e["kind"] == EV_LIST_ENTER and e["code"] < 2 for e in events) and not any(
+        e["kind"] == EV_LIST_ENTER and e["code"] in (8, 9) for e in events)
+    if wrongful:
+        out.append("The true ledger never listed this agent: the listing came from identity "
+                   "errors or spillover.")
+    if not events:
+        out.append("No events were recorded for this agent.")
+    return out
+
+
+def render_explanation(ex: Explanation, console) -> None:
+    from rich.table import Table
+
+    console.print(f"agent {ex.agent} in {ex.scenario} — {ex.sample_note}")
+    if not ex.events:
+        console.print("no events recorded for this agent: nothing was observed, listed or "
+                      "denied")
+        return
+    t = Table("day", "event", "detail", "", box=None)
+    for e in ex.events:
+        t.add_row(str(e["day"]), e["event"], e["detail"], e["flag"])
+    console.print(t)
+    for f in ex.findings:
+        console.print(f"• {f}")

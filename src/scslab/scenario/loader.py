@@ -1,0 +1,378 @@
+"""Load scenarios: safe YAML, ``base:`` inheritance, ``--set`` overrides, clear errors."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from scslab.errors import ScenarioError
+from scslab.scenario.refs import did_you_mean
+from scslab.scenario.schema import Scenario
+
+MAX_FILE_BYTES = 5_000_000
+MAX_DEPTH = 64
+MAX_BASE_CHAIN = 16
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe loader that refuses aliases (alias bombs) and duplicate keys."""
+
+    def compose_node(self, parent, index):  # noqa: D401
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ScenarioError(
+                f"YAML aliases (*{event.anchor}) are not allowed in scenario files "
+                f"(line {event.start_mark.line + 1}); write the values out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hashable = key in seen
+            except TypeError:
+                raise ScenarioError(f"unhashable mapping key at line {key_node.start_mark.line + 1}")
+            if hashable:
+                raise ScenarioError(f"duplicate key {key!r} at line "
+                                    f"{key_node.start_mark.line + 1}; each key may appear once")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _depth(obj: Any, limit: int = MAX_DEPTH) -> int:
+    stack = [(obj, 1)]
+    deepest = 0
+    while stack:
+        cur, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > limit:
+            return d
+        if isinstance(cur, dict):
+            stack.extend((v, d + 1) for v in cur.values())
+        elif isinstance(cur, list):
+            stack.extend((v, d + 1) for v in cur)
+    return deepest
+
+
+def parse_yaml_text(text: str | bytes, origin: str) -> dict:
+    """Parse scenario YAML; the top level must be a mapping."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_FILE_BYTES:
+            raise ScenarioError(f"{origin}: file is {len(text)} bytes; scenario files are "
+                                f"limited to {MAX_FILE_BYTES} bytes")
+        if b"\x00" in text:
+            raise ScenarioError(f"{origin}: file contains NUL bytes; it is not a text YAML file")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ScenarioError(f"{origin}: not valid UTF-8 (byte {e.start}); save the file "
+                                "as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+    except ScenarioError as e:
+        raise ScenarioError(f"{origin}: {e}") from None
+    except RecursionError:
+        raise ScenarioError(f"{origin}: nesting too deep (limit {MAX_DEPTH} levels)") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ScenarioError(f"{origin}: not valid YAML{where}: {problem}") from None
+    if data is None:
+        raise ScenarioError(f"{origin}: the file is empty; a scenario is a YAML mapping "
+                            "(e.g. `days: 365`)")
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{origin}: the top level must be a mapping of keys to values, "
+                            f"not a {type(data).__name__}")
+    if _depth(data) > MAX_DEPTH:
+        raise ScenarioError(f"{origin}: nesting too deep (limit {MAX_DEPTH} levels)")
+    return data
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def _preset_dir():
+    return resources.files("scslab.scenario").joinpath("presets")
+
+
+def preset_names() -> list[str]:
+    """Names of the scenarios shipped in the package."""
+    return sorted(p.name[:-5] for p in _preset_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def preset_text(name: str) -> str:
+    return _preset_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def preset_description(name: str) -> str:
+    data = parse_yaml_text(preset_text(name), f"preset {name}")
+    return str(data.get("description", "")).strip().splitlines()[0] if data.get(
+        "description") else ""
+
+
+def _read_ref(ref: str | Path, relative_to: Path | None) -> tuple[dict, Path | None, str]:
+    """Raw mapping for a preset name or a file path, its folder and a label."""
+    ref_s = str(ref)
+    if ref_s in preset_names():
+        return parse_yaml_text(preset_text(ref_s), f"preset {ref_s}"), None, f"preset {ref_s}"
+    path = Path(ref_s)
+    if relative_to is not None and not path.is_absolute():
+        path = relative_to / path
+    if not path.exists():
+        hint = did_you_mean(ref_s, preset_names())
+        if ref_s.endswith((".yaml", ".yml")) or "/" in ref_s:
+            raise ScenarioError(f"scenario file {ref_s!r} not found")
+        raise ScenarioError(f"{ref_s!r} is neither a preset nor a file{hint}; "
+                            "`scslab presets` lists the presets")
+    if path.is_dir():
+        raise ScenarioError(f"{ref_s!r} is a directory; give a scenario YAML file or a preset")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ScenarioError(f"cannot read {ref_s!r}: {e.strerror}") from None
+    return parse_yaml_text(raw, str(path)), path.parent, str(path)
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``: mappings merge key by key, anything else replaces."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def resolve_raw(ref: str | Path, relative_to: Path | None = None, _chain=()) -> dict:
+    """The raw mapping of a scenario with its ``base:`` chain merged in."""
+    data, folder, label = _read_ref(ref, relative_to)
+    if label in _chain:
+        raise ScenarioError(f"`base:` cycle: {' -> '.join([*_chain, label])}")
+    if len(_chain) > MAX_BASE_CHAIN:
+        raise ScenarioError(f"`base:` chain longer than {MAX_BASE_CHAIN}")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ScenarioError(f"{label}: `base` must be a preset name or a file path")
+    parent = resolve_raw(base, folder, (*_chain, label))
+    parent.pop("name", None)
+    parent.pop("description", None)
+    return deep_merge(parent, data)
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _field_model(model: type[BaseModel], key: str):
+    f = model.model_fields.get(key)
+    if f is None:
+        return None, None
+    ann = f.annotation
+    import typing
+
+    origin = typing.get_origin(ann)
+    args = typing.get_args(ann)
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return f, ann
+    if origin in (dict, list) and args:
+        inner = args[-1]
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return f, ("container", origin, inner)
+        return f, ("container", origin, None)
+    return f, None
+
+
+def _check_path(parts: list[str], raw: dict) -> None:
+    """Raise if ``parts`` does not name a field of the schema (did-you-mean hint)."""
+    model: Any = Scenario
+    node: Any = raw
+    for depth, key in enumerate(parts):
+        where = ".".join(parts[: depth + 1])
+        if isinstance(model, tuple):  # inside a dict or list field
+            _, origin, inner = model
+            if origin is list:
+                if not key.isdigit():
+                    raise ScenarioError(f"--set {where}: a list index must be a number")
+                idx = int(key)
+                if not isinstance(node, list) or idx >= len(node):
+                    n = len(node) if isinstance(node, list) else 0
+                    raise ScenarioError(f"--set {where}: index {idx} out of range (list has {n})")
+                node = node[idx]
+            else:
+                node = node.get(key) if isinstance(node, dict) else None
+            model = inner
+            continue
+        if model is None:
+            raise ScenarioError(f"--set {where}: {'.'.join(parts[:depth])} is a value, "
+                                "not a block")
+        f, sub = _field_model(model, key)
+        if f is None:
+            raise ScenarioError(f"--set {where}: no such setting"
+                                f"{did_you_mean(key, model.model_fields)}")
+        model = sub
+        node = node.get(key) if isinstance(node, dict) else None
+
+
+def parse_set(expr: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value``; the value is read as a YAML scalar."""
+    if "=" not in expr:
+        raise ScenarioError(f"--set {expr!r}: expected PATH=VALUE, e.g. "
+                            "--set sensors.cameras.false_match_rate=0.01")
+    path, _, value = expr.partition("=")
+    path = path.strip()
+    if not path or any(not p for p in path.split(".")):
+        raise ScenarioError(f"--set {expr!r}: empty path segment")
+    try:
+        parsed = yaml.load(value, Loader=_StrictLoader) if value.strip() else None  # noqa: S506
+    except (yaml.YAMLError, ScenarioError):
+        parsed = value
+    if isinstance(parsed, float) and not math.isfinite(parsed):
+        raise ScenarioError(f"--set {path}: {value!r} is not a finite number")
+    return path.split("."), parsed
+
+
+def apply_overrides(raw: dict, overrides: list[str] | dict[str, Any] | None) -> dict:
+    """Apply ``--set`` expressions or a {dotted.path: value} mapping to a raw scenario."""
+    if not overrides:
+        return raw
+    items = (overrides.items() if isinstance(overrides, dict)
+             else (parse_set(e) for e in overrides))
+    out = copy.deepcopy(raw)
+    for path, value in items:
+        parts = path.split(".") if isinstance(path, str) else list(path)
+        _check_path(parts, out)
+        node = out
+        for key in parts[:-1]:
+            if isinstance(node, list):
+                node = node[int(key)]
+                continue
+            if not isinstance(node.get(key), dict | list):
+                node[key] = _default_subtree(parts, key, node)
+            node = node[key]
+        last = parts[-1]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return out
+
+
+def _default_subtree(parts, key, node):
+    """Materialise the default of a block that the raw file left out, so a path can go in."""
+    defaults = Scenario().model_dump(mode="python")
+    cur: Any = defaults
+    for p in parts:
+        if p == key:
+            val = cur.get(p) if isinstance(cur, dict) else None
+            return copy.deepcopy(val) if isinstance(val, dict | list) else {}
+        cur = cur.get(p) if isinstance(cur, dict) else (cur[int(p)] if isinstance(cur, list)
+                                                        else None)
+    return {}
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _loc_str(loc) -> str:
+    out = ""
+    for p in loc:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out or "(top level)"
+
+
+def _model_at(loc) -> type[BaseModel] | None:
+    model: Any = Scenario
+    for p in loc:
+        if isinstance(model, tuple):
+            model = model[2]
+            continue
+        if model is None or not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        _, model = _field_model(model, str(p))
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def format_validation_error(e: ValidationError, origin: str) -> str:
+    """One line naming the field path, what is wrong and how to fix it."""
+    err = e.errors()[0]
+    loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and "[" in x))
+    path = _loc_str(loc)
+    if err["type"] == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        hint = did_you_mean(str(loc[-1]), parent.model_fields) if parent else ""
+        msg = f"unknown key{hint}"
+    else:
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        inp = err.get("input")
+        if err["type"] not in ("missing",) and not isinstance(inp, dict | list):
+            msg += f" (got {inp!r})"
+    more = len(e.errors()) - 1
+    tail = f" [+{more} more]" if more else ""
+    return f"{origin}: {path}: {msg}{tail}"
+
+
+def validate_raw(raw: dict, origin: str = "scenario") -> Scenario:
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as e:
+        raise ScenarioError(format_validation_error(e, origin)) from None
+    except (ValueError, TypeError, RecursionError) as e:
+        raise ScenarioError(f"{origin}: {e}") from None
+
+
+def load_scenario(ref: str | Path | Scenario | dict,
+                  overrides: list[str] | dict[str, Any] | None = None) -> Scenario:
+    """A validated Scenario from a preset name, a YAML path, a mapping or a Scenario."""
+    if isinstance(ref, Scenario):
+        raw = ref.model_dump(mode="json")
+        origin = ref.name
+    elif isinstance(ref, dict):
+        raw = copy.deepcopy(ref)
+        origin = "scenario"
+        if "base" in raw:
+            base = raw.pop("base")
+            raw = deep_merge(resolve_raw(base), raw)
+    else:
+        raw = resolve_raw(ref)
+        origin = str(ref)
+    raw = apply_overrides(raw, overrides)
+    return validate_raw(raw, origin)
+
+
+def scenario_to_yaml(sc: Scenario) -> str:
+    """The fully resolved scenario as block-style YAML (top-level days: and seed:)."""
+    data = sc.model_dump(mode="json")
+    order = ["schema_version", "name", "description", "days", "seed"]
+    ordered = {k: data.pop(k) for k in order if k in data}
+    ordered.update(data)
+    return yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                          width=100)
+
+
+def scenario_hash(sc: Scenario) -> str:
+    """A stable hash of the resolved scenario (name and description excluded)."""
+    data = sc.model_dump(mode="json")
+    data.pop("name", None)
+    data.pop("description", None)
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

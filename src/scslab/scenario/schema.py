@@ -1,0 +1,534 @@
+"""The scenario schema: every parameter of a run, declared once.
+
+Validation, ``--set`` overrides, the dashboard's knobs, sensitivity bounds and
+the scenario reference in the README are all generated from these models.
+Units are given in each field's ``json_schema_extra``; ``source`` names where a
+default came from (a section of ``reference/calibration.md`` or "assumption").
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from scslab.audit.flows import DataFlow
+
+SCHEMA_VERSION = 1
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Rate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Points = Annotated[float, Field(ge=-10_000.0, le=10_000.0, allow_inf_nan=False)]
+Multiplier = Annotated[float, Field(ge=0.0, le=1.0e6, allow_inf_nan=False)]
+
+
+def F(default, description: str, unit: str | None = None, source: str = "assumption", **kw):
+    """A field with a description, a unit and the source of its default."""
+    extra = {"unit": unit, "source": source}
+    return Field(default, description=description, json_schema_extra=extra, **kw)
+
+
+class Model(BaseModel):
+    """Base for scenario blocks: frozen, unknown keys rejected, no NaN/inf."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
+                              validate_default=True)
+
+
+# --------------------------------------------------------------------------- population
+
+
+class AgePyramid(Model):
+    child_share: float = F(0.18, "Share of agents under 18 (children).", "fraction",
+                           "assumption (China census order of magnitude)", ge=0, le=0.9)
+    elderly_share: float = F(0.14, "Share of agents aged 65 and over.", "fraction",
+                             "assumption (China census order of magnitude)", ge=0, le=0.9)
+
+    @model_validator(mode="after")
+    def _adults_left(self) -> AgePyramid:
+        if self.child_share + self.elderly_share > 0.95:
+            raise ValueError("child_share + elderly_share must leave at least 5% adults")
+        return self
+
+
+class Group(Model):
+    name: str = F(..., "Name of a demographic group (used in per-group metric columns).",
+                  min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
+    share: float = F(..., "Share of households in this group.", "fraction", gt=0, le=1)
+
+
+class Region(Model):
+    name: str = F(..., "Region name (a local pilot may have its own rules).",
+                  min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
+    share: float = F(..., "Share of the population living here.", "fraction", gt=0, le=1)
+    cameras_per_1000: float = F(100.0, "Surveillance cameras per 1,000 residents.",
+                                "cameras per 1000 people", "calibration.md §5", ge=0, le=10_000)
+    rules: dict[str, Points] = F({}, "Local rule overrides: behaviour → points (a local pilot).",
+                                 "points per act")
+
+
+class Households(Model):
+    size_shares: dict[int, float] = F(
+        {1: 0.15, 2: 0.28, 3: 0.27, 4: 0.18, 5: 0.08, 6: 0.04},
+        "Share of households by number of members (1–12); children live with adults.",
+        "fraction", "assumption (China census order of magnitude)")
+
+    @field_validator("size_shares")
+    @classmethod
+    def _sizes(cls, v: dict[int, float]) -> dict[int, float]:
+        if not v:
+            raise ValueError("needs at least one household size")
+        for size, share in v.items():
+            if not 1 <= size <= 12:
+                raise ValueError(f"household size {size} outside 1..12")
+            if not 0 <= share <= 1:
+                raise ValueError(f"share {share} for size {size} outside 0..1")
+        if sum(v.values()) <= 0:
+            raise ValueError("shares must not all be zero")
+        return v
+
+
+class Ties(Model):
+    mean_degree: float = F(8.0, "Mean number of friends/associates per agent (0 disables ties).",
+                           "ties per agent", ge=0, le=64)
+    dispersion: float = F(1.0, "Spread of the degree distribution: 0 gives every agent the same "
+                          "number of ties, 1 a geometric (heavy) spread.", None, ge=0, le=1)
+    within_region: float = F(0.9, "Share of ties inside the agent's own region.", "fraction",
+                             ge=0, le=1)
+
+
+class Employers(Model):
+    employed_share: float = F(0.6, "Share of adults employed by a business.", "fraction",
+                              ge=0, le=1)
+    mean_size: float = F(20.0, "Mean number of employees per business.", "employees",
+                         ge=1, le=100_000)
+    size_sigma: float = F(1.2, "Log-normal sigma of business sizes (0 = all alike).", None,
+                          ge=0, le=4)
+
+
+class Disposition(Model):
+    sigma: float = F(0.5, "Log-normal sigma of the latent disposition to break rules "
+                     "(mean of log is 0).", None, "rm1.md", ge=0, le=3)
+
+
+class Population(Model):
+    agents: int = F(100_000, "Number of synthetic agents.", "agents", ge=1, le=2_000_000_000)
+    age: AgePyramid = AgePyramid()
+    female_share: float = F(0.49, "Share of agents who are female.", "fraction", ge=0, le=1)
+    groups: list[Group] = F([Group(name="majority", share=0.9), Group(name="minority", share=0.1)],
+                            "Demographic groups and their shares.", min_length=1, max_length=32)
+    regions: list[Region] = F([Region(name="all", share=1.0)],
+                              "Regions (contiguous blocks of agents) and their shares.",
+                              min_length=1, max_length=255)
+    households: Households = Households()
+    ties: Ties = Ties()
+    employers: Employers = Employers()
+    disposition: Disposition = Disposition()
+
+    @field_validator("groups", "regions")
+    @classmethod
+    def _unique(cls, v):
+        names = [x.name for x in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"names must be unique, got {names}")
+        return v
+
+
+# --------------------------------------------------------------------------- behaviours
+
+
+class AgeFactors(Model):
+    child: float = F(0.0, "Rate multiplier for children.", None, ge=0, le=100)
+    adult: float = F(1.0, "Rate multiplier for adults.", None, ge=0, le=100)
+    elderly: float = F(1.0, "Rate multiplier for the elderly.", None, ge=0, le=100)
+
+
+class Behaviour(Model):
+    rate: Rate = F(0.001, "Base probability per agent-day of doing this act.", "per agent-day")
+    disposition_exponent: float = F(1.0, "Rate scales with disposition**exponent "
+                                    "(1: rule-breakers do more, 0: independent, -1: fewer).",
+                                    None, ge=-4, le=4)
+    age: AgeFactors = AgeFactors(child=0.0, adult=1.0, elderly=1.0)
+
+
+# --------------------------------------------------------------------------- sensors
+
+
+class Classification(Model):
+    enabled: bool = F(True, "Whether the sensor classifies sex and adult/child; the classified "
+                      "attributes narrow whom a false match can land on.")
+    sex_accuracy: Probability = F(0.95, "Probability that sex is classified correctly.",
+                                  "probability", "calibration.md §7 (Levi & Hassner 86.8%)")
+    age_accuracy: Probability = F(0.9, "Probability that adult/child/elderly is classified "
+                                  "correctly.", "probability", "calibration.md §7")
+
+
+class Sensor(Model):
+    enabled: bool = F(True, "Whether this sensor is in use.")
+    observes: list[str] = F([], "Behaviours this sensor can observe.")
+    coverage: Probability = F(1.0, "Share of acts within this sensor's reach.", "fraction")
+    detection: Probability = F(0.5, "Probability an act within reach is detected.", "probability")
+    false_match_rate: Probability = F(0.0, "Probability that a detected act is attributed to the "
+                                      "wrong person (identity error).", "probability")
+    group_multipliers: dict[str, Multiplier] = F({}, "False-match rate multiplier per group "
+                                                 "(missing groups: 1).", None,
+                                                 "calibration.md §6 (NISTIR 8280: 10–100×)")
+    same_group_preference: Probability = F(0.8, "Probability a false match lands on someone of "
+                                           "the actor's own group (look-alikes).", "probability")
+    scope: Literal["region", "population"] = F("region", "Where a false match can land: the "
+                                               "actor's region or anyone.")
+    classification: Classification = Classification(enabled=False)
+
+
+class Cameras(Sensor):
+    density_coverage: bool = F(True, "Derive coverage per region from cameras per 1,000 people: "
+                               "coverage = 1 − exp(−density / saturation_per_1000).")
+    saturation_per_1000: float = F(150.0, "Camera density at which 63% of acts are in view.",
+                                   "cameras per 1000 people", ge=1e-6, le=1e6)
+
+
+class Sensors(Model):
+    cameras: Cameras = Cameras(observes=["smoking", "traffic_violation"], detection=0.5,
+                               false_match_rate=0.001, classification=Classification())
+    phone_scanners: Sensor = Sensor(observes=["buying_domestic", "community_service"],
+                                    coverage=0.3, detection=0.5, false_match_rate=0.0005)
+    online_monitoring: Sensor = Sensor(observes=["criticism"], coverage=1.0, detection=0.3,
+                                       false_match_rate=0.0005, scope="population")
+    financial_records: Sensor = Sensor(observes=["fraud", "paying_debts"], detection=0.6,
+                                       false_match_rate=0.0001)
+    tax_records: Sensor = Sensor(observes=["tax_evasion"], detection=0.4,
+                                 false_match_rate=0.0001)
+    court_records: Sensor = Sensor(observes=["court_default"], detection=0.95,
+                                   false_match_rate=0.0001)
+    payment_records: Sensor = Sensor(observes=["buying_domestic", "paying_debts"], detection=0.8,
+                                     false_match_rate=0.0001)
+
+    def items(self) -> list[tuple[str, Sensor]]:
+        """(name, sensor) in a fixed order: the order in which they claim an act."""
+        return [(name, getattr(self, name)) for name in type(self).model_fields]
+
+
+# --------------------------------------------------------------------------- policy
+
+
+class Grade(Model):
+    name: str = F(..., "Grade letter(s).", min_length=1, max_length=8)
+    min_score: float = F(..., "Lowest score in this grade.", "points", ge=-1e6, le=1e6)
+
+
+class Scoring(Model):
+    base: float = F(1000.0, "Score every agent starts with; decay pulls toward it.", "points",
+                    "calibration.md §1 (Rongcheng, Suqian: 1,000)", ge=-1e6, le=1e6)
+    minimum: float = F(0.0, "Lowest possible score.", "points", ge=-1e6, le=1e6)
+    maximum: float = F(1300.0, "Highest possible score.", "points", ge=-1e6, le=1e6)
+    decay: Probability = F(0.005, "Share of the distance to the base score recovered per day.",
+                           "per day")
+    max_daily_loss: float | None = F(None, "Cap on points lost from acts in one day "
+                                     "(null: no cap).", "points", ge=0, le=1e6)
+    max_daily_gain: float | None = F(None, "Cap on points gained from acts in one day "
+                                     "(null: no cap).", "points", ge=0, le=1e6)
+
+    @model_validator(mode="after")
+    def _order(self) -> Scoring:
+        if not self.minimum <= self.base <= self.maximum:
+            raise ValueError("needs minimum <= base <= maximum")
+        return self
+
+
+class Blacklist(Model):
+    enabled: bool = F(True, "Whether a low score puts agents on the blacklist.")
+    enter_below: float = F(850.0, "A score below this puts the agent on the list.", "points",
+                           ge=-1e6, le=1e6)
+    exit_at_or_above: float = F(900.0, "A listed agent at or above this leaves the list "
+                                "(hysteresis).", "points", ge=-1e6, le=1e6)
+    min_days: int = F(0, "Minimum stay on the list.", "days", ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _hyst(self) -> Blacklist:
+        if self.exit_at_or_above < self.enter_below:
+            raise ValueError("exit_at_or_above must be >= enter_below")
+        return self
+
+
+class CourtList(Model):
+    enabled: bool = F(True, "Whether a recorded court default puts the agent on the list of "
+                      "dishonest judgment debtors.")
+    trigger: str = F("court_default", "Behaviour whose recorded act is a court listing order.")
+    term_days: int = F(730, "Fixed term on the court list.", "days",
+                       "calibration.md §2 (SPC 2017: default 2 years)", ge=1, le=10_000)
+    fulfil_rate: Rate = F(0.0005, "Daily probability a court-listed agent fulfils the "
+                          "obligation and is removed early.", "per day", "calibration.md §2")
+
+
+class Redlist(Model):
+    enabled: bool = F(True, "Whether a high score puts the agent on the redlist (rewards).")
+    min_score: float = F(1050.0, "Score at or above which an agent is redlisted.", "points",
+                         "calibration.md §1 (Huantai AAA at 1,050)", ge=-1e6, le=1e6)
+
+
+class Lists(Model):
+    blacklist: Blacklist = Blacklist()
+    court: CourtList = CourtList()
+    redlist: Redlist = Redlist()
+
+
+ListName = Literal["blacklist", "court"]
+
+
+class Sanction(Model):
+    attempt_rate: Rate = F(0.001, "Probability per agent-day of attempting this.",
+                           "per agent-day")
+    lists: list[ListName] = F(["blacklist", "court"], "Lists whose members are denied.")
+    adults_only: bool = F(True, "Only adults attempt it (children's school places are "
+                          "attempted by their parents: see spillover).")
+
+
+SANCTION_KINDS = ("flight", "train", "property", "mortgage", "social_service", "private_school")
+
+
+class Sanctions(Model):
+    flight: Sanction = Sanction(attempt_rate=0.003)
+    train: Sanction = Sanction(attempt_rate=0.01)
+    property: Sanction = Sanction(attempt_rate=0.0002)
+    mortgage: Sanction = Sanction(attempt_rate=0.0002)
+    social_service: Sanction = Sanction(attempt_rate=0.002, lists=["blacklist"])
+    private_school: Sanction = Sanction(attempt_rate=0.0005)
+
+    def items(self) -> list[tuple[str, Sanction]]:
+        return [(k, getattr(self, k)) for k in SANCTION_KINDS]
+
+
+class Rewards(Model):
+    enabled: bool = F(True, "Whether redlisted agents receive rewards (discounts, waived "
+                      "deposits).", source="calibration.md §1")
+    rate: Rate = F(0.01, "Probability per redlisted agent-day of claiming a reward.",
+                   "per agent-day")
+
+
+class HouseholdSpillover(Model):
+    penalty: float = F(2.0, "Points lost per day by each member of a household where another "
+                       "member is listed.", "points per day", ge=0, le=1e4)
+    sanctions: list[str] = F(["private_school"], "Sanctions extended to household members of a "
+                             "listed agent (children refused by private schools).",
+                             source="calibration.md §3")
+
+
+class TieSpillover(Model):
+    penalty: float = F(0.5, "Points lost per day by an agent with at least one listed tie.",
+                       "points per day", source="calibration.md §3 (Sesame: connections)",
+                       ge=0, le=1e4)
+
+
+class EmployerSpillover(Model):
+    representative_listed_points: float = F(20.0, "Points a business loses per day while its "
+                                            "legal representative is listed.", "points per day",
+                                            ge=0, le=1e4)
+    business_enter_below: float = F(800.0, "A business below this score is listed.", "points",
+                                    ge=-1e6, le=1e6)
+    business_exit_at_or_above: float = F(950.0, "A listed business at or above this is "
+                                         "delisted.", "points", ge=-1e6, le=1e6)
+    business_decay: Probability = F(0.01, "Daily recovery of a business score toward the base.",
+                                    "per day")
+    representative_sanctions: list[str] = F(
+        ["flight", "train", "property", "mortgage", "private_school"],
+        "Sanctions on the legal representative of a listed business.",
+        source="calibration.md §2 (entity debtors' representatives)")
+    employee_penalty: float = F(0.2, "Points lost per day by employees of a listed business.",
+                                "points per day", ge=0, le=1e4)
+
+
+class Spillover(Model):
+    enabled: bool = F(True, "Joint punishment: penalties spread to households, ties and "
+                      "employers.")
+    household: HouseholdSpillover = HouseholdSpillover()
+    ties: TieSpillover = TieSpillover()
+    employer: EmployerSpillover = EmployerSpillover()
+
+
+class Policy(Model):
+    scoring: Scoring = Scoring()
+    rules: dict[str, Points] = F(
+        {"community_service": 5, "buying_domestic": 1, "paying_debts": 2, "fraud": -50,
+         "tax_evasion": -40, "smoking": -10, "traffic_violation": -5, "criticism": -30,
+         "court_default": -100},
+        "Points per recorded act (behaviour → points).", "points per act",
+        "calibration.md §1 (Rongcheng deduction table)")
+    grades: list[Grade] = F(
+        [Grade(name="AAA", min_score=1050), Grade(name="AA", min_score=1030),
+         Grade(name="A", min_score=960), Grade(name="B", min_score=850),
+         Grade(name="C", min_score=600), Grade(name="D", min_score=-1e6)],
+        "Grade bands, highest first.", source="calibration.md §1 (Rongcheng A–D, AAA)",
+        min_length=1, max_length=16)
+    lists: Lists = Lists()
+    sanctions: Sanctions = Sanctions()
+    rewards: Rewards = Rewards()
+    spillover: Spillover = Spillover()
+
+    @field_validator("grades")
+    @classmethod
+    def _grades_sorted(cls, v: list[Grade]) -> list[Grade]:
+        mins = [g.min_score for g in v]
+        if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+            raise ValueError("grades must be listed highest first with distinct min_score")
+        return v
+
+
+# --------------------------------------------------------------------------- governance
+
+
+class Transparency(str, Enum):
+    secret = "secret"
+    published = "published"
+
+
+class Appeals(Model):
+    enabled: bool = F(False, "Whether listed agents can appeal.")
+    filing_probability_known: Probability = F(0.05, "Daily probability that a listed agent who "
+                                              "knows why files an appeal.", "per day")
+    filing_probability_unknown: Probability = F(0.002, "Daily probability that a listed agent "
+                                                "who does not know why files an appeal.",
+                                                "per day")
+    review_delay_days: int = F(15, "Days from filing to decision.", "days",
+                                "calibration.md §2 (court decides within 15 days)", ge=0, le=3650)
+    success_if_wrong: Probability = F(0.7, "Probability an appeal succeeds when the record is "
+                                      "wrong (misattributed acts).", "probability")
+    success_if_right: Probability = F(0.05, "Probability an appeal succeeds when the record is "
+                                      "right.", "probability")
+
+
+class EvidenceReview(Model):
+    enabled: bool = F(False, "Whether identity matches are reviewed before they count.")
+    reversal_probability: Probability = F(0.5, "Probability that a misattributed act is caught "
+                                          "and reversed.", "probability")
+
+
+class Expiry(Model):
+    enabled: bool = F(False, "Whether blacklist entries expire.")
+    days: int = F(365, "Days after which a blacklist entry expires and the score is restored to "
+                  "the exit threshold.", "days", "calibration.md §2 (NDRC 2023: ≤ 3 years)",
+                  ge=1, le=100_000)
+
+
+class CreditRepair(Model):
+    enabled: bool = F(False, "Whether listed agents can do credit-repair acts.")
+    rate: Rate = F(0.02, "Daily probability a listed agent does a credit-repair act.", "per day")
+    points: float = F(10.0, "Points restored per credit-repair act.", "points", ge=0, le=1e4)
+
+
+class Governance(Model):
+    transparency: Transparency = F(Transparency.secret, "Secret rules (agents learn deterrence "
+                                   "only by rumour and rarely know why they are listed) or "
+                                   "published rules.", source="seeds: rules are secret")
+    appeals: Appeals = Appeals()
+    evidence_review: EvidenceReview = EvidenceReview()
+    expiry: Expiry = Expiry()
+    credit_repair: CreditRepair = CreditRepair()
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class Deterrence(Model):
+    listed_multiplier: Multiplier = F(0.5, "Rate multiplier on penalised acts while the agent is "
+                                      "listed.", None, "rm1.md (d = 0.5)")
+    known_rules_multiplier: Multiplier = F(0.8, "Rate multiplier on penalised acts for agents "
+                                           "who know the rules.")
+    awareness_secret: Probability = F(0.11, "Share of agents who know the rules when they are "
+                                      "secret.", "fraction",
+                                      "calibration.md §1 (11% knew of their local pilot)")
+    awareness_published: Probability = F(0.9, "Share of agents who know the rules when they are "
+                                         "published.", "fraction")
+
+
+class Chilling(Model):
+    behaviour: str = F("criticism", "The speech act that surveillance chills.")
+    strength: float = F(1.0, "How strongly perceived risk suppresses speech: rate / (1 + "
+                        "strength × risk).", None, "calibration.md §11 (20–30% falls)",
+                        ge=0, le=1e3)
+    surveillance_weight: float = F(2.0, "Weight of perceived monitoring (detection × penalty "
+                                   "/ 100) in the risk.", None, ge=0, le=1e3)
+    tie_weight: float = F(1.0, "Weight of the share of one's ties that are listed.", None,
+                          ge=0, le=1e3)
+    self_weight: float = F(1.0, "Weight of being listed oneself.", None, ge=0, le=1e3)
+
+
+class Responses(Model):
+    deterrence: Deterrence = Deterrence()
+    chilling: Chilling = Chilling()
+
+
+# --------------------------------------------------------------------------- output
+
+
+class EventLog(Model):
+    enabled: bool = F(True, "Write an event log (events.parquet) for `scslab explain`.")
+    full_below: int = F(250_000, "Log every agent's events when the population is at most this.",
+                        "agents", ge=0, le=2_000_000_000)
+    sample_agents: int = F(100_000, "Otherwise log the events of about this many agents "
+                           "(a hash-based sample).", "agents", ge=0, le=2_000_000_000)
+
+
+class Output(Model):
+    event_log: EventLog = EventLog()
+    checkpoint_every: int = F(0, "Save a checkpoint every K days (0: never).", "days",
+                              ge=0, le=100_000)
+
+
+# --------------------------------------------------------------------------- scenario
+
+
+DEFAULT_BEHAVIOURS: dict[str, Behaviour] = {
+    "community_service": Behaviour(rate=0.004, disposition_exponent=-1.0,
+                                   age=AgeFactors(child=0.3, adult=1, elderly=1.2)),
+    "buying_domestic": Behaviour(rate=0.02, disposition_exponent=0.0,
+                                 age=AgeFactors(child=0, adult=1, elderly=0.8)),
+    "paying_debts": Behaviour(rate=0.01, disposition_exponent=-1.0,
+                              age=AgeFactors(child=0, adult=1, elderly=0.8)),
+    "fraud": Behaviour(rate=0.0002, age=AgeFactors(child=0, adult=1, elderly=0.5)),
+    "tax_evasion": Behaviour(rate=0.0002, age=AgeFactors(child=0, adult=1, elderly=0.3)),
+    "smoking": Behaviour(rate=0.004, age=AgeFactors(child=0.05, adult=1, elderly=0.8)),
+    "traffic_violation": Behaviour(rate=0.003, age=AgeFactors(child=0, adult=1, elderly=0.5)),
+    "criticism": Behaviour(rate=0.002, disposition_exponent=0.5,
+                           age=AgeFactors(child=0.1, adult=1, elderly=0.7)),
+    "court_default": Behaviour(rate=0.00002, age=AgeFactors(child=0, adult=1, elderly=0.5)),
+}
+
+
+class Scenario(Model):
+    """A complete, validated description of one run."""
+
+    schema_version: int = F(SCHEMA_VERSION, "Version of the scenario format.", ge=1, le=1)
+    name: str = F("custom", "Short name of the scenario.", max_length=64)
+    description: str = F("", "What this scenario represents.", max_length=4000)
+    days: int = F(365, "Number of simulated days.", "days", ge=1, le=30_000)
+    seed: int = F(20180101, "Seed of all random streams.", None, ge=0, le=2**63 - 1)
+    start_date: str | None = F(None, "Calendar date of day 1 (YYYY-MM-DD), optional.",
+                               pattern=r"^\d{4}-\d{2}-\d{2}$")
+    population: Population = Population()
+    behaviours: dict[str, Behaviour] = F(DEFAULT_BEHAVIOURS, "Acts agents do, by name.",
+                                         min_length=1, max_length=64)
+    sensors: Sensors = Sensors()
+    policy: Policy = Policy()
+    governance: Governance = Governance()
+    responses: Responses = Responses()
+    output: Output = Output()
+    data_flows: list[DataFlow] = F([], "Cross-border data flows from sites abroad (see "
+                                   "`scslab audit`).", max_length=1000)
+
+    @field_validator("behaviours")
+    @classmethod
+    def _behaviour_names(cls, v: dict[str, Behaviour]) -> dict[str, Behaviour]:
+        import re
+
+        for name in v:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+                raise ValueError(f"behaviour name {name!r} must be lowercase snake_case")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> Scenario:
+        from scslab.scenario.refs import check_references
+
+        check_references(self)
+        return self

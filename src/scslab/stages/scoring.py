@@ -1,0 +1,115 @@
+"""Scoring: rules turn attributed acts into points (the recorded ledger) while
+the twin ledger credits every observed act to its actor; then the daily cap,
+spillover penalties from start-of-day lists, decay toward the base score, and
+bounds."""
+
+from __future__ import annotations
+
+from numba import njit, prange
+
+from scslab.buffers import EV_ACT, EV_ACT_ELSEWHERE, EV_REVERSED
+from scslab.params import (
+    F_CT_ORDER,
+    F_TCT_ORDER,
+    P_BASE,
+    P_CT_TRIGGER,
+    P_DECAY,
+    P_EMP_PEN,
+    P_HH_PEN,
+    P_MAX,
+    P_MAX_GAIN,
+    P_MAX_LOSS,
+    P_MIN,
+    P_TIE_PEN,
+    X_EMP,
+    X_HH,
+    X_TEMP,
+    X_THH,
+    X_TIE,
+    X_TTIE,
+)
+from scslab.stages.common import is_logged
+from scslab.stages.sensing import CORRECT, MISATTRIBUTED, REVERSED
+
+
+@njit(cache=True)
+def apply_events(prm, points, region, log_key, log_frac, flags, delta_rec, delta_twin,
+                 ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_count,
+                 lg_agent, lg_other, lg_kind, lg_code, lg_sensor, lg_value, lg_count):
+    """Credit attributed acts, in chunk order (sequential, hence deterministic)."""
+    court_b = int(prm[P_CT_TRIGGER])
+    for c in range(ev_count.size):
+        for j in range(ev_count[c]):
+            k = ev_kind[c, j]
+            if k == 0:
+                continue
+            i = ev_agent[c, j]
+            t = ev_other[c, j]
+            b = ev_code[c, j]
+            s = ev_sensor[c, j]
+            pts = points[region[i], b]
+            delta_twin[i] += pts
+            if b == court_b:
+                flags[i] |= F_TCT_ORDER
+            if k == CORRECT or k == MISATTRIBUTED:
+                delta_rec[t] += pts
+                if b == court_b:
+                    flags[t] |= F_CT_ORDER
+                if is_logged(log_key, log_frac, t):
+                    n = lg_count[0]
+                    lg_agent[n], lg_other[n], lg_kind[n] = t, i, EV_ACT
+                    lg_code[n], lg_sensor[n], lg_value[n] = b, s, pts
+                    lg_count[0] = n + 1
+            if k == MISATTRIBUTED and is_logged(log_key, log_frac, i):
+                n = lg_count[0]
+                lg_agent[n], lg_other[n], lg_kind[n] = i, t, EV_ACT_ELSEWHERE
+                lg_code[n], lg_sensor[n], lg_value[n] = b, s, pts
+                lg_count[0] = n + 1
+            if k == REVERSED and is_logged(log_key, log_frac, t):
+                n = lg_count[0]
+                lg_agent[n], lg_other[n], lg_kind[n] = t, i, EV_REVERSED
+                lg_code[n], lg_sensor[n], lg_value[n] = b, s, pts
+                lg_count[0] = n + 1
+
+
+@njit(inline="always", cache=True)
+def update_score(score, delta, exposure, hh_bit, tie_bit, emp_bit, prm) -> tuple:
+    """One agent's score after today's points, spillover penalty and decay."""
+    d = delta
+    if d < -prm[P_MAX_LOSS]:
+        d = -prm[P_MAX_LOSS]
+    elif d > prm[P_MAX_GAIN]:
+        d = prm[P_MAX_GAIN]
+    pen = 0.0
+    if exposure & hh_bit:
+        pen += prm[P_HH_PEN]
+    if exposure & tie_bit:
+        pen += prm[P_TIE_PEN]
+    if exposure & emp_bit:
+        pen += prm[P_EMP_PEN]
+    s = score + d - pen
+    s += prm[P_DECAY] * (prm[P_BASE] - s)
+    if s < prm[P_MIN]:
+        s = prm[P_MIN]
+    elif s > prm[P_MAX]:
+        s = prm[P_MAX]
+    return s, pen
+
+
+@njit(parallel=True, cache=True)
+def score_kernel(prm, starts, ends, score, twin, delta_rec, delta_twin, exposure, counts):
+    """Apply the day's points, spillover penalties and decay to both ledgers."""
+    for c in prange(starts.size):
+        penalised = 0
+        for i in range(starts[c], ends[c]):
+            x = exposure[i]
+            s, pen = update_score(score[i], delta_rec[i], x, X_HH, X_TIE, X_EMP, prm)
+            t, _ = update_score(twin[i], delta_twin[i], x >> 4, X_THH >> 4, X_TTIE >> 4,
+                                X_TEMP >> 4, prm)
+            score[i] = s
+            twin[i] = t
+            delta_rec[i] = 0.0
+            delta_twin[i] = 0.0
+            if pen > 0.0:
+                penalised += 1
+        counts[c, 0] += penalised

@@ -1,0 +1,116 @@
+"""Sensing: sensors observe acts with coverage and detection, and identify the
+actor with errors. A false match puts the act on someone else — preferably a
+look-alike of the same group, in the same region, with the sex and age class the
+sensor classified (a misclassification moves the error across those lines)."""
+
+from __future__ import annotations
+
+from numba import njit, prange
+
+from scslab.params import P_REVIEW_ON, P_REVIEW_P
+from scslab.rng import agent_hash, below, u_hi, u_lo
+
+# Result of sensing one act (the ``kind`` field of the act buffer).
+UNSEEN, CORRECT, MISATTRIBUTED, REVERSED = 0, 1, 2, 3
+MAX_TRIES = 64
+
+
+@njit(inline="always", cache=True)
+def classify(h, true_sex, true_age, sex_acc, age_acc):
+    """The sex and age class a sensor reads off an act (possibly wrong)."""
+    sex = true_sex if u_hi(h) < sex_acc else 1 - true_sex
+    age = true_age
+    if u_lo(h) >= age_acc:
+        age = (true_age + 1 + (h >> 20) % 2) % 3
+    return sex, age
+
+
+@njit(cache=True)
+def pick_target(key, actor, b, attr, lo, hi, want_sex, want_age, want_group, use_attrs,
+                same_group) -> int:
+    """A wrongly matched agent in ``[lo, hi)``, never the actor.
+
+    Rejection sampling: first a look-alike (classified sex and age, and the actor's
+    group when ``same_group``), then relax the group, then the attributes.
+    """
+    m = hi - lo
+    if m <= 1:
+        return actor
+    for level in range(3):
+        for t in range(MAX_TRIES):
+            h = agent_hash(key, actor, 3000 + b * 256 + level * 64 + t)
+            v = lo + below(h, m)
+            if v == actor:
+                continue
+            a = attr[v]
+            if level < 2 and use_attrs:
+                if (a & 1) != want_sex or ((a >> 1) & 3) != want_age:
+                    continue
+            if level == 0 and same_group and (a >> 3) != want_group:
+                continue
+            return v
+    v = lo + below(agent_hash(key, actor, 2999), m - 1)
+    return v + 1 if v >= actor else v
+
+
+@njit(parallel=True, cache=True)
+def sensing_kernel(key, prm, sens_prob, sens_fmr, sens_scope, sens_class, sens_same_group,
+                   attr, region, region_start, n_agents, observed_count, misattr_count,
+                   reversed_count, misattr_group, ev_agent, ev_other, ev_kind, ev_code,
+                   ev_sensor, ev_count):
+    """Turn each act in the buffer into an attributed event (in place)."""
+    n_s = sens_prob.shape[0]
+    review_on = prm[P_REVIEW_ON] > 0
+    review_p = prm[P_REVIEW_P]
+    for c in prange(ev_count.size):
+        for j in range(ev_count[c]):
+            i = ev_agent[c, j]
+            b = ev_code[c, j]
+            r = region[i]
+            a = attr[i]
+            g = a >> 3
+            claimed = -1
+            for s in range(n_s):
+                p = sens_prob[s, r, b]
+                if p <= 0.0:
+                    continue
+                h = agent_hash(key, i, 1000 + b * 64 + s)
+                if u_hi(h) < p:
+                    claimed = s
+                    break
+            if claimed < 0:
+                ev_kind[c, j] = UNSEEN
+                continue
+            s = claimed
+            observed_count[c] += 1
+            ev_sensor[c, j] = s
+            h = agent_hash(key, i, 2000 + b)
+            if u_hi(h) < sens_fmr[s, g]:
+                if sens_scope[s] == 0:
+                    lo = region_start[r]
+                    hi = region_start[r + 1]
+                else:
+                    lo = 0
+                    hi = n_agents
+                hc = agent_hash(key, i, 2500 + b)
+                use_attrs = sens_class[s, 0] > 0
+                want_sex, want_age = classify(hc, a & 1, (a >> 1) & 3, sens_class[s, 1],
+                                              sens_class[s, 2])
+                same = u_lo(h) < sens_same_group[s]
+                t = pick_target(key, i, b, attr, lo, hi, want_sex, want_age, g, use_attrs,
+                                same)
+                if t == i:
+                    ev_kind[c, j] = CORRECT
+                    ev_other[c, j] = i
+                    continue
+                ev_other[c, j] = t
+                if review_on and u_hi(agent_hash(key, i, 2600 + b)) < review_p:
+                    ev_kind[c, j] = REVERSED
+                    reversed_count[c] += 1
+                else:
+                    ev_kind[c, j] = MISATTRIBUTED
+                    misattr_count[c] += 1
+                    misattr_group[c, attr[t] >> 3] += 1
+            else:
+                ev_kind[c, j] = CORRECT
+                ev_other[c, j] = i

@@ -1,0 +1,151 @@
+"""Spillover ("joint punishment"): who is exposed, through whom, at the start of
+the day — household members of a listed agent, agents with listed ties, employees
+and legal representatives of a listed business — and the businesses' own scores
+and list (a listed representative lowers the business)."""
+
+from __future__ import annotations
+
+from numba import njit, prange
+
+from scslab.buffers import EV_EXPOSURE_END, EV_EXPOSURE_START
+from scslab.params import (
+    B_LISTED,
+    B_TLISTED,
+    F_LISTED,
+    F_TLISTED,
+    P_BASE,
+    P_BIZ_DECAY,
+    P_BIZ_ENTER,
+    P_BIZ_EXIT,
+    P_BIZ_REP_PTS,
+    P_SPILL_ON,
+    X_EMP,
+    X_HH,
+    X_REP,
+    X_TEMP,
+    X_THH,
+    X_TIE,
+    X_TREP,
+    X_TTIE,
+)
+from scslab.stages.common import emit, is_logged
+
+
+@njit(parallel=True, cache=True)
+def exposure_kernel(prm, log_key, log_frac, hh_size, employer, biz_rep, flags, listed_ties,
+                    listed_ties_twin, b_flags, exposure, exposed_count,
+                    pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
+                    ev_count):
+    """Set each agent's exposure bits from start-of-day lists (chunks hold whole households)."""
+    spill_on = prm[P_SPILL_ON] > 0
+    cap = ev_agent.shape[1]
+    for c in prange(pos.size):
+        s = pos[c]
+        end = ends[c]
+        while s < end:
+            size = hh_size[s]
+            if ev_count[c] + 4 * size > cap:
+                break
+            n_rec = 0
+            n_twin = 0
+            first_rec = -1
+            for i in range(s, s + size):
+                if flags[i] & F_LISTED:
+                    n_rec += 1
+                    if first_rec < 0:
+                        first_rec = i
+                if flags[i] & F_TLISTED:
+                    n_twin += 1
+            for i in range(s, s + size):
+                x = 0
+                f = flags[i]
+                if spill_on:
+                    own = 1 if f & F_LISTED else 0
+                    town = 1 if f & F_TLISTED else 0
+                    if n_rec - own > 0:
+                        x |= X_HH
+                    if n_twin - town > 0:
+                        x |= X_THH
+                    if listed_ties[i] > 0:
+                        x |= X_TIE
+                    if listed_ties_twin[i] > 0:
+                        x |= X_TTIE
+                    b = employer[i]
+                    if b >= 0:
+                        bf = b_flags[b]
+                        rep = biz_rep[b] == i
+                        if bf & B_LISTED:
+                            x |= X_REP if rep else X_EMP
+                        if bf & B_TLISTED:
+                            x |= X_TREP if rep else X_TEMP
+                old = exposure[i]
+                exposure[i] = x
+                for ch in range(4):
+                    bit = 1 << ch
+                    if x & bit:
+                        exposed_count[c, ch] += 1
+                if old != x and is_logged(log_key, log_frac, i):
+                    for ch in range(4):
+                        bit = 1 << ch
+                        if (x & bit) != (old & bit):
+                            other = -1
+                            if ch == 0:
+                                other = first_rec
+                                if other == i:
+                                    for k in range(s, s + size):
+                                        if k != i and flags[k] & F_LISTED:
+                                            other = k
+                                            break
+                            elif ch >= 2:
+                                other = employer[i]
+                            kind = EV_EXPOSURE_START if x & bit else EV_EXPOSURE_END
+                            emit(c, i, other, kind, ch, -1, 0.0, ev_agent, ev_other, ev_kind,
+                                 ev_code, ev_sensor, ev_value, ev_count)
+            s += size
+        pos[c] = s
+
+
+@njit(inline="always", cache=True)
+def _business_step(score, rep_listed, base, rep_pts, decay, listed, enter, exit_):
+    if rep_listed:
+        score -= rep_pts
+    score += decay * (base - score)
+    if listed:
+        if score >= exit_:
+            listed = False
+    elif score < enter:
+        listed = True
+    return score, listed
+
+
+@njit(parallel=True, cache=True)
+def business_kernel(prm, biz_rep, flags, b_score, b_twin, b_flags, counts):
+    """Update business scores and the business list from their representatives' status."""
+    if prm[P_SPILL_ON] <= 0:
+        return
+    base = prm[P_BASE]
+    pts = prm[P_BIZ_REP_PTS]
+    decay = prm[P_BIZ_DECAY]
+    enter = prm[P_BIZ_ENTER]
+    exit_ = prm[P_BIZ_EXIT]
+    nb = biz_rep.size
+    n_blocks = counts.shape[0]
+    step = (nb + n_blocks - 1) // n_blocks
+    for blk in prange(n_blocks):
+        for b in range(blk * step, min(nb, (blk + 1) * step)):
+            rep = biz_rep[b]
+            if rep < 0:
+                continue
+            f = flags[rep]
+            bf = b_flags[b]
+            s, lst = _business_step(b_score[b], (f & F_LISTED) != 0, base, pts, decay,
+                                    (bf & B_LISTED) != 0, enter, exit_)
+            t, tl = _business_step(b_twin[b], (f & F_TLISTED) != 0, base, pts, decay,
+                                   (bf & B_TLISTED) != 0, enter, exit_)
+            b_score[b] = s
+            b_twin[b] = t
+            b_flags[b] = (B_LISTED if lst else 0) | (B_TLISTED if tl else 0)
+            if lst:
+                counts[blk, 0] += 1
+            if tl:
+                counts[blk, 1] += 1
