@@ -290,6 +290,11 @@ def catalog_query(sql: str, db: DbOpt = Path("scslab.duckdb")) -> None:
     console.print(df.to_string(index=False))
 
 
+from scslab.commands import register_all  # noqa: E402
+
+register_all(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: map errors to exit statuses (0 ok, 1 internal, 2 bad input, 130 Ctrl-C)."""
     from pydantic import ValidationError

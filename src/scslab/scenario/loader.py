@@ -331,9 +331,43 @@ def format_validation_error(e: ValidationError, origin: str) -> str:
     return f"{origin}: {path}: {msg}{tail}"
 
 
+def _model_type(f) -> type[BaseModel] | None:
+    ann = getattr(f, "annotation", None)
+    return ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+
+
+def _merge_block(model_cls: type[BaseModel], base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        sub = _model_type(model_cls.model_fields.get(k))
+        if sub is not None and isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge_block(sub, out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def fill_defaults(model_cls: type[BaseModel], raw: dict) -> dict:
+    """A partial block inherits the block's default, not just its class's defaults.
+
+    ``sensors: {cameras: {false_match_rate: 0.01}}`` keeps the other camera settings
+    of the default scenario. Blocks merge key by key; a mapping of names (rules,
+    behaviours) or a list given in the file replaces the default whole.
+    """
+    out = dict(raw)
+    for k, v in raw.items():
+        f = model_cls.model_fields.get(k)
+        sub = _model_type(f)
+        if sub is not None and isinstance(v, dict):
+            if isinstance(f.default, BaseModel):
+                v = _merge_block(sub, f.default.model_dump(mode="python"), v)
+            out[k] = fill_defaults(sub, v)
+    return out
+
+
 def validate_raw(raw: dict, origin: str = "scenario") -> Scenario:
     try:
-        return Scenario.model_validate(raw)
+        return Scenario.model_validate(fill_defaults(Scenario, raw))
     except ValidationError as e:
         raise ScenarioError(format_validation_error(e, origin)) from None
     except (ValueError, TypeError, RecursionError) as e:

@@ -43,6 +43,8 @@ def check_references(sc: Scenario) -> None:
     for r in sc.population.regions:
         _check_names(f"population.regions[{r.name}].rules", r.rules, behaviours)
     for name, sensor in sc.sensors.items():
+        if not sensor.enabled:
+            continue
         _check_names(f"sensors.{name}.observes", sensor.observes, behaviours)
         _check_names(f"sensors.{name}.group_multipliers", sensor.group_multipliers, groups)
     lists = sc.policy.lists

@@ -1,0 +1,19 @@
+"""Sub-commands that live beside their feature (report, dashboard, sweeps, …).
+
+Each module here defines ``register(app: typer.Typer) -> None`` and adds its
+commands; heavy libraries are imported inside the command functions so that
+``scslab --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+
+def register_all(app) -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        register = getattr(mod, "register", None)
+        if register is not None:
+            register(app)
