@@ -107,6 +107,11 @@ class Simulation:
         self.log_key = rng.stream_key(seed, "eventlog")
         self.log_frac = float(p.prm[P_LOG_FRAC])
         self.log = EventLogCollector(self.log_key, self.log_frac)
+        self.abroad = None
+        if sc.data_flows:
+            from scslab.stages.abroad import AbroadStage
+
+            self.abroad = AbroadStage(sc, self.world, p)
         self.build_seconds = time.perf_counter() - t0
         return self
 
@@ -148,6 +153,8 @@ class Simulation:
                      s.delta_twin, a.agent, a.other, a.kind, a.code, a.sensor, a.count, *lg)
         self.log.take_flat(day, lg)
         t = self._lap("scoring", t)
+        abroad_row = self.abroad.step(day, s) if self.abroad is not None else None
+        t = self._lap("sensing", t)
 
         run_chunked(exposure_kernel,
                     (prm, self.log_key, self.log_frac, w.hh_size, w.employer, w.biz_rep, s.flags,
@@ -197,6 +204,8 @@ class Simulation:
         M.metrics_kernel(self.starts, self.ends, prm[P_MIN], prm[P_MAX], p.grade_min, w.attr,
                          s.score, s.twin, s.flags, self.acc, self.gacc, self.hist, self.grades)
         row = self._row(day)
+        if abroad_row:
+            row.update(abroad_row)
         self.rows.append(row)
         self._lap("metrics", t)
         return row
@@ -301,7 +310,10 @@ class Simulation:
 
     def metric_registry(self) -> list[M.Metric]:
         p = self.params
-        return M.registry(p.behaviour_names, p.sanction_names, p.grade_names, p.group_names)
+        reg = M.registry(p.behaviour_names, p.sanction_names, p.grade_names, p.group_names)
+        if self.abroad is not None:
+            reg += self.abroad.columns()
+        return reg
 
     def bytes_per_agent(self) -> dict[str, float]:
         n = max(self.world.n, 1)

@@ -328,6 +328,8 @@ def format_validation_error(e: ValidationError, origin: str) -> str:
             msg += f" (got {inp!r})"
     more = len(e.errors()) - 1
     tail = f" [+{more} more]" if more else ""
+    if not loc:
+        return f"{origin}: {msg}{tail}"
     return f"{origin}: {path}: {msg}{tail}"
 
 
