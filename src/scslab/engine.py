@@ -16,11 +16,21 @@ import numpy as np
 from scslab import rng
 from scslab.buffers import EventBuffer, run_chunked
 from scslab.eventlog import EventLogCollector
-from scslab.params import N_HIST, P_AWARE, P_LOG_FRAC, P_MAX, P_MIN, Params, compile_params
+from scslab.params import (
+    N_HIST,
+    P_AWARE,
+    P_DET_KNOWN,
+    P_DET_LISTED,
+    P_LOG_FRAC,
+    P_MAX,
+    P_MIN,
+    Params,
+    compile_params,
+)
 from scslab.population import World, build_world
 from scslab.scenario.schema import Scenario
 from scslab.stages import metrics as M
-from scslab.stages.behaviour import behaviour_kernel
+from scslab.stages.behaviour import behaviour_kernel, bound_tables
 from scslab.stages.due_process import due_process_kernel
 from scslab.stages.listing import apply_union_changes, listing_kernel
 from scslab.stages.sanctions import sanctions_kernel
@@ -107,6 +117,8 @@ class Simulation:
         self.log_key = rng.stream_key(seed, "eventlog")
         self.log_frac = float(p.prm[P_LOG_FRAC])
         self.log = EventLogCollector(self.log_key, self.log_frac)
+        self.bounds = bound_tables(p.beh_rate, p.beh_dexp, p.beh_age, p.beh_penalised,
+                                   float(p.prm[P_DET_LISTED]), float(p.prm[P_DET_KNOWN]))
         self.abroad = None
         if sc.data_flows:
             from scslab.stages.abroad import AbroadStage
@@ -136,7 +148,8 @@ class Simulation:
 
         run_chunked(behaviour_kernel,
                     (self._key("behaviour", day), self.aware_key, aware, prm, p.beh_rate,
-                     p.beh_dexp, p.beh_age, p.beh_penalised, p.chill_risk, w.attr, w.region,
+                     p.beh_dexp, p.beh_age, p.beh_penalised, p.chill_risk, *self.bounds,
+                     w.attr, w.region,
                      w.disposition, s.flags, s.listed_ties, w.tie_ptr, w.has_ties, self.c_acts),
                     self.starts, self.ends, self.acts)
         t = self._lap("behaviour", t)

@@ -1,7 +1,1293 @@
-"""HTML report (placeholder until the report issue lands): writes nothing yet."""
+"""HTML reports: one self-contained file per run or comparison, readable offline.
+
+A report embeds plotly.js once, the figures as JSON, and every number it shows,
+so it can be mailed, archived or opened on a machine with no network. The
+figure functions here are the single source of the charts: the dashboard
+(``scslab.dashboard``) draws the same ``ReportFigure`` objects.
+
+>>> r = scslab.run("national", agents=5_000, days=30, out="runs/demo")  # doctest: +SKIP
+>>> build_report("runs/demo")                         # runs/demo/report.html   # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-def write_report(result) -> None:  # pragma: no cover - replaced by the report module
-    return None
+import numpy as np
+import pandas as pd
+
+from scslab.errors import RunDirError, ScslabError
+from scslab.fileio import atomic_write_text
+from scslab.results import Result, load_run
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from scslab.compare import Comparison
+    from scslab.scenario.schema import Scenario
+
+__all__ = [
+    "ComparisonData",
+    "Headline",
+    "ReportFigure",
+    "Section",
+    "Table",
+    "build_report",
+    "comparison_data",
+    "comparison_figures",
+    "comparison_rows",
+    "governance_rows",
+    "group_table",
+    "headlines",
+    "load_comparison",
+    "render_comparison_html",
+    "render_run_html",
+    "run_figures",
+    "run_sections",
+    "scenario_tables",
+    "write_comparison_report",
+    "write_report",
+]
+
+REPORT_FILE = "report.html"
+PLOTLY_CONFIG: dict[str, Any] = {"responsive": True, "displaylogo": False,
+                                 "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+# Colour-blind-safe palette (Okabe–Ito), then a few extra tones.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
+           "#000000", "#999999", "#882255", "#44AA99", "#117733"]
+C_SCORE = "#0072B2"
+C_TRUE = "#009E73"
+C_LISTED = "#D55E00"
+C_HARM = "#882255"
+
+
+# --------------------------------------------------------------------------- data classes
+
+
+@dataclass
+class ReportFigure:
+    """One chart: a Plotly figure with a stable id, the metric it shows and a caption."""
+
+    id: str
+    metric: str
+    title: str
+    caption: str
+    figure: go.Figure
+    columns: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        """The figure as JSON, safe to embed inside a ``<script>`` element."""
+        import plotly.io as pio
+
+        text = pio.to_json(self.figure, validate=False, pretty=False)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@dataclass
+class Table:
+    """A small table for the report and the dashboard: a title, a header and rows of text."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=self.columns)
+
+
+@dataclass
+class Section:
+    """A titled group of figures and tables with a plain-language introduction."""
+
+    id: str
+    title: str
+    intro: str
+    figures: list[ReportFigure] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A headline number: what it counts, its value as text, and a one-line explanation."""
+
+    key: str
+    label: str
+    value: float | None
+    text: str
+    note: str
+
+
+@dataclass
+class ComparisonData:
+    """What a comparison report shows: the outcome table and each scenario's runs."""
+
+    labels: list[str]
+    table: pd.DataFrame
+    per_run: pd.DataFrame
+    runs: dict[str, list[Result]]
+    out_dir: Path | None = None
+
+    @property
+    def replicates(self) -> int:
+        return max((len(v) for v in self.runs.values()), default=0)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _isnan(x: Any) -> bool:
+    return x is None or (isinstance(x, float | np.floating) and math.isnan(x))
+
+
+def fmt(x: Any, digits: int = 3) -> str:
+    """A number for people: thousands separators, few digits, '–' for missing."""
+    if _isnan(x):
+        return "–"
+    if isinstance(x, bool | np.bool_):
+        return "yes" if x else "no"
+    if isinstance(x, int | np.integer):
+        return f"{int(x):,}"
+    if isinstance(x, float | np.floating):
+        x = float(x)
+        if math.isinf(x):
+            return "∞" if x > 0 else "−∞"
+        if x.is_integer() and abs(x) < 1e15:
+            return f"{int(x):,}"
+        if abs(x) >= 100:
+            return f"{x:,.1f}"
+        if abs(x) >= 1:
+            return f"{x:,.2f}"
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def pct(x: Any, digits: int = 1) -> str:
+    """A fraction as a percentage ('–' for missing); tiny values keep two significant digits."""
+    if _isnan(x):
+        return "–"
+    x = float(x)
+    s = f"{x:.{digits}%}"
+    if x != 0 and float(s.rstrip("%")) == 0:
+        s = f"{x * 100:.2g}%"
+    return s
+
+
+def _human(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _val(v: Any) -> str:
+    """A scenario value as short text."""
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, float | int):
+        return fmt(v, 4)
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_val(x)}" for k, x in v.items()) if v else "none"
+    if isinstance(v, list | tuple):
+        return ", ".join(_val(x) for x in v) if v else "none"
+    if hasattr(v, "value"):
+        return str(v.value)
+    return str(v)
+
+
+# --------------------------------------------------------------------------- series helpers
+
+
+def _has(daily: pd.DataFrame, col: str) -> bool:
+    return col in daily.columns
+
+
+def _series(daily: pd.DataFrame, col: str, cumulative: bool = False) -> list:
+    """A column as a JSON-friendly list (NaN → None), optionally summed so far."""
+    s = pd.to_numeric(daily[col], errors="coerce").astype(float)
+    if cumulative:
+        s = s.fillna(0).cumsum()
+    return [None if math.isnan(v) else (int(v) if float(v).is_integer() else float(v))
+            for v in s.to_numpy()]
+
+
+def _days(daily: pd.DataFrame) -> list[int]:
+    if _has(daily, "day"):
+        return [int(d) for d in daily["day"].to_numpy()]
+    return list(range(1, len(daily) + 1))
+
+
+def _last(daily: pd.DataFrame, col: str) -> float | None:
+    if not _has(daily, col) or daily.empty:
+        return None
+    v = daily[col].iloc[-1]
+    return None if _isnan(v) else float(v)
+
+
+def _total(daily: pd.DataFrame, col: str) -> float | None:
+    if not _has(daily, col):
+        return None
+    return float(pd.to_numeric(daily[col], errors="coerce").fillna(0).sum())
+
+
+def _cols(daily: pd.DataFrame, prefix: str, exclude: Iterable[str] = ()) -> list[str]:
+    ex = set(exclude)
+    return [c for c in daily.columns if c.startswith(prefix) and c not in ex]
+
+
+def _groups(daily: pd.DataFrame) -> list[str]:
+    return [c.split("__", 1)[1] for c in daily.columns if c.startswith("wrongful_rate__")]
+
+
+def _denial_kinds(daily: pd.DataFrame) -> list[str]:
+    return [c[len("denied_"):] for c in _cols(daily, "denied_", exclude=["denied_wrongful"])]
+
+
+# --------------------------------------------------------------------------- figure helpers
+
+
+@lru_cache(maxsize=1)
+def _template() -> go.layout.Template:
+    import plotly.graph_objects as go
+
+    axis = {"gridcolor": "#e5e7eb", "linecolor": "#9ca3af", "zerolinecolor": "#d1d5db",
+            "ticks": "outside", "tickcolor": "#9ca3af", "automargin": True}
+    return go.layout.Template(layout=go.Layout(
+        font={"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13,
+              "color": "#1f2937"},
+        paper_bgcolor="white", plot_bgcolor="white", colorway=PALETTE, xaxis=axis, yaxis=axis,
+        hoverlabel={"namelength": -1}))
+
+
+def _new_figure(ytitle: str, xtitle: str = "day", height: int = 380) -> go.Figure:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.update_layout(template=_template(), height=height, hovermode="x unified",
+                      margin={"l": 60, "r": 20, "t": 20, "b": 50},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+                      xaxis_title=xtitle, yaxis_title=ytitle)
+    return fig
+
+
+def _line(fig: go.Figure, daily: pd.DataFrame, col: str, name: str, *, color: str | None = None,
+          dash: str | None = None, cumulative: bool = False, width: float = 2.0,
+          group: str | None = None) -> bool:
+    import plotly.graph_objects as go
+
+    if not _has(daily, col):
+        return False
+    meta = {"column": col, "transform": "cumulative" if cumulative else "none"}
+    fig.add_trace(go.Scatter(x=_days(daily), y=_series(daily, col, cumulative), name=name,
+                             mode="lines", meta=meta, legendgroup=group,
+                             line={"color": color, "dash": dash, "width": width}))
+    return True
+
+
+def _empty_note(fig: go.Figure, text: str) -> None:
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                       font={"size": 14, "color": "#6b7280"})
+
+
+def _finish(fig: go.Figure, note: str = "No data for this chart in this run.") -> go.Figure:
+    if not fig.data:
+        _empty_note(fig, note)
+    return fig
+
+
+# --------------------------------------------------------------------------- run figures
+
+
+def fig_score(daily: pd.DataFrame) -> ReportFigure:
+    """Score distribution over time: percentile fan, mean and twin-ledger mean."""
+    import plotly.graph_objects as go
+
+    fig = _new_figure("score (points)")
+    days = _days(daily)
+    for lo, hi, name, alpha in (("score_p05", "score_p95", "middle 90% of people", 0.15),
+                                ("score_p25", "score_p75", "middle 50% of people", 0.30)):
+        if _has(daily, lo) and _has(daily, hi):
+            fill = f"rgba(0,114,178,{alpha})"
+            fig.add_trace(go.Scatter(x=days, y=_series(daily, hi), mode="lines", name=name,
+                                     line={"width": 0}, showlegend=False, legendgroup=name,
+                                     hoverinfo="skip", meta={"column": hi, "transform": "none"}))
+            fig.add_trace(go.Scatter(x=days, y=_series(daily, lo), mode="lines", name=name,
+                                     fill="tonexty", fillcolor=fill, line={"width": 0},
+                                     legendgroup=name, hoverinfo="skip",
+                                     meta={"column": lo, "transform": "none"}))
+    _line(fig, daily, "score_p50", "median score", color=C_SCORE, dash="dot", width=1.5)
+    _line(fig, daily, "mean_score", "average recorded score", color=C_SCORE)
+    _line(fig, daily, "mean_true_score", "average score without identity errors", color=C_TRUE,
+          dash="dash")
+    first, last = (daily["mean_score"].iloc[0], daily["mean_score"].iloc[-1]) if (
+        _has(daily, "mean_score") and len(daily)) else (None, None)
+    gap = None
+    if _has(daily, "mean_true_score") and len(daily):
+        gap = float(daily["mean_true_score"].iloc[-1] - daily["mean_score"].iloc[-1])
+    caption = ("Everyone starts with the same score. Each day the shaded bands show where the "
+               "middle half and the middle 90% of scores lie (read from a 64-bin histogram); the "
+               "solid line is the average recorded score, and the dashed line the average score "
+               "people would have had if no act had ever been recorded against the wrong person.")
+    if first is not None:
+        caption += (f" The average went from {fmt(float(first))} on day 1 to {fmt(float(last))} "
+                    f"on day {days[-1]}")
+        caption += (f"; identity errors cost the average person {fmt(gap)} points."
+                    if gap is not None and gap > 0 else ".")
+    cols = ["score_p05", "score_p25", "score_p50", "score_p75", "score_p95", "mean_score",
+            "mean_true_score"]
+    return ReportFigure("fig-score", "score", "Scores over time", caption, _finish(fig),
+                        [c for c in cols if _has(daily, c)])
+
+
+def fig_grades(daily: pd.DataFrame, grades: Sequence[tuple[str, float]] | None = None
+               ) -> ReportFigure:
+    """People in each grade band each day (stacked), highest grade on top."""
+    import plotly.graph_objects as go
+
+    fig = _new_figure("people")
+    if grades is None:
+        grades = [(c[len("grade_"):], math.nan) for c in _cols(daily, "grade_")]
+    cols = []
+    colors = ["#1a9850", "#66bd63", "#a6d96a", "#fee08b", "#fdae61", "#f46d43", "#d73027",
+              "#a50026"]
+    present = [(g, m) for g, m in grades if _has(daily, f"grade_{g}")]
+    n = len(present)
+    for k, (g, m) in enumerate(reversed(present)):
+        col = f"grade_{g}"
+        cols.append(col)
+        color = colors[min(len(colors) - 1, round((n - 1 - k) * (len(colors) - 1) / max(n - 1, 1)))]
+        label = f"grade {g}" + (f" (≥ {fmt(m)})" if not _isnan(m) and m > -1e5 else "")
+        fig.add_trace(go.Scatter(x=_days(daily), y=_series(daily, col), name=label,
+                                 mode="lines", stackgroup="grades", line={"width": 0.5,
+                                                                          "color": color},
+                                 meta={"column": col, "transform": "none"}))
+    fig.update_layout(legend={"traceorder": "reversed"})
+    caption = ("Scores are turned into letter grades. The coloured areas show how many people "
+               "hold each grade every day; green grades bring rewards, red grades suspicion and "
+               "sanctions.")
+    if present and len(daily):
+        low = present[-1][0]
+        caption += (f" On the last day {fmt(_last(daily, f'grade_{low}'))} people were in the "
+                    f"lowest grade ({low}).")
+    return ReportFigure("fig-grades", "grades", "Grades over time", caption, _finish(fig),
+                        cols[::-1])
+
+
+def fig_lists(daily: pd.DataFrame, agents: int | None = None) -> ReportFigure:
+    """Sizes of the blacklist, the court list and the redlist over time."""
+    fig = _new_figure("people on the list")
+    _line(fig, daily, "listed", "listed (blacklist or court list)", color=C_LISTED, width=3)
+    _line(fig, daily, "listed_blacklist", "score blacklist", color="#E69F00")
+    _line(fig, daily, "listed_court", "court list (dishonest debtors)", color="#CC79A7")
+    _line(fig, daily, "true_listed", "would be listed without identity errors", color=C_TRUE,
+          dash="dash")
+    _line(fig, daily, "redlisted", "redlist (rewarded)", color="#56B4E9", dash="dot")
+    listed = _last(daily, "listed")
+    caption = ("How many people are on each list at the end of each day. People on the "
+               "blacklist (score too low) or the court list (a court order) are refused flights, "
+               "trains, loans and more; the redlist rewards high scores. The dashed line counts "
+               "who would be listed if every recorded act had been pinned on the right person.")
+    if listed is not None:
+        share = f" ({pct(listed / agents, 2)} of everyone)" if agents else ""
+        caption += f" On the last day {fmt(listed)} people were listed{share}."
+    cols = ["listed", "listed_blacklist", "listed_court", "true_listed", "redlisted"]
+    return ReportFigure("fig-lists", "listed", "Who is on a list", caption, _finish(fig),
+                        [c for c in cols if _has(daily, c)])
+
+
+def fig_list_flows(daily: pd.DataFrame) -> ReportFigure:
+    """Entries onto and exits from the lists each day."""
+    import plotly.graph_objects as go
+
+    fig = _new_figure("people per day")
+    days = _days(daily)
+    if _has(daily, "list_entries"):
+        fig.add_trace(go.Bar(x=days, y=_series(daily, "list_entries"), name="went onto a list",
+                             marker_color=C_LISTED,
+                             meta={"column": "list_entries", "transform": "none"}))
+    if _has(daily, "list_exits"):
+        fig.add_trace(go.Bar(x=days, y=[None if v is None else -v for v in
+                                        _series(daily, "list_exits")],
+                             name="left every list (shown below zero)", marker_color=C_TRUE,
+                             meta={"column": "list_exits", "transform": "negated"}))
+    fig.update_layout(barmode="relative")
+    ins, outs = _total(daily, "list_entries"), _total(daily, "list_exits")
+    caption = ("Bars above zero count the people put on a list that day; bars below zero, the "
+               "people who got off every list (their score recovered, their term ended, or an "
+               "appeal succeeded).")
+    if ins is not None and outs is not None:
+        caption += f" Over the run: {fmt(ins)} entries and {fmt(outs)} exits."
+    return ReportFigure("fig-list-flows", "list_entries", "Getting on and off the lists", caption,
+                        _finish(fig), [c for c in ("list_entries", "list_exits")
+                                       if _has(daily, c)])
+
+
+def fig_denials(daily: pd.DataFrame) -> ReportFigure:
+    """Denials by type, summed since day 1."""
+    fig = _new_figure("denials so far")
+    kinds = _denial_kinds(daily)
+    for k, kind in enumerate(kinds):
+        _line(fig, daily, f"denied_{kind}", _human(kind), color=PALETTE[k % len(PALETTE)],
+              cumulative=True)
+    totals = {kind: _total(daily, f"denied_{kind}") or 0.0 for kind in kinds}
+    caption = ("Each time a listed person tries to book a flight or a train, buy property, take "
+               "a mortgage, use a social service or enrol a child in a private school, the "
+               "attempt can be refused. Lines count the refusals since day 1, by type.")
+    if totals:
+        top = sorted(totals.items(), key=lambda kv: -kv[1])
+        caption += (f" In all {fmt(sum(totals.values()))} refusals; the most common: "
+                    + ", ".join(f"{_human(k)} {fmt(v)}" for k, v in top[:3] if v > 0) + "."
+                    if sum(totals.values()) > 0 else " No attempt was refused in this run.")
+    return ReportFigure("fig-denials", "denied", "Refusals by type", caption, _finish(fig),
+                        [f"denied_{k}" for k in kinds])
+
+
+def fig_harms(daily: pd.DataFrame) -> ReportFigure:
+    """People harmed at the end of each day: wrongly listed, punished for others."""
+    fig = _new_figure("people")
+    _line(fig, daily, "wrongful_listed", "wrongly listed (identity errors)", color=C_HARM,
+          width=3)
+    _line(fig, daily, "collateral_sanctioned", "punished only through a relative or employer",
+          color="#E69F00")
+    wl, cs = _last(daily, "wrongful_listed"), _last(daily, "collateral_sanctioned")
+    caption = ("Two kinds of people who are punished for something they did not do. "
+               "“Wrongly listed”: on a list only because a camera or a record matched someone "
+               "else's act to them (measured against a twin ledger that credits every act to its "
+               "real author). “Punished through others”: not listed themselves, but under a "
+               "sanction because a family member or their employer is listed.")
+    if wl is not None and cs is not None:
+        caption += (f" On the last day: {fmt(wl)} wrongly listed, {fmt(cs)} punished through "
+                    "others.")
+    return ReportFigure("fig-harms", "wrongful_listed", "People punished for what they did not do",
+                        caption, _finish(fig), [c for c in ("wrongful_listed",
+                                                            "collateral_sanctioned")
+                                                if _has(daily, c)])
+
+
+def fig_harm_events(daily: pd.DataFrame) -> ReportFigure:
+    """Harmful events summed since day 1: misattributed acts and wrongful denials."""
+    fig = _new_figure("events so far")
+    _line(fig, daily, "misattributed_events", "acts recorded against the wrong person",
+          color=C_HARM, cumulative=True, width=3)
+    _line(fig, daily, "denied_wrongful", "refusals suffered by wrongly listed people",
+          color=C_LISTED, cumulative=True)
+    _line(fig, daily, "collateral_denials", "refusals suffered by people punished through others",
+          color="#E69F00", cumulative=True)
+    _line(fig, daily, "reversed_events", "wrong matches caught by evidence review",
+          color=C_TRUE, cumulative=True, dash="dash")
+    mis = _total(daily, "misattributed_events")
+    caption = ("Running totals since day 1. A recognition system that is right 99.8% of the time "
+               "still pins thousands of acts on the wrong people when it watches millions; each "
+               "such act costs its victim points and may push them onto a list.")
+    if mis is not None:
+        caption += f" In this run {fmt(mis)} acts were recorded against the wrong person."
+    cols = ["misattributed_events", "denied_wrongful", "collateral_denials", "reversed_events"]
+    return ReportFigure("fig-harm-events", "misattributed_events", "Errors and their consequences",
+                        caption, _finish(fig), [c for c in cols if _has(daily, c)])
+
+
+def fig_group_rates(daily: pd.DataFrame) -> ReportFigure:
+    """Wrongful-listing rate per group: last day and average over the run."""
+    import plotly.graph_objects as go
+
+    fig = _new_figure("wrongly listed per 10,000 people", xtitle="group")
+    fig.update_layout(hovermode="closest")
+    groups = _groups(daily)
+    if groups and len(daily):
+        last = [_last(daily, f"wrongful_rate__{g}") for g in groups]
+        mean = [float(pd.to_numeric(daily[f"wrongful_rate__{g}"]).mean()) for g in groups]
+        fig.add_trace(go.Bar(x=groups, y=[None if v is None else v * 1e4 for v in last],
+                             name="last day", marker_color=C_HARM,
+                             meta={"column": "wrongful_rate__*", "transform": "last×10000"}))
+        fig.add_trace(go.Bar(x=groups, y=[None if _isnan(v) else v * 1e4 for v in mean],
+                             name="average over the run", marker_color="#CC79A7",
+                             meta={"column": "wrongful_rate__*", "transform": "mean×10000"}))
+        fig.update_layout(barmode="group")
+    caption = ("How often members of each group are wrongly listed, per 10,000 members. Face "
+               "recognition makes more false matches for some groups (NIST measured 10 to 100 "
+               "times more for some demographics), so the same rules fall harder on them.")
+    di = _disparate(daily)
+    if di is not None:
+        caption += (f" Over the run the worst-hit group's rate was {fmt(di)} times the least-hit "
+                    "group's (disparate impact).")
+    elif groups:
+        caption += (" The disparate-impact ratio is undefined here: at least one group had no "
+                    "wrongful listings.")
+    return ReportFigure("fig-group-rates", "wrongful_rate", "Wrongful listing by group", caption,
+                        _finish(fig, "This scenario has no per-group measures."),
+                        [f"wrongful_rate__{g}" for g in groups])
+
+
+def _disparate(daily: pd.DataFrame) -> float | None:
+    """Worst / best group mean wrongful-listing rate (the `scslab compare` definition)."""
+    rates = [float(pd.to_numeric(daily[f"wrongful_rate__{g}"]).mean()) for g in _groups(daily)]
+    rates = [r for r in rates if not math.isnan(r)]
+    if len(rates) < 2 or min(rates) <= 0:
+        return None
+    return max(rates) / min(rates)
+
+
+def fig_disparate_impact(daily: pd.DataFrame) -> ReportFigure:
+    """Daily disparate-impact ratio (highest / lowest group wrongful-listing rate)."""
+    fig = _new_figure("ratio (1 = equal treatment)")
+    ok = _has(daily, "disparate_impact") and daily["disparate_impact"].notna().any()
+    if ok:
+        _line(fig, daily, "disparate_impact", "highest ÷ lowest group rate", color=C_HARM)
+        fig.add_hline(y=1, line_dash="dot", line_color="#6b7280")
+    caption = ("Each day, the wrongful-listing rate of the worst-hit group divided by that of the "
+               "least-hit group. 1 means every group is wrongly listed equally often; 10 means "
+               "one group ten times as often. Gaps are days when some group had no wrongful "
+               "listing, so the ratio is undefined.")
+    note = ("Undefined on every day: at least one group had no wrongful listings (common in "
+            "small or short runs).")
+    return ReportFigure("fig-disparate-impact", "disparate_impact", "Disparate impact over time",
+                        caption, _finish(fig, note),
+                        ["disparate_impact"] if _has(daily, "disparate_impact") else [])
+
+
+def fig_chilling(summary: dict) -> ReportFigure | None:
+    """Speech acts with and without monitoring (only when the run measured it)."""
+    import plotly.graph_objects as go
+
+    ch = summary.get("chilling") or {}
+    eff = summary.get("chilling_effect")
+    if eff is None or "acts_with_monitoring" not in ch:
+        return None
+    beh = _human(str(ch.get("behaviour", "speech")))
+    fig = _new_figure(f"acts of {beh}", xtitle="")
+    fig.update_layout(hovermode="closest")
+    fig.add_trace(go.Bar(x=["without monitoring or penalty", "with monitoring (this run)"],
+                         y=[ch["acts_without_monitoring"], ch["acts_with_monitoring"]],
+                         marker_color=[C_TRUE, C_HARM], name=beh, showlegend=False,
+                         meta={"column": "chilling", "transform": "totals"}))
+    caption = (f"The same population was simulated twice: once as in this scenario, once with "
+               f"{beh} neither watched nor punished. People who fear being watched speak less: "
+               f"{pct(eff)} fewer acts of {beh} (the chilling effect).")
+    return ReportFigure("fig-chilling", "chilling_effect", "The chilling effect", caption, fig,
+                        ["chilling_effect"])
+
+
+def fig_spillover(daily: pd.DataFrame) -> ReportFigure:
+    """How punishment spreads to households, friends and employers."""
+    fig = _new_figure("people (businesses)")
+    _line(fig, daily, "collateral_sanctioned", "sanctioned only through others", color="#E69F00",
+          width=3)
+    _line(fig, daily, "exposed_household", "living with a listed person", color="#CC79A7")
+    _line(fig, daily, "exposed_ties", "with a listed friend or associate", color="#56B4E9")
+    _line(fig, daily, "spillover_penalised", "lost points because of someone else (that day)",
+          color="#999999", dash="dot")
+    _line(fig, daily, "businesses_listed", "businesses on the business list", color="#000000",
+          dash="dash")
+    caption = ("“Joint punishment” spreads a listing to others: household members lose points "
+               "and children can be refused by private schools; friends lose points; a business "
+               "whose legal representative is listed loses points and can be listed itself, "
+               "which then costs its employees. These lines count the people reached.")
+    exp = _last(daily, "exposed_household")
+    if exp is not None:
+        caption += f" On the last day {fmt(exp)} people lived with a listed person."
+    cols = ["collateral_sanctioned", "exposed_household", "exposed_ties", "spillover_penalised",
+            "businesses_listed"]
+    return ReportFigure("fig-spillover", "collateral_sanctioned", "Punishment that spreads",
+                        caption, _finish(fig), [c for c in cols if _has(daily, c)])
+
+
+def fig_due_process(daily: pd.DataFrame) -> ReportFigure:
+    """Appeals, reversals, expiries and credit repair, summed since day 1."""
+    fig = _new_figure("so far")
+    _line(fig, daily, "appeals_filed", "appeals filed", color="#0072B2", cumulative=True)
+    _line(fig, daily, "appeals_succeeded", "appeals upheld", color=C_TRUE, cumulative=True,
+          width=3)
+    _line(fig, daily, "reversed_events", "wrong matches reversed by evidence review",
+          color="#56B4E9", cumulative=True, dash="dash")
+    _line(fig, daily, "expired", "list entries expired", color="#E69F00", cumulative=True)
+    _line(fig, daily, "credit_repairs", "credit-repair acts", color="#CC79A7", cumulative=True,
+          dash="dot")
+    cols = ["appeals_filed", "appeals_succeeded", "reversed_events", "expired", "credit_repairs"]
+    any_use = any((_total(daily, c) or 0) > 0 for c in cols)
+    caption = ("The ways out of a wrong listing, where the scenario provides them: appeals, "
+               "review of identity matches before they count, entries that expire, and "
+               "credit-repair acts. Running totals since day 1.")
+    if not any_use:
+        caption += (" In this run none was used or available: once listed, people could only "
+                    "wait for their score to recover.")
+    else:
+        caption += (f" {fmt(_total(daily, 'appeals_succeeded'))} of "
+                    f"{fmt(_total(daily, 'appeals_filed'))} appeals were upheld.")
+    return ReportFigure("fig-due-process", "appeals_succeeded", "Due process", caption,
+                        _finish(fig), [c for c in cols if _has(daily, c)])
+
+
+def fig_acts(daily: pd.DataFrame, rules: dict[str, float] | None = None) -> ReportFigure:
+    """Acts done per behaviour, summed since day 1."""
+    fig = _new_figure("acts so far")
+    acts = [c[len("acts_"):] for c in _cols(daily, "acts_")]
+    for k, b in enumerate(acts):
+        pts = (rules or {}).get(b)
+        label = _human(b) + (f" ({'+' if pts > 0 else ''}{fmt(pts)} points)" if pts else "")
+        _line(fig, daily, f"acts_{b}", label, color=PALETTE[k % len(PALETTE)], cumulative=True)
+    caption = ("Everything the synthetic people did, whether or not a sensor saw it: acts that "
+               "earn points (volunteering, buying domestic products, paying debts) and acts that "
+               "cost points (fraud, smoking where banned, criticising officials online…). "
+               "Running totals since day 1; the legend gives each act's points.")
+    obs, tot = _total(daily, "observed_events"), sum(_total(daily, f"acts_{b}") or 0 for b in acts)
+    if obs is not None and tot > 0:
+        caption += f" Sensors recorded {fmt(obs)} of {fmt(tot)} acts ({pct(obs / tot)})."
+    return ReportFigure("fig-acts", "acts", "What people did", caption, _finish(fig),
+                        [f"acts_{b}" for b in acts])
+
+
+# --------------------------------------------------------------------------- run content
+
+
+def _agents(result: Result) -> int | None:
+    n = result.summary.get("agents")
+    if n is None and result.scenario is not None:
+        n = result.scenario.population.agents
+    return int(n) if n else None
+
+
+def run_figures(result: Result) -> list[ReportFigure]:
+    """Every chart of a run's report, in report order."""
+    return [f for s in run_sections(result) for f in s.figures]
+
+
+def run_sections(result: Result) -> list[Section]:
+    """The report of one run, as sections of figures and tables (shared with the dashboard)."""
+    daily, sc = result.daily, result.scenario
+    grades = [(g.name, g.min_score) for g in sc.policy.grades] if sc is not None else None
+    rules = dict(sc.policy.rules) if sc is not None else None
+    harms = Section("harms", "Harms",
+                    "What the system does to people who did nothing wrong: identity errors, "
+                    "punishment through others, unequal treatment of groups, and self-censorship.",
+                    [fig_harms(daily), fig_harm_events(daily), fig_group_rates(daily),
+                     fig_disparate_impact(daily)], [group_table(result)])
+    chill = fig_chilling(result.summary)
+    if chill is not None:
+        harms.figures.append(chill)
+    return [
+        Section("scores", "Scores",
+                "Every synthetic person has a score that rises and falls with what sensors "
+                "record about them.", [fig_score(daily), fig_grades(daily, grades)]),
+        Section("lists", "Lists", "Low scores and court orders put people on lists.",
+                [fig_lists(daily, _agents(result)), fig_list_flows(daily)]),
+        Section("sanctions", "Sanctions", "Listed people are refused services.",
+                [fig_denials(daily)], [denials_table(daily)]),
+        harms,
+        Section("spillover", "Punishment that spreads",
+                "Punishment reaches relatives, friends and employers.", [fig_spillover(daily)]),
+        Section("due-process", "Due process", "How, if at all, people can clear their name.",
+                [fig_due_process(daily)]),
+        Section("acts", "Behaviour", "What the synthetic people did, seen or unseen.",
+                [fig_acts(daily, rules)]),
+    ]
+
+
+def headlines(result: Result) -> list[Headline]:
+    """The headline numbers of a run, each with a plain-language note."""
+    daily, summary = result.daily, result.summary
+    n = _agents(result)
+    listed = _last(daily, "listed")
+    wrong = _last(daily, "wrongful_listed")
+    kinds = _denial_kinds(daily)
+    denials = sum(_total(daily, f"denied_{k}") or 0 for k in kinds) if kinds else None
+    out = [
+        Headline("listed", "on a list at the end", listed, fmt(listed),
+                 f"{pct(listed / n, 2)} of {fmt(n)} people" if listed is not None and n else
+                 "blacklist or court list"),
+        Headline("wrongful_listed", "wrongly listed at the end", wrong, fmt(wrong),
+                 (f"{pct(wrong / listed)} of the listed, only because of identity errors"
+                  if wrong is not None and listed else "only because of identity errors")),
+        Headline("misattributed_events", "acts pinned on the wrong person",
+                 _total(daily, "misattributed_events"), fmt(_total(daily, "misattributed_events")),
+                 "false matches over the whole run"),
+        Headline("denials", "refusals", denials, fmt(denials),
+                 "flights, trains, property, loans, services, schools"),
+        Headline("denied_wrongful", "refusals to the wrongly listed",
+                 _total(daily, "denied_wrongful"), fmt(_total(daily, "denied_wrongful")),
+                 "services refused to people listed by mistake"),
+        Headline("collateral_sanctioned", "punished through others",
+                 _last(daily, "collateral_sanctioned"), fmt(_last(daily, "collateral_sanctioned")),
+                 "sanctioned because a relative or employer is listed"),
+    ]
+    di = _disparate(daily)
+    out.append(Headline("disparate_impact", "disparate impact", di,
+                        "–" if di is None else f"{fmt(di)}×",
+                        "worst-hit group's wrongful-listing rate ÷ least-hit group's"
+                        if di is not None else "undefined: some group had no wrongful listing"))
+    eff = summary.get("chilling_effect")
+    out.append(Headline("chilling_effect", "chilling effect", eff,
+                        pct(eff) if eff is not None else "not measured",
+                        "less criticism because people feel watched" if eff is not None else
+                        "run with --chilling to measure it"))
+    return out
+
+
+def denials_table(daily: pd.DataFrame) -> Table:
+    """Refusals per sanction type over the run."""
+    rows = [[_human(k), fmt(_total(daily, f"denied_{k}")), fmt(_last(daily, f"denied_{k}"))]
+            for k in _denial_kinds(daily)]
+    if _has(daily, "denied_wrongful"):
+        rows.append(["of which to wrongly listed people", fmt(_total(daily, "denied_wrongful")),
+                     fmt(_last(daily, "denied_wrongful"))])
+    if _has(daily, "collateral_denials"):
+        rows.append(["to people punished through others",
+                     fmt(_total(daily, "collateral_denials")),
+                     fmt(_last(daily, "collateral_denials"))])
+    return Table("Refusals by type", ["sanction", "total over the run", "last day"], rows)
+
+
+def group_table(result: Result) -> Table:
+    """Per-group harms: listed, wrongly listed, rates and misattributed acts."""
+    daily, sc = result.daily, result.scenario
+    shares = {g.name: g.share for g in sc.population.groups} if sc is not None else {}
+    mult = dict(sc.sensors.cameras.group_multipliers) if sc is not None else {}
+    rows = []
+    for g in _groups(daily):
+        rate = daily[f"wrongful_rate__{g}"]
+        rows.append([
+            g, pct(shares.get(g)) if g in shares else "–",
+            fmt(mult.get(g, 1.0)) + "×",
+            fmt(_last(daily, f"listed__{g}")), fmt(_last(daily, f"wrongful_listed__{g}")),
+            fmt(None if _last(daily, f"wrongful_rate__{g}") is None
+                else _last(daily, f"wrongful_rate__{g}") * 1e4),
+            fmt(float(pd.to_numeric(rate).mean()) * 1e4 if len(rate) else None),
+            fmt(_total(daily, f"misattributed__{g}")),
+        ])
+    return Table("Harms by group",
+                 ["group", "share of households", "camera false-match multiplier",
+                  "listed (last day)", "wrongly listed (last day)",
+                  "wrongly listed per 10,000 (last day)", "per 10,000 (run average)",
+                  "misattributed acts landing on the group"], rows,
+                 "Disparate impact = highest run-average rate ÷ lowest.")
+
+
+def governance_rows(sc: Scenario) -> list[list[str]]:
+    """Governance settings as [setting, value, what it means] rows."""
+    g = sc.governance
+    d = sc.responses.deterrence
+    secret = _val(g.transparency) == "secret"
+    rows = [["Rules", "secret" if secret else "published",
+             (f"Only {pct(d.awareness_secret, 0)} of people know the rules; the listed rarely "
+              "know why." if secret else
+              f"{pct(d.awareness_published, 0)} of people know the rules and why they were "
+              "listed.")]]
+    a = g.appeals
+    rows.append(["Appeals", "on" if a.enabled else "off",
+                 (f"Decided after {a.review_delay_days} days; a wrong record is overturned with "
+                  f"probability {pct(a.success_if_wrong, 0)}, a right one with "
+                  f"{pct(a.success_if_right, 0)}." if a.enabled else
+                  "No way to contest a listing.")])
+    e = g.evidence_review
+    rows.append(["Evidence review", "on" if e.enabled else "off",
+                 (f"{pct(e.reversal_probability, 0)} of wrong identity matches are caught before "
+                  "they count." if e.enabled else "Automated matches count as they are.")])
+    x = g.expiry
+    rows.append(["Expiry of list entries", f"after {x.days} days" if x.enabled else "off",
+                 "Entries are removed after a fixed time." if x.enabled else
+                 "A blacklist entry lasts until the score recovers."])
+    c = g.credit_repair
+    rows.append(["Credit repair", "on" if c.enabled else "off",
+                 (f"Listed people do repair acts ({pct(c.rate)} a day, +{fmt(c.points)} points "
+                  "each)." if c.enabled else "No way to earn one's way back.")])
+    return rows
+
+
+def scenario_tables(sc: Scenario) -> list[Table]:
+    """The key parameters of a scenario, as small tables."""
+    p, pol = sc.population, sc.policy
+    pop = Table("Population", ["setting", "value"], [
+        ["synthetic people", fmt(p.agents)],
+        ["groups (share of households)", ", ".join(f"{g.name} {pct(g.share)}" for g in p.groups)],
+        ["regions (share, cameras per 1,000)",
+         "; ".join(f"{r.name} {pct(r.share, 0)}, {fmt(r.cameras_per_1000)}" for r in p.regions)],
+        ["friends and associates per person", fmt(p.ties.mean_degree)],
+        ["adults employed by a business", pct(p.employers.employed_share, 0)],
+    ])
+    local = {r.name: r.rules for r in p.regions if r.rules}
+    rule_rows = []
+    for b, pts in pol.rules.items():
+        extra = "; ".join(f"{reg}: {fmt(rr[b])}" for reg, rr in local.items() if b in rr)
+        rule_rows.append([_human(b), ("+" if pts > 0 else "") + fmt(pts), extra or "–"])
+    rules = Table("Points per recorded act", ["act", "points", "local pilot rules"], rule_rows,
+                  f"Everyone starts at {fmt(pol.scoring.base)} points (range "
+                  f"{fmt(pol.scoring.minimum)}–{fmt(pol.scoring.maximum)}); scores drift back "
+                  f"toward the start by {pct(pol.scoring.decay)} of the gap a day.")
+    bl, ct, rl = pol.lists.blacklist, pol.lists.court, pol.lists.redlist
+    lists = Table("Lists", ["list", "rule"], [
+        ["blacklist", (f"enter below {fmt(bl.enter_below)}, leave at {fmt(bl.exit_at_or_above)}"
+                       f" (at least {bl.min_days} days)") if bl.enabled else "off"],
+        ["court list", (f"a recorded {_human(ct.trigger)} lists for {ct.term_days} days")
+         if ct.enabled else "off"],
+        ["redlist", f"score ≥ {fmt(rl.min_score)}" if rl.enabled else "off"],
+        ["grades", ", ".join(f"{g.name} ≥ {fmt(g.min_score)}" if g.min_score > -1e5 else
+                             f"{g.name} below" for g in pol.grades)],
+    ])
+    sens_rows = []
+    for name, s in sc.sensors.items():
+        if not s.enabled:
+            sens_rows.append([_human(name), "off", "–", "–", "–", "–"])
+            continue
+        cov = pct(s.coverage, 0)
+        if getattr(s, "density_coverage", False):
+            cov = f"from camera density (63% at {fmt(s.saturation_per_1000)} per 1,000)"
+        sens_rows.append([_human(name), _val([_human(o) for o in s.observes]), cov,
+                          pct(s.detection, 0), pct(s.false_match_rate, 3),
+                          _val({k: f"{fmt(v)}×" for k, v in s.group_multipliers.items()})])
+    sensors = Table("Sensors", ["sensor", "observes", "coverage", "detection",
+                                "false-match rate", "group multipliers"], sens_rows,
+                    "A false match records the act on someone else, usually a look-alike of the "
+                    "same group.")
+    sanc = Table("Sanctions", ["sanction", "attempts per person-day", "denied to"], [
+        [_human(k), pct(s.attempt_rate, 2), _val(list(s.lists))]
+        for k, s in pol.sanctions.items()])
+    sp = pol.spillover
+    spill = Table("Joint punishment", ["setting", "value"], [
+        ["spillover", "on" if sp.enabled else "off"],
+        ["household members of a listed person", f"−{fmt(sp.household.penalty)} points a day; "
+         f"sanctions: {_val([_human(x) for x in sp.household.sanctions])}"],
+        ["friends of a listed person", f"−{fmt(sp.ties.penalty)} points a day"],
+        ["business with a listed representative",
+         f"−{fmt(sp.employer.representative_listed_points)} points a day"],
+        ["employees of a listed business", f"−{fmt(sp.employer.employee_penalty)} points a day"],
+    ])
+    return [pop, rules, lists, sensors, sanc, spill]
+
+
+def provenance_rows(summary: dict) -> list[list[str]]:
+    """Where the numbers come from: versions, hashes, timings."""
+    prov = summary.get("provenance") or {}
+    rows = [["run id", str(summary.get("run_id") or "–")],
+            ["scslab", str(prov.get("scslab", "–"))],
+            ["git commit", str(prov.get("git_commit") or "unknown")],
+            ["Python", str(prov.get("python", "–"))],
+            ["platform", str(prov.get("platform", "–"))]]
+    pk = prov.get("packages") or {}
+    if pk:
+        rows.append(["packages", ", ".join(f"{k} {v}" for k, v in pk.items())])
+    rows += [["scenario hash", str(prov.get("scenario_hash", "–"))],
+             ["threads / device", f"{prov.get('threads', '–')} / {prov.get('device', '–')}"]]
+    if summary.get("elapsed_seconds") is not None:
+        rate = summary.get("agent_days_per_second")
+        rows.append(["time", f"build {fmt(summary.get('build_seconds'))} s, day loop "
+                     f"{fmt(summary.get('elapsed_seconds'))} s"
+                     + (f" ({fmt(float(rate))} agent-days/s)" if rate else "")])
+    if summary.get("peak_memory_bytes"):
+        rows.append(["peak memory", f"{summary['peak_memory_bytes'] / 2**20:,.0f} MiB"])
+    ev = summary.get("event_log") or {}
+    if ev:
+        rows.append(["event log", f"{ev.get('scope', '–')} ({fmt(ev.get('rows'))} rows)"
+                     if ev.get("enabled") else "off"])
+    return rows
+
+
+def _glossary(daily: pd.DataFrame, sc: Scenario | None) -> list[list[str]]:
+    """Every daily column with its meaning, from the metric registry."""
+    try:
+        from scslab.scenario.schema import SANCTION_KINDS
+        from scslab.stages.metrics import registry
+
+        if sc is None:
+            return []
+        reg = registry(list(sc.behaviours), list(SANCTION_KINDS), [g.name for g in
+                                                                   sc.policy.grades],
+                       [g.name for g in sc.population.groups])
+    except Exception:  # noqa: BLE001 - a glossary is a nicety; never fail a report for it
+        return []
+    return [[m.name, m.description, m.unit, m.kind] for m in reg if m.name in daily.columns]
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def comparison_data(cmp: Comparison) -> ComparisonData:
+    """A `scslab.compare.Comparison` (in memory) as report data."""
+    runs: dict[str, list[Result]] = {lab: [] for lab in cmp.labels}
+    for lab, res in zip(cmp.per_run["scenario"], cmp.results, strict=False):
+        runs.setdefault(str(lab), []).append(res)
+    return ComparisonData(list(cmp.labels), cmp.table, cmp.per_run, runs, cmp.out_dir)
+
+
+def load_comparison(out_dir: str | Path) -> ComparisonData:
+    """Read a ``scslab compare --out`` directory (comparison.csv, runs.csv, run dirs)."""
+    out_dir = Path(out_dir)
+    try:
+        table = pd.read_csv(out_dir / "comparison.csv")
+        per_run = pd.read_csv(out_dir / "runs.csv")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise RunDirError(f"{out_dir}: unreadable comparison ({str(e).splitlines()[0]})") from None
+    if "outcome" not in table.columns or not {"scenario", "replicate"} <= set(per_run.columns):
+        raise RunDirError(f"{out_dir}: comparison.csv or runs.csv lacks the expected columns")
+    labels = list(dict.fromkeys(str(s) for s in per_run["scenario"]))
+    runs: dict[str, list[Result]] = {lab: [] for lab in labels}
+    for lab, rep in zip(per_run["scenario"], per_run["replicate"], strict=True):
+        d = out_dir / f"{lab}-r{int(rep)}"
+        runs[str(lab)].append(load_run(d))
+    return ComparisonData(labels, table, per_run, runs, out_dir)
+
+
+def _interval_text(m: Any, lo: Any, hi: Any) -> str:
+    if _isnan(m):
+        return "–"
+    s = fmt(float(m))
+    if not _isnan(lo) and not _isnan(hi):
+        s += f" [{fmt(float(lo))}, {fmt(float(hi))}]"
+    return s
+
+
+def comparison_rows(data: ComparisonData) -> Table:
+    """The outcome table: mean [95% interval] per scenario and paired differences."""
+    base = data.labels[0]
+    cols = ["outcome"] + data.labels + [f"{lab} − {base}" for lab in data.labels[1:]]
+    rows = []
+    for _, r in data.table.iterrows():
+        cells = [str(r.get("description", r["outcome"]))]
+        for lab in data.labels:
+            cells.append(_interval_text(r.get(lab), r.get(f"{lab}__lo"), r.get(f"{lab}__hi")))
+        for lab in data.labels[1:]:
+            k = f"{lab}-{base}"
+            lo, hi = r.get(f"{k}__lo"), r.get(f"{k}__hi")
+            txt = _interval_text(r.get(k), lo, hi)
+            if not _isnan(lo) and not _isnan(hi) and (lo > 0 or hi < 0):
+                txt += " *"
+            cells.append(txt)
+        rows.append(cells)
+    n = data.replicates
+    note = (f"{n} replicate(s) per scenario on common random numbers (replicate k of every "
+            "scenario uses the same seed). Brackets: Student-t 95% intervals over replicates; "
+            "differences are paired by replicate; * marks a difference whose interval excludes "
+            "zero." if n > 1 else "One replicate per scenario: no intervals. Use --replicates 5 "
+            "or more to see how much of a difference is noise.")
+    return Table("Outcomes side by side", cols, rows, note)
+
+
+COMPARE_METRICS: list[tuple[str, str, bool, str]] = [
+    ("listed", "people on a list", False,
+     "People on the blacklist or the court list at the end of each day."),
+    ("wrongful_listed", "people wrongly listed", False,
+     "People listed only because acts were pinned on them by identity errors."),
+    ("collateral_sanctioned", "people punished through others", False,
+     "People under a sanction only because a relative or employer is listed."),
+    ("misattributed_events", "acts pinned on the wrong person (so far)", True,
+     "Running total of acts recorded against someone who did not do them."),
+    ("denied_all", "refusals (so far)", True,
+     "Running total of refused flights, trains, purchases, loans, services and school places."),
+    ("denied_wrongful", "refusals to the wrongly listed (so far)", True,
+     "Running total of refusals suffered by people listed by mistake."),
+    ("mean_score", "average score", False, "The average recorded score."),
+    ("appeals_succeeded", "appeals upheld (so far)", True,
+     "Running total of appeals decided in the person's favour."),
+]
+
+
+def _metric_frame(daily: pd.DataFrame, metric: str) -> pd.Series | None:
+    if metric == "denied_all":
+        cols = _cols(daily, "denied_", exclude=["denied_wrongful"])
+        return daily[cols].sum(axis=1) if cols else None
+    return daily[metric] if metric in daily.columns else None
+
+
+def fig_compare_metric(data: ComparisonData, metric: str, ytitle: str, cumulative: bool,
+                       caption: str) -> ReportFigure:
+    """One daily measure, one line per scenario (mean over replicates, band = min–max)."""
+    import plotly.graph_objects as go
+
+    fig = _new_figure(ytitle)
+    for k, lab in enumerate(data.labels):
+        series = []
+        for res in data.runs.get(lab, []):
+            s = _metric_frame(res.daily, metric)
+            if s is None:
+                continue
+            s = pd.to_numeric(s, errors="coerce").astype(float)
+            if cumulative:
+                s = s.fillna(0).cumsum()
+            series.append(s.reset_index(drop=True))
+        if not series:
+            continue
+        m = pd.concat(series, axis=1)
+        days = list(range(1, len(m) + 1))
+        color = PALETTE[k % len(PALETTE)]
+        if len(series) > 1:
+            fig.add_trace(go.Scatter(x=days, y=_clean(m.max(axis=1)), mode="lines",
+                                     line={"width": 0}, showlegend=False, legendgroup=lab,
+                                     hoverinfo="skip", name=f"{lab} max",
+                                     meta={"column": metric, "scenario": lab, "stat": "max"}))
+            fig.add_trace(go.Scatter(x=days, y=_clean(m.min(axis=1)), mode="lines",
+                                     line={"width": 0}, fill="tonexty", showlegend=False,
+                                     fillcolor=_rgba(color, 0.18), legendgroup=lab,
+                                     hoverinfo="skip", name=f"{lab} min",
+                                     meta={"column": metric, "scenario": lab, "stat": "min"}))
+        fig.add_trace(go.Scatter(x=days, y=_clean(m.mean(axis=1)), mode="lines", name=lab,
+                                 legendgroup=lab, line={"color": color, "width": 2.5},
+                                 meta={"column": metric, "scenario": lab, "stat": "mean",
+                                       "transform": "cumulative" if cumulative else "none"}))
+    if data.replicates > 1:
+        caption += " Lines: average over replicates; shaded: lowest to highest replicate."
+    return ReportFigure(f"fig-compare-{metric.replace('_', '-')}", metric, ytitle.capitalize(),
+                        caption, _finish(fig), [metric])
+
+
+def _clean(s: pd.Series) -> list:
+    return [None if math.isnan(v) else float(v) for v in s.astype(float).to_numpy()]
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def fig_compare_outcomes(data: ComparisonData) -> ReportFigure:
+    """Every outcome as a small bar chart per scenario, with 95% intervals."""
+    from plotly.subplots import make_subplots
+
+    import plotly.graph_objects as go
+
+    rows_ = [r for _, r in data.table.iterrows()]
+    n = max(len(rows_), 1)
+    ncol = 3
+    nrow = math.ceil(n / ncol)
+    titles = [_wrap(str(r.get("description", r["outcome"])), 34) for r in rows_]
+    fig = make_subplots(rows=nrow, cols=ncol, subplot_titles=titles or None,
+                        vertical_spacing=min(0.5 / max(nrow - 1, 1), 0.12), horizontal_spacing=0.08)
+    for i, r in enumerate(rows_):
+        y, up, down = [], [], []
+        for lab in data.labels:
+            m, lo, hi = r.get(lab), r.get(f"{lab}__lo"), r.get(f"{lab}__hi")
+            y.append(None if _isnan(m) else float(m))
+            up.append(None if _isnan(hi) or _isnan(m) else float(hi) - float(m))
+            down.append(None if _isnan(lo) or _isnan(m) else float(m) - float(lo))
+        err = ({"type": "data", "array": up, "arrayminus": down, "visible": True}
+               if any(v is not None for v in up) else None)
+        fig.add_trace(go.Bar(x=data.labels, y=y, error_y=err, showlegend=False,
+                             marker_color=[PALETTE[k % len(PALETTE)]
+                                           for k in range(len(data.labels))],
+                             name=str(r["outcome"]), meta={"column": str(r["outcome"])}),
+                      row=i // ncol + 1, col=i % ncol + 1)
+    fig.update_layout(template=_template(), height=max(260 * nrow, 300), hovermode="closest",
+                      margin={"l": 50, "r": 20, "t": 60, "b": 40})
+    fig.update_annotations(font_size=12)
+    caption = ("Each small chart is one outcome; each bar one scenario (the average over "
+               "replicates, with its 95% interval when there are several). Scales differ "
+               "between charts.")
+    return ReportFigure("fig-compare-outcomes", "outcomes", "Outcomes side by side", caption,
+                        fig, [str(r["outcome"]) for r in rows_])
+
+
+def _wrap(text: str, width: int) -> str:
+    words, lines, cur = text.split(), [], ""
+    for w in words:
+        if cur and len(cur) + 1 + len(w) > width:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}".strip()
+    if cur:
+        lines.append(cur)
+    return "<br>".join(lines)
+
+
+def comparison_figures(data: ComparisonData) -> list[ReportFigure]:
+    """Every chart of a comparison report (shared with the dashboard)."""
+    figs = [fig_compare_outcomes(data)]
+    for metric, ytitle, cumulative, caption in COMPARE_METRICS:
+        f = fig_compare_metric(data, metric, ytitle, cumulative, caption)
+        if f.figure.data:
+            figs.append(f)
+    return figs
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+def scenario_differences(data: ComparisonData) -> Table:
+    """Scenario settings that differ between the compared scenarios."""
+    flat = {}
+    for lab in data.labels:
+        rs = data.runs.get(lab) or []
+        if rs and rs[0].scenario is not None:
+            flat[lab] = _flatten(rs[0].scenario.model_dump(mode="json"))
+    keys = sorted(set().union(*[set(f) for f in flat.values()])) if flat else []
+    rows = []
+    for k in keys:
+        if k in ("name", "description", "seed"):
+            continue
+        vals = [flat[lab].get(k) for lab in flat]
+        if any(json.dumps(v, sort_keys=True, default=str) != json.dumps(vals[0], sort_keys=True,
+                                                                        default=str)
+               for v in vals[1:]):
+            rows.append([k] + [_short(v) for v in vals])
+    return Table("What differs between the scenarios", ["setting"] + list(flat), rows,
+                 "Every scenario setting whose value is not the same in all scenarios "
+                 "(seeds aside)." if rows else "The scenarios have identical settings.")
+
+
+def _short(v: Any, limit: int = 80) -> str:
+    s = _val(v) if not isinstance(v, list | dict) else json.dumps(v, default=str)
+    return s if len(s) <= limit else s[:limit - 1] + "…"
+
+
+def governance_side_by_side(data: ComparisonData) -> Table:
+    """Governance settings of each scenario in columns."""
+    per = {}
+    for lab in data.labels:
+        rs = data.runs.get(lab) or []
+        if rs and rs[0].scenario is not None:
+            per[lab] = governance_rows(rs[0].scenario)
+    if not per:
+        return Table("Governance", ["setting"], [])
+    first = next(iter(per.values()))
+    rows = [[r[0]] + [per[lab][i][1] for lab in per] for i, r in enumerate(first)]
+    return Table("Governance", ["setting"] + list(per), rows)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@lru_cache(maxsize=1)
+def _env():
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(loader=PackageLoader("scslab", "templates"),
+                      autoescape=select_autoescape(["html", "j2"], default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["fmt"] = fmt
+    env.filters["pct"] = pct
+    return env
+
+
+@lru_cache(maxsize=1)
+def _plotlyjs() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs().replace("</script", "<\\/script")
+
+
+def _common(title: str) -> dict[str, Any]:
+    import plotly
+
+    return {"title": title, "plotlyjs": _plotlyjs(), "plotly_version": plotly.__version__,
+            "config_json": json.dumps(PLOTLY_CONFIG),
+            "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def render_run_html(result: Result) -> str:
+    """The report of one run as a self-contained HTML page."""
+    from scslab.scenario.loader import scenario_to_yaml
+
+    sc, s, daily = result.scenario, result.summary, result.daily
+    days_done = int(s.get("days", len(daily)) or len(daily))
+    facts = [["scenario", sc.name], ["synthetic people", fmt(_agents(result))],
+             ["days simulated", f"{days_done}" + (f" of {s['days_planned']} planned"
+                                                  if s.get("days_planned") not in (None,
+                                                                                   days_done)
+                                                  else "")],
+             ["seed", str(sc.seed)], ["start date", sc.start_date or "–"],
+             ["completed", "yes" if s.get("completed", True) else
+              "no — stopped early; the days done are shown"]]
+    ctx = _common(f"scslab report — {sc.name}")
+    ctx.update(kind="run", scenario=sc, summary=s, facts=facts, headlines=headlines(result),
+               sections=run_sections(result), governance=governance_rows(sc),
+               params=scenario_tables(sc), provenance=provenance_rows(s),
+               glossary=_glossary(daily, sc), scenario_yaml=scenario_to_yaml(sc),
+               run_dir=str(result.run_dir) if result.run_dir else None,
+               empty=daily.empty)
+    return _env().get_template("report.html.j2").render(**ctx)
+
+
+def render_comparison_html(data: ComparisonData) -> str:
+    """The report of a comparison as a self-contained HTML page."""
+    scen = []
+    for lab in data.labels:
+        rs = data.runs.get(lab) or []
+        sc = rs[0].scenario if rs else None
+        scen.append({"label": lab, "name": sc.name if sc else lab,
+                     "description": sc.description if sc else "",
+                     "agents": fmt(sc.population.agents) if sc else "–",
+                     "days": fmt(sc.days) if sc else "–",
+                     "runs": [str(r.run_dir.name) if r.run_dir else "–" for r in rs]})
+    seeds = sorted({int(x) for x in data.per_run["seed"]}) if "seed" in data.per_run else []
+    ctx = _common(f"scslab comparison — {' vs '.join(data.labels)}")
+    ctx.update(kind="compare", labels=data.labels, scenarios=scen, replicates=data.replicates,
+               seeds=seeds, table=comparison_rows(data),
+               sections=[Section("compare-outcomes", "Outcomes",
+                                 "Each outcome for each scenario.",
+                                 comparison_figures(data)[:1]),
+                         Section("compare-daily", "Day by day",
+                                 "The main measures over time, one line per scenario.",
+                                 comparison_figures(data)[1:])],
+               differences=scenario_differences(data),
+               governance_table=governance_side_by_side(data),
+               out_dir=str(data.out_dir) if data.out_dir else None)
+    return _env().get_template("compare.html.j2").render(**ctx)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_report(result: Result) -> Path:
+    """Write ``report.html`` into the run directory of ``result``; return its path."""
+    if result.run_dir is None:
+        raise ScslabError("a report needs a run directory: run with out=… (--out)")
+    out = Path(result.run_dir) / REPORT_FILE
+    atomic_write_text(out, render_run_html(result))
+    return out
+
+
+def write_comparison_report(cmp: Comparison | ComparisonData, out: str | Path | None = None
+                            ) -> Path:
+    """Write the report of a comparison (default: ``report.html`` in its output directory)."""
+    data = cmp if isinstance(cmp, ComparisonData) else comparison_data(cmp)
+    if out is None:
+        if data.out_dir is None:
+            raise ScslabError("a comparison report needs an output path or directory")
+        out = Path(data.out_dir) / REPORT_FILE
+    out = Path(out)
+    if out.is_dir():
+        out = out / REPORT_FILE
+    atomic_write_text(out, render_comparison_html(data))
+    return out
+
+
+def is_comparison_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a ``scslab compare --out`` directory."""
+    p = Path(path)
+    return (p / "comparison.csv").is_file() and (p / "runs.csv").is_file()
+
+
+def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of a run directory or a comparison directory; return its path.
+
+    Args:
+        run_dir: a run directory (``scslab run --out``) or a comparison directory
+            (``scslab compare --out``).
+        out: the HTML file to write (a directory means ``DIR/report.html``); default
+            ``report.html`` inside ``run_dir``.
+
+    Raises:
+        RunDirError: ``run_dir`` is missing, incomplete or corrupt.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: not a directory (give a run directory or a "
+                          "`scslab compare --out` directory)")
+    target = Path(out) if out is not None else run_dir / REPORT_FILE
+    if target.is_dir():
+        target = target / REPORT_FILE
+    if is_comparison_dir(run_dir):
+        text = render_comparison_html(load_comparison(run_dir))
+    else:
+        text = render_run_html(load_run(run_dir))
+    atomic_write_text(target, text)
+    return target
