@@ -25,7 +25,7 @@ from scslab.scenario.schema import Scenario
 ProgressFn = Callable[[int, int, dict], None]
 
 __all__ = ["Result", "chilling_counterfactual", "compare", "explain", "load_run", "resolve",
-           "run"]
+           "resume", "run"]
 
 
 def resolve(scenario: str | Path | Scenario | dict, *, agents: int | None = None,
@@ -95,20 +95,37 @@ def agents_table(sim: Simulation) -> pa.Table:
 
 
 def simulate(sc: Scenario, *, threads: int | None = None, progress: ProgressFn | None = None,
-             stop: Callable[[], bool] | None = None) -> tuple[Simulation, float, bool]:
-    """Build and run; returns (simulation, day-loop seconds, completed)."""
+             stop: Callable[[], bool] | None = None, run_dir: Path | None = None,
+             checkpoint_every: int = 0, restore: dict | None = None
+             ) -> tuple[Simulation, float, bool]:
+    """Build and run; returns (simulation, day-loop seconds, completed).
+
+    With ``run_dir`` and ``checkpoint_every`` > 0 a checkpoint is saved every K days
+    (and when stopped early); ``restore`` is a loaded checkpoint to continue from.
+    """
+    from scslab import checkpoint
+
     sim = Simulation(sc, threads=threads).build()
+    if restore is not None:
+        checkpoint.restore(sim, restore)
+    h = scenario_hash(sc)
     t0 = time.perf_counter()
 
     def on_day(s: Simulation, row: dict):
         if progress is not None:
             progress(s.day, sc.days, row)
+        if run_dir is not None and checkpoint_every and s.day % checkpoint_every == 0 \
+                and s.day < sc.days:
+            checkpoint.save(s, run_dir, h)
         if stop is not None and stop():
             return False
         return None
 
     completed = sim.run(on_day=on_day)
-    return sim, time.perf_counter() - t0, completed
+    elapsed = time.perf_counter() - t0
+    if not completed and run_dir is not None:
+        checkpoint.save(sim, run_dir, h)
+    return sim, elapsed, completed
 
 
 def summarise(sim: Simulation, elapsed: float, completed: bool, run_id: str | None,
@@ -150,12 +167,27 @@ def summarise(sim: Simulation, elapsed: float, completed: bool, run_id: str | No
     return summary
 
 
+def _start_run_dir(out: Path, sc: Scenario, run_id: str, options: dict) -> None:
+    """Write the scenario and a 'not finished' summary before the first day runs."""
+    from scslab.fileio import atomic_write_json, atomic_write_text
+    from scslab.results import SCENARIO_FILE, SUMMARY_FILE, clean_json
+    from scslab.scenario.loader import scenario_to_yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / SCENARIO_FILE, scenario_to_yaml(sc))
+    atomic_write_json(out / SUMMARY_FILE, clean_json({
+        "run_id": run_id, "scenario": sc.name, "agents": sc.population.agents, "days": 0,
+        "days_planned": sc.days, "seed": sc.seed, "completed": False, "started": True,
+        "run_options": options}))
+
+
 def run(scenario: str | Path | Scenario | dict = "national", *, agents: int | None = None,
         days: int | None = None, seed: int | None = None,
         set: list[str] | dict[str, Any] | None = None, out: str | Path | None = None,  # noqa: A002
         threads: int | None = None, db: str | Path | None = None, save_agents: bool = False,
         chilling: bool = False, progress: ProgressFn | None = None,
-        stop: Callable[[], bool] | None = None, report: bool = True) -> Result:
+        stop: Callable[[], bool] | None = None, report: bool = True,
+        checkpoint_every: int | None = None) -> Result:
     """Run a scenario (preset name, YAML path, mapping or Scenario) and return its Result.
 
     Args:
@@ -167,33 +199,96 @@ def run(scenario: str | Path | Scenario | dict = "national", *, agents: int | No
             add ``chilling_effect`` to the summary (doubles the cost).
         progress: called after each day with (day, days, row).
         stop: polled after each day; returning True stops the run early (completed: false).
+        checkpoint_every: save a checkpoint every K days (default: the scenario's
+            ``output.checkpoint_every``); needs ``out``. ``resume(out)`` continues from it.
     """
     sc = resolve(scenario, agents=agents, days=days, seed=seed, set=set)
     run_id = new_run_id(sc)
-    sim, elapsed, completed = simulate(sc, threads=threads, progress=progress, stop=stop)
+    k = sc.output.checkpoint_every if checkpoint_every is None else checkpoint_every
+    options = {"save_agents": save_agents, "chilling": chilling, "checkpoint_every": k,
+               "db": str(db) if db is not None else None, "report": report}
+    out = Path(out) if out is not None else None
+    if out is not None:
+        _start_run_dir(out, sc, run_id, options)
+    sim, elapsed, completed = simulate(sc, threads=threads, progress=progress, stop=stop,
+                                       run_dir=out, checkpoint_every=k if out else 0)
+    return _finish(sc, sim, elapsed, completed, run_id, out, options, threads, progress)
+
+
+def _finish(sc: Scenario, sim: Simulation, elapsed: float, completed: bool, run_id: str,
+            out: Path | None, options: dict, threads: int | None, progress) -> Result:
+    from scslab import checkpoint
+
     columns = [m.name for m in sim.metric_registry()]
     daily = daily_frame(sim.rows, columns)
-    extra: dict = {}
-    if chilling and completed:
+    extra: dict = {"run_options": options}
+    if options.get("chilling") and completed:
         cf, _, _ = simulate(chilling_counterfactual(sc), threads=threads)
         extra.update(chilling_summary(sc, sim, cf))
     summary = summarise(sim, elapsed, completed, run_id, daily, extra)
     result = Result(scenario=sc, daily=daily, summary=summary, run_id=run_id)
     if out is not None:
-        out = Path(out)
-        events = sim.log.drain() if sim.log.enabled else None
+        events = checkpoint.event_table(out, sim) if completed else None
+        if not completed and sim.log.enabled:
+            checkpoint.flush_events(sim, out)
         write_run_dir(out, sc, daily, summary, events=events,
-                      agents=agents_table(sim) if save_agents else None)
+                      agents=agents_table(sim) if options.get("save_agents") else None)
+        if completed:
+            checkpoint.clear(out)
         result.run_dir = out
-        if report:
+        if options.get("report", True) and completed:
             from scslab.report import write_report
 
             write_report(result)
+    db = options.get("db")
     if db is not None:
         from scslab.catalog import record_run
 
         record_run(db, run_id, result.run_dir, sc.name, summary, daily)
     return result
+
+
+def resume(run_dir: str | Path, *, threads: int | None = None,
+           progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None
+           ) -> Result:
+    """Continue a run that was killed or stopped, from its last checkpoint (or day 0).
+
+    A run that had already finished is returned as it is (``Result.extra['already']``).
+    """
+    from scslab import checkpoint
+    from scslab.errors import RunDirError
+    from scslab.results import SCENARIO_FILE, read_summary
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: not a directory; give the run directory to resume")
+    if not (run_dir / SCENARIO_FILE).exists():
+        raise RunDirError(f"{run_dir}: no {SCENARIO_FILE}, so this is not a scslab run "
+                          "directory (or it died before writing anything); start the run "
+                          "again")
+    sc = load_scenario(run_dir / SCENARIO_FILE)
+    try:
+        old = read_summary(run_dir)
+    except RunDirError:
+        old = {}
+    if old.get("completed"):
+        res = load_run(run_dir)
+        res.extra["already"] = True
+        return res
+    options = old.get("run_options") or {"checkpoint_every": sc.output.checkpoint_every,
+                                         "report": True}
+    run_id = old.get("run_id") or new_run_id(sc)
+    ck = checkpoint.load(run_dir)
+    if ck is None:
+        checkpoint.clear(run_dir)
+    elif ck["meta"].get("scenario_hash") != scenario_hash(sc):
+        raise RunDirError(f"{run_dir}: the checkpoint belongs to another scenario; delete "
+                          "the checkpoint-* folders to restart from day 0")
+    sim, elapsed, completed = simulate(sc, threads=threads, progress=progress, stop=stop,
+                                       run_dir=run_dir,
+                                       checkpoint_every=int(options.get("checkpoint_every")
+                                                            or 0), restore=ck)
+    return _finish(sc, sim, elapsed, completed, run_id, run_dir, options, threads, progress)
 
 
 def chilling_summary(sc: Scenario, sim: Simulation, cf: Simulation) -> dict:

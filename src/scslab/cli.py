@@ -145,50 +145,88 @@ def run(scenario: Annotated[str | None, typer.Argument(help="Preset name or YAML
                                                "without monitoring of speech (2× cost).")] = False,
         no_catalog: Annotated[bool, typer.Option("--no-catalog",
                                                  help="Do not record in the catalog.")] = False,
+        checkpoint_every: Annotated[int | None, typer.Option(
+            "--checkpoint-every", min=0, help="Save a checkpoint every K days.")] = None,
         resume: Annotated[Path | None, typer.Option("--resume", help="Continue a killed run "
-                                                    "from its directory.")] = None) -> None:
+                                                    "from its directory.")] = None,
+        force: Annotated[bool, typer.Option("--force", help="Run even if the memory or disk "
+                                            "estimate says it will not fit.")] = False) -> None:
     """Run a scenario and write its run directory (and record it in the catalog)."""
     from scslab import api
 
     if resume is not None:
-        raise ScslabError("--resume is not available in this version: re-run the scenario "
-                          "(`scslab run RUN_DIR/scenario.yaml`)")
+        if scenario is not None:
+            raise ScslabError("--resume takes the run directory only, not a SCENARIO")
+        _resume(resume, threads)
+        return
     if scenario is None:
         raise ScslabError("missing SCENARIO: give a preset name (`scslab presets`) or a YAML "
                           "file")
     sc = api.resolve(scenario, agents=agents, days=days, seed=seed, set=set_)
     from scslab.resources import check_fits
 
-    check_fits(sc)
     out = out or Path("runs") / api.new_run_id(sc)
+    check_fits(sc, out, force=force)
     with _Stop() as stop, _progress() as prog:
-        task = prog.add_task(f"{sc.name}", total=sc.days, rate="")
-        n = sc.population.agents
-        import time
-
-        t0 = [time.perf_counter(), 0]
-
-        def progress(day: int, total: int, row: dict) -> None:
-            if t0[1] == 0:
-                t0[0] = time.perf_counter()
-                t0[1] = day
-                rate = ""
-            else:
-                dt = time.perf_counter() - t0[0]
-                rate = f"{n * (day - t0[1]) / dt:,.0f} agent-days/s" if dt > 0 else ""
-            prog.update(task, completed=day, rate=rate)
-
+        progress = _day_progress(prog, sc.name, sc.days, sc.population.agents)
         result = api.run(sc, out=out, threads=threads, db=None if no_catalog else db,
                          save_agents=save_agents, chilling=chilling, progress=progress,
-                         stop=stop)
+                         stop=stop, checkpoint_every=checkpoint_every)
+    _print_result(result)
+
+
+def _day_progress(prog: Progress, label: str, days: int, n: int):
+    import time
+
+    task = prog.add_task(label, total=days, rate="")
+    t0 = [0.0, -1]
+
+    def progress(day: int, total: int, row: dict) -> None:
+        if t0[1] < 0:
+            t0[0], t0[1] = time.perf_counter(), day
+            rate = ""
+        else:
+            dt = time.perf_counter() - t0[0]
+            rate = f"{n * (day - t0[1]) / dt:,.0f} agent-days/s" if dt > 0 else ""
+        prog.update(task, completed=day, rate=rate)
+
+    return progress
+
+
+def _print_result(result) -> None:
     console.print(_summary_table(result.summary))
     console.print(f"run directory: {result.run_dir}")
     report = Path(result.run_dir) / "report.html"
     if report.exists():
         console.print(f"report: {report}")
     if not result.completed:
-        err_console.print("stopped early: the days done are written (completed: false)")
+        err_console.print(f"stopped early after day {result.summary['days']}: the days done "
+                          f"are written (completed: false); continue with `scslab run "
+                          f"--resume {result.run_dir}`")
         raise typer.Exit(130)
+
+
+def _resume(run_dir: Path, threads: int | None) -> None:
+    from scslab import api
+    from scslab.results import SCENARIO_FILE
+
+    if (run_dir / SCENARIO_FILE).exists():
+        from scslab.results import read_summary
+
+        try:
+            if read_summary(run_dir).get("completed"):
+                console.print(f"{run_dir}: this run had already finished; nothing to do")
+                return
+        except ScslabError:
+            pass
+    from scslab.scenario.loader import load_scenario
+
+    sc = load_scenario(run_dir / SCENARIO_FILE) if (run_dir / SCENARIO_FILE).exists() else None
+    with _Stop() as stop, _progress() as prog:
+        progress = _day_progress(prog, f"{sc.name if sc else run_dir} (resumed)",
+                                 sc.days if sc else 0, sc.population.agents if sc else 0)
+        result = api.resume(run_dir, threads=threads, progress=progress, stop=stop)
+    _print_result(result)
 
 
 @app.command()

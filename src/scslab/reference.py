@@ -218,7 +218,7 @@ def _constraints(meta: list[Any]) -> list[str]:
             out.append(f"length ≤ {v}")
         v = getattr(m, "pattern", None)
         if v is not None:
-            out.append(f"pattern {v}")
+            out.append(f"pattern `{v}`")
     return out
 
 
@@ -341,6 +341,10 @@ def schema_fields(model: type[BaseModel] = Scenario, prefix: str = "",
         sub_model = bare if is_model(bare) else None
         leaf = sub_model is None and not (kind and is_model(item))
         desc = info.description or (_model_doc(sub_model) if sub_model else "")
+        if not leaf and not desc:
+            desc = f"Block of settings: see `{path}` below."
+        if not leaf and not isinstance(info.json_schema_extra, dict):
+            source = ""
         out.append(FieldDoc(path=path, model=model, name=name, block=prefix,
                             type=type_name(ann), default=default, bounds=bounds_text(info),
                             unit=unit, description=desc, source=source, leaf=leaf))

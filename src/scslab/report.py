@@ -181,6 +181,11 @@ def pct(x: Any, digits: int = 1) -> str:
     return s
 
 
+def plural(n: Any, one: str, many: str) -> str:
+    """'1 act was' / '3 acts were': a count with the right noun form."""
+    return f"{fmt(n)} {one if not _isnan(n) and float(n) == 1 else many}"
+
+
 def _human(name: str) -> str:
     return name.replace("_", " ")
 
@@ -264,13 +269,16 @@ def _template() -> go.layout.Template:
         hoverlabel={"namelength": -1}))
 
 
-def _new_figure(ytitle: str, xtitle: str = "day", height: int = 380) -> go.Figure:
+def _new_figure(ytitle: str, xtitle: str = "day", height: int = 380, tozero: bool = True
+                ) -> go.Figure:
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    if tozero:
+        fig.update_yaxes(rangemode="tozero")
     fig.update_layout(template=_template(), height=height, hovermode="x unified",
-                      margin={"l": 60, "r": 20, "t": 20, "b": 50},
-                      legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+                      margin={"l": 60, "r": 20, "t": 10, "b": 50},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
                       xaxis_title=xtitle, yaxis_title=ytitle)
     return fig
 
@@ -307,7 +315,7 @@ def fig_score(daily: pd.DataFrame) -> ReportFigure:
     """Score distribution over time: percentile fan, mean and twin-ledger mean."""
     import plotly.graph_objects as go
 
-    fig = _new_figure("score (points)")
+    fig = _new_figure("score (points)", tozero=False)
     days = _days(daily)
     for lo, hi, name, alpha in (("score_p05", "score_p95", "middle 90% of people", 0.15),
                                 ("score_p25", "score_p75", "middle 50% of people", 0.30)):
@@ -337,7 +345,7 @@ def fig_score(daily: pd.DataFrame) -> ReportFigure:
         caption += (f" The average went from {fmt(float(first))} on day 1 to {fmt(float(last))} "
                     f"on day {days[-1]}")
         caption += (f"; identity errors cost the average person {fmt(gap)} points."
-                    if gap is not None and gap > 0 else ".")
+                    if gap is not None and gap >= 0.05 else ".")
     cols = ["score_p05", "score_p25", "score_p50", "score_p75", "score_p95", "mean_score",
             "mean_true_score"]
     return ReportFigure("fig-score", "score", "Scores over time", caption, _finish(fig),
@@ -485,7 +493,8 @@ def fig_harm_events(daily: pd.DataFrame) -> ReportFigure:
                "still pins thousands of acts on the wrong people when it watches millions; each "
                "such act costs its victim points and may push them onto a list.")
     if mis is not None:
-        caption += f" In this run {fmt(mis)} acts were recorded against the wrong person."
+        caption += (f" In this run {plural(mis, 'act was', 'acts were')} recorded against the "
+                    "wrong person.")
     cols = ["misattributed_events", "denied_wrongful", "collateral_denials", "reversed_events"]
     return ReportFigure("fig-harm-events", "misattributed_events", "Errors and their consequences",
                         caption, _finish(fig), [c for c in cols if _has(daily, c)])
@@ -507,7 +516,9 @@ def fig_group_rates(daily: pd.DataFrame) -> ReportFigure:
         fig.add_trace(go.Bar(x=groups, y=[None if _isnan(v) else v * 1e4 for v in mean],
                              name="average over the run", marker_color="#CC79A7",
                              meta={"column": "wrongful_rate__*", "transform": "mean×10000"}))
-        fig.update_layout(barmode="group")
+        fig.update_layout(barmode="group", yaxis_rangemode="tozero")
+        if not any(v for v in last + mean if not _isnan(v)):
+            _empty_note(fig, "No one was wrongly listed in this run.")
     caption = ("How often members of each group are wrongly listed, per 10,000 members. Face "
                "recognition makes more false matches for some groups (NIST measured 10 to 100 "
                "times more for some demographics), so the same rules fall harder on them.")
@@ -539,6 +550,10 @@ def fig_disparate_impact(daily: pd.DataFrame) -> ReportFigure:
     if ok:
         _line(fig, daily, "disparate_impact", "highest ÷ lowest group rate", color=C_HARM)
         fig.add_hline(y=1, line_dash="dot", line_color="#6b7280")
+    elif len(daily):
+        days = _days(daily)
+        fig.update_xaxes(range=[days[0], max(days[-1], days[0] + 1)])
+        fig.update_yaxes(range=[0, 2])
     caption = ("Each day, the wrongful-listing rate of the worst-hit group divided by that of the "
                "least-hit group. 1 means every group is wrongly listed equally often; 10 means "
                "one group ten times as often. Gaps are days when some group had no wrongful "
@@ -1044,9 +1059,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 def fig_compare_outcomes(data: ComparisonData) -> ReportFigure:
     """Every outcome as a small bar chart per scenario, with 95% intervals."""
-    from plotly.subplots import make_subplots
-
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     rows_ = [r for _, r in data.table.iterrows()]
     n = max(len(rows_), 1)
@@ -1149,7 +1163,7 @@ def governance_side_by_side(data: ComparisonData) -> Table:
         return Table("Governance", ["setting"], [])
     first = next(iter(per.values()))
     rows = [[r[0]] + [per[lab][i][1] for lab in per] for i, r in enumerate(first)]
-    return Table("Governance", ["setting"] + list(per), rows)
+    return Table("Settings per scenario", ["setting"] + list(per), rows)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -1218,15 +1232,16 @@ def render_comparison_html(data: ComparisonData) -> str:
                      "days": fmt(sc.days) if sc else "–",
                      "runs": [str(r.run_dir.name) if r.run_dir else "–" for r in rs]})
     seeds = sorted({int(x) for x in data.per_run["seed"]}) if "seed" in data.per_run else []
+    figs = comparison_figures(data)
     ctx = _common(f"scslab comparison — {' vs '.join(data.labels)}")
     ctx.update(kind="compare", labels=data.labels, scenarios=scen, replicates=data.replicates,
                seeds=seeds, table=comparison_rows(data),
-               sections=[Section("compare-outcomes", "Outcomes",
-                                 "Each outcome for each scenario.",
-                                 comparison_figures(data)[:1]),
+               sections=[Section("compare-outcomes", "Outcome charts",
+                                 "Each outcome for each scenario, as bars.",
+                                 figs[:1]),
                          Section("compare-daily", "Day by day",
                                  "The main measures over time, one line per scenario.",
-                                 comparison_figures(data)[1:])],
+                                 figs[1:])],
                differences=scenario_differences(data),
                governance_table=governance_side_by_side(data),
                out_dir=str(data.out_dir) if data.out_dir else None)

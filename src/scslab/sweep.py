@@ -270,12 +270,12 @@ def plan_runs(base: Scenario, points: Sequence[Mapping[str, Any]], *, replicates
     seeds = spawn_seeds(root, replicates)
     fmt = _key_format(len(points), replicates)
     resolved = [validate_point(base, pt, flag) for pt in points]
-    defn = dict(definition or {})
-    defn.setdefault("kind", kind)
-    defn.setdefault("scenario_hash", scenario_hash(base))
-    defn.setdefault("points", [c for _, c in resolved])
-    defn.setdefault("replicates", replicates)
-    defn.setdefault("seed", root)
+    if definition is None:
+        defn: dict[str, Any] = {"kind": kind, "scenario_hash": scenario_hash(base),
+                                "points": [c for _, c in resolved], "replicates": replicates,
+                                "seed": root}
+    else:
+        defn = dict(definition)
     if chilling:
         defn["chilling"] = True
     sid = check_sweep_id(sweep_id) if sweep_id else definition_id(_slug(base.name), defn)

@@ -1,0 +1,247 @@
+"""``scslab sweep`` and ``scslab sensitivity``: many runs, in-process or on Dask.
+
+Heavy libraries (Dask, SALib, Plotly) are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a scenario value for every run: PATH=VALUE, repeatable.")]
+AgentsOpt = Annotated[int | None, typer.Option("--agents", min=1, help="Population size.")]
+DaysOpt = Annotated[int | None, typer.Option("--days", min=1, help="Days to simulate.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="Root seed (replicate "
+                                             "seeds are derived from it).")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="Start a local Dask cluster of N worker processes.")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", help="Use a running Dask scheduler, e.g. tcp://HOST:8786.")]
+ThreadsOpt = Annotated[int | None, typer.Option(
+    "--threads", min=1, help="Numba threads per run (default: all in-process, 1 on Dask "
+    "workers).")]
+DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB catalog file.")]
+NoCatalogOpt = Annotated[bool, typer.Option("--no-catalog", help="Do not record in the "
+                                            "catalog.")]
+
+
+def _progress_bar() -> Progress:
+    show = err_console.is_terminal or os.environ.get("SCSLAB_PROGRESS") == "1"
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("runs"), TextColumn("{task.fields[last]}"), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=err_console, transient=False,
+                    disable=not show)
+
+
+def _log(msg: str) -> None:
+    err_console.print(msg, markup=False, highlight=False, soft_wrap=True)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        if v != v:  # NaN
+            return "–"
+        return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+    return str(v)
+
+
+def _mode(workers: int | None, scheduler: str | None) -> str:
+    if workers is not None:
+        return f"local Dask cluster, {workers} worker process(es)"
+    if scheduler is not None:
+        return f"Dask scheduler {scheduler}"
+    return "in-process"
+
+
+def _run_with_progress(plan, *, out: Path, db: Path | None, workers: int | None,
+                       scheduler: str | None, threads: int | None, outcome_fn=None,
+                       keep_daily: bool = False):
+    """Run a plan under a Rich progress bar; Ctrl-C exits 130 (finished runs are kept)."""
+    from scslab.sweep import dask_client, run_plan
+
+    total = len(plan.specs)
+    state = {"done": 0}
+    try:
+        with dask_client(workers, scheduler) as client, _progress_bar() as prog:
+            task = prog.add_task(plan.sweep_id, total=total, last="")
+
+            def progress(done: int, total: int, label: str) -> None:
+                state["done"] = done
+                prog.update(task, completed=done, last=label)
+
+            return run_plan(plan, out=out, db=db, client=client, threads=threads,
+                            progress=progress, outcome_fn=outcome_fn, keep_daily=keep_daily,
+                            log=_log)
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: {state['done']} of {total} runs are finished and "
+                          f"written under {out}; run the same command again to resume",
+                          markup=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+
+
+def _points_table(res, limit: int = 40) -> Table:
+    outcomes = ["listed_end", "wrongful_listed_end", "misattributed_total", "denials_total",
+                "collateral_sanctioned_end"]
+    if "chilling_effect" in res.table:
+        outcomes.append("chilling_effect")
+    outcomes = [o for o in outcomes if o in res.table]
+    agg = res.by_point(outcomes)
+    grid = list(res.plan.grid)
+    reps = res.plan.replicates
+    t = Table(title=f"sweep {res.sweep_id} — mean over {reps} replicate(s)"
+              + (" ± sd" if reps > 1 else ""), box=None)
+    for g in grid or ["point"]:
+        t.add_column(g.rsplit(".", 1)[-1] if len(grid) > 0 else g, overflow="fold")
+    for o in outcomes:
+        t.add_column(o, justify="right")
+    for _, row in agg.head(limit).iterrows():
+        cells = [_fmt(row[g]) for g in (grid or ["point"])]
+        for o in outcomes:
+            m, s = row[f"{o}_mean"], row[f"{o}_std"]
+            cells.append(_fmt(m) + (f" ± {_fmt(s)}" if reps > 1 and s == s else ""))
+        t.add_row(*cells)
+    if len(agg) > limit:
+        t.caption = f"first {limit} of {len(agg)} points; all runs are in sweep.parquet"
+    return t
+
+
+def sweep_cmd(
+        scenario: Annotated[str, typer.Argument(help="Preset name or YAML file.")],
+        grid: Annotated[list[str] | None, typer.Option(
+            "--grid", help="PATH=V1,V2,… (YAML scalars); repeat for a Cartesian product.")]
+        = None,
+        replicates: Annotated[int, typer.Option("--replicates", min=1, max=100_000,
+                                                help="Runs per grid point (seeds shared "
+                                                "across points).")] = 1,
+        agents: AgentsOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
+        set_: SetOpt = None, workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
+        threads: ThreadsOpt = None,
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="Sweep directory (default runs/sweep-<id>); reuse it to resume.")]
+        = None,
+        db: DbOpt = Path("scslab.duckdb"), no_catalog: NoCatalogOpt = False,
+        sweep_id: Annotated[str | None, typer.Option(
+            "--sweep-id", help="Sweep id (default: a hash of the sweep definition).")] = None,
+        chilling: Annotated[bool, typer.Option(
+            "--chilling", help="Also run each counterfactual without monitoring of speech and "
+            "add chilling_effect (2× cost).")] = False) -> None:
+    """Run a scenario over a grid of values × replicates (resumable; Dask optional)."""
+    from scslab.errors import ScslabError
+    from scslab.sweep import plan_sweep
+
+    if workers is not None and scheduler is not None:
+        raise ScslabError("give either --workers or --scheduler, not both")
+    plan = plan_sweep(scenario, grid or [], replicates=replicates, agents=agents, days=days,
+                      seed=seed, set=set_, sweep_id=sweep_id, chilling=chilling)
+    if workers is None and scheduler is None:
+        from scslab.resources import check_fits
+
+        check_fits(max((s.scenario for s in plan.specs), key=lambda s: s.population.agents),
+                   out)
+    out = out or Path("runs") / f"sweep-{plan.sweep_id}"
+    sc = plan.scenario
+    _log(f"sweep {plan.sweep_id}: {plan.n_points} point(s) × {plan.replicates} replicate(s) "
+         f"= {len(plan.specs)} runs of {sc.name} ({plan.specs[0].scenario.population.agents:,}"
+         f" agents × {sc.days} days), {_mode(workers, scheduler)}")
+    res = _run_with_progress(plan, out=out, db=None if no_catalog else db, workers=workers,
+                             scheduler=scheduler, threads=threads)
+    console.print(_points_table(res))
+    console.print(f"ran {len(res.ran)}, skipped {len(res.skipped)} (finished before), "
+                  f"failed {len(res.failed)} in {res.elapsed_seconds:.1f} s")
+    console.print(f"sweep directory: {out}  (table: {out / 'sweep.parquet'})")
+    if not no_catalog:
+        console.print(f"catalog: {db}  (sweep_runs where sweep_id = '{res.sweep_id}')")
+    if res.failed:
+        for key, err in list(res.failed.items())[:5]:
+            err_console.print(f"failed {key}: {err}", markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def sensitivity_cmd(
+        scenario: Annotated[str, typer.Argument(help="Preset name or YAML file.")],
+        param: Annotated[list[str] | None, typer.Option(
+            "--param", help="PATH=LO:HI, repeatable; integer settings are rounded.")] = None,
+        method: Annotated[str, typer.Option("--method", help="sobol or morris.")] = "sobol",
+        samples: Annotated[int, typer.Option(
+            "--samples", min=1, help="Sobol: base samples N (runs = N·(D+2)); Morris: "
+            "trajectories (runs = N·(D+1)).")] = 64,
+        outcome: Annotated[list[str] | None, typer.Option(
+            "--outcome", help="A summary key (chilling_effect, totals.X, metrics.X) or a "
+            "daily column with :last|mean|sum|max|min, repeatable.")] = None,
+        replicates: Annotated[int, typer.Option(
+            "--replicates", min=1, max=10_000, help="Runs per sample, averaged.")] = 1,
+        second_order: Annotated[bool, typer.Option(
+            "--second-order", help="Sobol: also second-order indices (runs = N·(2D+2)).")]
+        = False,
+        levels: Annotated[int, typer.Option("--levels", min=2, help="Morris grid levels.")]
+        = 4,
+        agents: AgentsOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
+        set_: SetOpt = None, workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
+        threads: ThreadsOpt = None,
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="Output directory (default runs/sensitivity-<id>); reuse it to "
+            "resume.")] = None,
+        db: DbOpt = Path("scslab.duckdb"), no_catalog: NoCatalogOpt = False) -> None:
+    """Global sensitivity analysis (Sobol or Morris, with SALib) of outcomes to settings."""
+    from scslab.errors import ScslabError
+    from scslab.sensitivity import plan_sensitivity, print_sensitivity, run_sensitivity_plan
+
+    if workers is not None and scheduler is not None:
+        raise ScslabError("give either --workers or --scheduler, not both")
+    if not param:
+        raise ScslabError("give at least one --param PATH=LO:HI, e.g. --param "
+                          "sensors.cameras.false_match_rate=0.0001:0.01")
+    if not outcome:
+        raise ScslabError("give at least one --outcome, e.g. --outcome wrongful_listed:last "
+                          "or --outcome totals.misattributed_events")
+    sp = plan_sensitivity(scenario, param, method=method, samples=samples, outcomes=outcome,
+                          replicates=replicates, agents=agents, days=days, seed=seed,
+                          set=set_, second_order=second_order, levels=levels)
+    plan = sp.plan
+    out = out or Path("runs") / f"sensitivity-{plan.sweep_id}"
+    _log(f"sensitivity {plan.sweep_id}: {sp.method}, {len(sp.params)} parameter(s), "
+         f"{sp.n_samples} samples × {plan.replicates} replicate(s) = {len(plan.specs)} runs of "
+         f"{plan.scenario.name} ({plan.scenario.population.agents:,} agents × "
+         f"{plan.scenario.days} days), {_mode(workers, scheduler)}")
+    for w in sp.warnings:
+        _log(f"note: {w}")
+    res = _run_with_progress(plan, out=out, db=None if no_catalog else db, workers=workers,
+                             scheduler=scheduler, threads=threads,
+                             outcome_fn=sp.outcome_fn())
+    if res.failed:
+        for key, err in list(res.failed.items())[:5]:
+            err_console.print(f"failed {key}: {err}", markup=False, soft_wrap=True)
+        err_console.print(f"{len(res.failed)} run(s) failed; the analysis needs every run — "
+                          "re-run the same command to retry them", markup=False)
+        raise typer.Exit(1)
+    result = run_sensitivity_plan(sp, sweep_result=res, out=out)
+    print_sensitivity(result, console)
+    console.print(f"ran {len(res.ran)}, skipped {len(res.skipped)} (finished before) in "
+                  f"{res.elapsed_seconds:.1f} s")
+    console.print(f"written: {out / 'sensitivity.csv'}, {out / 'sensitivity.json'}, "
+                  f"{out / 'sensitivity.html'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sweep`` and ``sensitivity`` to the ``scslab`` command line."""
+    app.command("sweep")(sweep_cmd)
+    app.command("sensitivity")(sensitivity_cmd)

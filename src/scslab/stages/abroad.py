@@ -1,0 +1,531 @@
+"""Abroad: observations from sites abroad feed the home system's records.
+
+Each cross-border data flow (``scenario.data_flows``, see ``scslab.audit.flows``)
+gets a synthetic population of *foreign residents*: the people near the site
+abroad whose faces, devices or documents the site's sensors can capture. Nobody
+real is modelled; the numbers come from the flow's declared expectations.
+
+One day, for each flow:
+
+1. **Visits.** Each resident visits the site with probability
+   ``daily_visitors / foreign_resident_population`` (at most 1), independently
+   from day to day, so regulars and one-off visitors mix as they would.
+2. **Capture.** A visitor is captured with the site's capture probability
+   (:func:`capture_probability`, assumptions below).
+3. **Identification** against the home system, with the home cameras' error
+   model (``sensors.cameras``): every capture is searched against the home
+   gallery. With probability ``fmr = false_match_rate × group_multipliers
+   ["foreign"]`` (×1 when the scenario has no ``foreign`` group, capped at 1)
+   the search returns the wrong person: a **false match**, filed on a uniformly
+   random *home* agent. Otherwise the capture is a true identification when
+   the person is in the gallery, and nothing when not. The gallery holds
+   persons of interest (share ``site.visitors.persons_of_interest_share``),
+   residents with ties at home (share ``home_tie_share``, default
+   :data:`HOME_TIE_SHARE`) and anyone captured on an earlier visit (the
+   destination keeps the footage; ``retention_days`` is not simulated: the
+   worst case). Like the home model, there are no false non-matches.
+4. **Records.** A resident's first identification opens a record (a dossier)
+   at the destination. A resident with a home tie who gets a record is linked
+   to one home agent (fixed per resident, hash-chosen: the tie), who is marked
+   inside this stage.
+5. **Effect at home.** A false match creates a record (a dossier entry) on the
+   home agent, not points: by default nothing changes the home score. The
+   constructor's ``false_match_points`` (not a scenario field) adds that many
+   points to the target's ``State.delta_rec`` (the recorded ledger only: the
+   twin ledger has no identity errors), for what-if studies.
+
+Flows with dates (``started``/``ended``) are active only on those calendar days
+when the scenario has a ``start_date``; otherwise every day.
+
+Population size and memory. A flow keeps one status byte per simulated
+resident. A population above :data:`MAX_DENSE_RESIDENTS` (2**26 ≈ 67 M,
+64 MiB) is simulated as a sample of that size, each simulated resident
+visiting with the real probability ``daily_visitors / population``: the
+columns then count the sample (a fraction ``sample / population`` of the
+people, stated in the column descriptions and by :meth:`AbroadStage.scale`),
+like the home columns count the home sample. A population of 0 ("unknown,
+every visit counted as a new person") needs no memory: each day brings
+``daily_visitors`` (stochastically rounded) residents never seen before. The
+stage also keeps one byte per home agent for the marks.
+
+Randomness is counter-based (``rng``): the visits of a day are drawn by
+skipping ahead geometrically inside fixed chunks of residents (cost grows with
+the visitors, not the population), and every other draw is a hash of
+``(seed, "abroad:<flow>", day, resident)``. Chunks never depend on the number
+of threads and events are applied in chunk order, so results are identical
+whatever the threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import int64, njit, prange, uint64
+
+from scslab.audit.flows import DataFlow, Site
+from scslab.errors import ScslabError
+from scslab.params import Params
+from scslab.population import World
+from scslab.rng import agent_hash, below, day_key, stream_key, u_hi, u_lo, uniforms
+from scslab.scenario.schema import Scenario
+from scslab.stages.metrics import Metric
+
+__all__ = [
+    "CAPTURE_PER_SENSOR",
+    "HOME_TIE_SHARE",
+    "MAX_DENSE_RESIDENTS",
+    "AbroadStage",
+    "capture_probability",
+    "foreign_false_match_rate",
+]
+
+#: Most residents a flow simulates one by one (1 status byte each): 64 MiB.
+MAX_DENSE_RESIDENTS = 1 << 26
+#: Residents per chunk: the unit of parallel work, fixed so results never depend on threads.
+CHUNK = 1 << 16
+#: Assumption: share of foreign residents with family or business ties in the home
+#: country whose identity the home system already holds (so they are in its gallery).
+HOME_TIE_SHARE = 0.1
+
+#: Assumption: probability that one sensor yields an identifying capture of a visitor,
+#: by sensor kind and what it captures. Cameras: one given "per" a unit (two per table)
+#: watch the visitor for the whole stay, so nearly every face is usable (0.9 each, two
+#: per table give 0.99); cameras given as a total watch passages (0.3 each); faces are
+#: read off video at the destination, so "video" counts as "faces". Network servers see
+#: the devices that join the site's network (0.8: staff and guests on Wi-Fi) and the
+#: documents with a name on them (0.5); several servers mirror the same traffic, so
+#: their count does not add. A phone scanner reads nearly every phone in range (0.9).
+#: Audio is not used for identification.
+CAPTURE_PER_SENSOR: dict[str, dict[str, float]] = {
+    "camera": {"faces": 0.3, "video": 0.3},
+    "camera_per_unit": {"faces": 0.9, "video": 0.9},
+    "network_server": {"device_ids": 0.8, "documents": 0.5, "faces": 0.3, "video": 0.3},
+    "phone_scanner": {"device_ids": 0.9},
+}
+
+# Resident status bits.
+S_OBSERVED = 1  # captured at least once (in the gallery from the next visit)
+S_RECORDED = 2  # identified at least once: has a record at the destination
+S_POI = 4  # person of interest (in the gallery)
+S_TIE = 8  # has a tie at home (in the gallery)
+S_NEW_TODAY = 16  # got a record today and has a tie: a link to write (scratch)
+S_GALLERY = S_OBSERVED | S_POI | S_TIE
+
+# Home-agent marks.
+H_LINKED = 1  # tie of an identified resident abroad
+H_MISRECORDED = 2  # has a record from a false match abroad
+
+# Event kinds handed from the parallel kernel to the serial step.
+EV_NONE, EV_FALSE, EV_LINK = 0, 1, 2
+
+# Per-chunk counters.
+(C_VISITORS, C_CAPTURED, C_IDENTIFIED, C_FALSE, C_REC_NEW, C_POI_NEW, C_TIES_NEW,
+ C_EVENTS, C_N) = range(9)
+
+#: Per-flow metrics: (name, description, unit, kind).
+FLOW_METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("visitors", "Foreign residents who visited the site today", "persons", "flow"),
+    ("captured", "Visitors whose face, device or documents the site's sensors captured "
+     "today", "persons", "flow"),
+    ("identified", "Captures truly identified against the home gallery today (persons of "
+     "interest, people with home ties, people captured before)", "persons", "flow"),
+    ("false_matches", "Captures matched to the wrong person today: a record filed on a "
+     "random home agent", "records", "flow"),
+    ("recorded_new", "Foreign residents who got a record (first identification) today",
+     "persons", "flow"),
+    ("recorded_total", "Foreign residents with a record", "persons", "stock"),
+    ("persons_of_interest_recorded", "Persons of interest with a record", "persons", "stock"),
+    ("home_ties_linked", "Recorded foreign residents linked to their tie at home (one home "
+     "agent each)", "links", "stock"),
+)
+#: Metrics of the whole stage only (distinct home agents, all flows together).
+HOME_METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("home_agents_linked", "Home agents linked to an identified foreign resident (their tie "
+     "abroad), all flows", "agents", "stock"),
+    ("home_agents_misrecorded", "Home agents with at least one record from a false match "
+     "abroad, all flows", "agents", "stock"),
+)
+
+
+def capture_probability(site: Site) -> float:
+    """Probability that one visit to ``site`` is captured by at least one sensor group.
+
+    Each group of identical sensors captures with ``1 − Π_c (1 − p_c)`` over what
+    it captures (per sensor, :data:`CAPTURE_PER_SENSOR`), compounded over its
+    sensors (``count`` per unit for cameras given ``per`` a unit, else the
+    total; network servers do not compound). Groups are independent.
+
+    Args:
+        site: The site.
+
+    Returns:
+        The capture probability, 0–1.
+    """
+    miss = 1.0
+    for s in site.sensors:
+        kind = "camera_per_unit" if s.kind == "camera" and s.per is not None else s.kind
+        table = CAPTURE_PER_SENSOR.get(kind, {})
+        one_miss = math.prod(1.0 - table.get(c, 0.0) for c in s.captures)
+        if s.kind == "network_server":
+            miss *= one_miss if s.count > 0 else 1.0
+        else:
+            miss *= one_miss ** s.count
+    return min(1.0, max(0.0, 1.0 - miss))
+
+
+def foreign_false_match_rate(scenario: Scenario) -> float:
+    """The home cameras' false-match rate for a foreign face (group ``foreign``, else ×1)."""
+    cams = scenario.sensors.cameras
+    groups = {g.name for g in scenario.population.groups}
+    mult = cams.group_multipliers.get("foreign", 1.0) if "foreign" in groups else 1.0
+    return min(1.0, cams.false_match_rate * mult)
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+@njit(inline="always", cache=True)
+def _u53(h: uint64) -> float:
+    """Uniform in [0, 1) with 53 random bits."""
+    return float(h >> uint64(11)) * 1.1102230246251565e-16
+
+
+@njit(inline="always", cache=True)
+def _static_bits(skey: uint64, i: int, poi_share: float, tie_share: float) -> int:
+    """Fixed status bits of resident ``i``: person of interest, tie at home."""
+    h = agent_hash(skey, i, 0)
+    b = 0
+    if u_hi(h) < poi_share:
+        b |= S_POI
+    if u_lo(h) < tie_share:
+        b |= S_TIE
+    return b
+
+
+@njit(parallel=True, cache=True)
+def _init_status(skey, poi_share, tie_share, status):
+    """Fill the fixed bits of every simulated resident."""
+    n = status.size
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            status[i] = _static_bits(skey, i, poi_share, tie_share)
+
+
+@njit(inline="always", cache=True)
+def _visit(counts, c, st, h, p_capture, fmr) -> int:
+    """Count one visit in row ``c``; return the resident's status after it."""
+    counts[c, C_VISITORS] += 1
+    if u_hi(h) >= p_capture:
+        return st
+    counts[c, C_CAPTURED] += 1
+    known = (st & S_GALLERY) != 0
+    st |= S_OBSERVED
+    if u_lo(h) < fmr:
+        counts[c, C_FALSE] += 1
+        counts[c, C_EVENTS] += 1
+    elif known:
+        counts[c, C_IDENTIFIED] += 1
+        if (st & S_RECORDED) == 0:
+            st |= S_RECORDED
+            counts[c, C_REC_NEW] += 1
+            if st & S_POI:
+                counts[c, C_POI_NEW] += 1
+            if st & S_TIE:
+                counts[c, C_TIES_NEW] += 1
+                counts[c, C_EVENTS] += 1
+                st |= S_NEW_TODAY
+    return st
+
+
+@njit(parallel=True, cache=True)
+def abroad_kernel(phase, dense, n_chunks, first, n_ids, p_visit, log_q, vkey, dkey, skey,
+                  poi_share, tie_share, p_capture, fmr, n_home, status, counts, ev_off,
+                  ev_target, ev_kind):
+    """One flow's day, chunk by chunk (in parallel).
+
+    ``dense``: residents ``0..n_ids-1`` with status bytes; visitors drawn by
+    geometric skips of probability ``p_visit`` (``log_q = log(1 − p_visit)``).
+    Otherwise every id ``first..first+n_ids-1`` visits once (no status).
+    Phase 0 counts and updates status; phase 1 replays the same visits and
+    writes the chunk's home events (false-match targets, tie links) from
+    ``ev_off[c]``, in visitor order.
+    """
+    for c in prange(n_chunks):
+        if phase == 1 and counts[c, C_EVENTS] == 0:
+            continue
+        scratch = np.zeros((1, C_N), np.int64)
+        lo = c * CHUNK
+        hi = min(n_ids, lo + CHUNK)
+        pos = lo - 1
+        k = 0
+        w = ev_off[c]
+        w_end = w + counts[c, C_EVENTS]
+        while True:
+            if dense and p_visit < 1.0:
+                g = math.log1p(-_u53(agent_hash(vkey, c, k))) / log_q
+                k += 1
+                if g >= hi - pos - 1:
+                    break
+                pos += 1 + int64(g)
+            else:
+                pos += 1
+                if pos >= hi:
+                    break
+            i = first + pos
+            h = agent_hash(dkey, i, 0)
+            if dense:
+                st = int64(status[pos])
+            else:
+                st = _static_bits(skey, i, poi_share, tie_share)
+            if phase == 0:
+                st = _visit(counts, c, st, h, p_capture, fmr)
+                if dense:
+                    status[pos] = st
+                continue
+            if not dense:
+                st = _visit(scratch, 0, st, h, p_capture, fmr)
+            if u_hi(h) >= p_capture:
+                continue
+            if u_lo(h) < fmr:
+                ev_target[w] = below(agent_hash(dkey, i, 1), n_home)
+                ev_kind[w] = EV_FALSE
+            elif st & S_NEW_TODAY:
+                if dense:
+                    status[pos] = st & (255 - S_NEW_TODAY)
+                ev_target[w] = below(agent_hash(skey, i, 1), n_home)
+                ev_kind[w] = EV_LINK
+            else:
+                continue
+            w += 1
+            if w >= w_end:
+                break
+
+
+@njit(cache=True)
+def apply_home_events(ev_target, ev_kind, n_events, marks, delta_rec, points):
+    """Mark home agents (in event order) and add ``points`` per false match.
+
+    Returns (new home agents linked, new home agents misrecorded).
+    """
+    new_linked = 0
+    new_mis = 0
+    for j in range(n_events):
+        t = ev_target[j]
+        if ev_kind[j] == EV_FALSE:
+            if (marks[t] & H_MISRECORDED) == 0:
+                marks[t] |= H_MISRECORDED
+                new_mis += 1
+            if points != 0.0:
+                delta_rec[t] += points
+        elif ev_kind[j] == EV_LINK:
+            if (marks[t] & H_LINKED) == 0:
+                marks[t] |= H_LINKED
+                new_linked += 1
+    return new_linked, new_mis
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+@dataclass
+class _FlowSim:
+    """One flow's simulated residents and running totals."""
+
+    flow: DataFlow
+    population: int  # declared foreign_resident_population (0: unknown)
+    dense: bool  # residents simulated one by one (else: every visitor new)
+    n_sim: int  # simulated residents (dense mode)
+    p_visit: float
+    p_capture: float
+    poi_share: float
+    stream: str
+    skey: np.uint64
+    status: np.ndarray
+    first_day: int | None  # first active day (None: from day 1)
+    last_day: int | None  # last active day (None: no end)
+    next_id: int = 0  # next new resident (every-visit-new mode)
+    stocks: dict[str, int] = field(default_factory=lambda: {
+        "recorded_total": 0, "persons_of_interest_recorded": 0, "home_ties_linked": 0})
+
+    @property
+    def scale(self) -> float:
+        """Real residents per simulated one (1 unless the population was sampled)."""
+        return self.population / self.n_sim if self.dense and self.n_sim else 1.0
+
+
+class AbroadStage:
+    """The simulation effect of cross-border data flows (see the module docstring)."""
+
+    def __init__(self, scenario: Scenario, world: World, params: Params, *,
+                 home_tie_share: float = HOME_TIE_SHARE,
+                 false_match_points: float = 0.0) -> None:
+        """Set up one synthetic foreign population per flow.
+
+        Args:
+            scenario: The scenario (its ``data_flows``, seed, start date, cameras).
+            world: The home population (false matches and ties land on its agents).
+            params: The compiled parameters (unused for now; kept for the stage contract).
+            home_tie_share: Share of foreign residents with a tie at home (assumption).
+            false_match_points: Points a false match abroad adds to the target's
+                recorded score today (default 0: a record, not points).
+        """
+        if not 0.0 <= home_tie_share <= 1.0:
+            raise ValueError(f"home_tie_share must be in 0..1, got {home_tie_share}")
+        if not math.isfinite(false_match_points):
+            raise ValueError("false_match_points must be finite")
+        names = [f.name for f in scenario.data_flows]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ScslabError(f"data_flows: flow names must be unique, {dup[0]!r} repeats")
+        self.seed = scenario.seed
+        self.n_home = world.n
+        self.params = params
+        self.fmr = foreign_false_match_rate(scenario)
+        self.tie_share = float(home_tie_share)
+        self.points = float(false_match_points)
+        self.marks = np.zeros(world.n, np.uint8)
+        self.home_stocks = {"home_agents_linked": 0, "home_agents_misrecorded": 0}
+        start = dt.date.fromisoformat(scenario.start_date) if scenario.start_date else None
+        self.flows = [self._setup(f, start) for f in scenario.data_flows]
+
+    def _setup(self, flow: DataFlow, start: dt.date | None) -> _FlowSim:
+        vis = flow.site.visitors
+        stream = f"abroad:{flow.name}"
+        skey = stream_key(self.seed, stream)
+        pop = vis.foreign_resident_population
+        dense = pop > 0
+        n_sim = min(pop, MAX_DENSE_RESIDENTS) if dense else 0
+        status = np.zeros(max(n_sim, 1), np.uint8)
+        if dense:
+            _init_status(skey, vis.persons_of_interest_share, self.tie_share, status)
+        first = last = None
+        if start is not None:
+            if flow.started is not None:
+                first = (flow.started - start).days + 1
+            if flow.ended is not None:
+                last = (flow.ended - start).days + 1
+        return _FlowSim(
+            flow=flow, population=pop, dense=dense, n_sim=n_sim,
+            p_visit=min(1.0, vis.daily_visitors / pop) if dense else 0.0,
+            p_capture=capture_probability(flow.site), poi_share=vis.persons_of_interest_share,
+            stream=stream, skey=skey, status=status, first_day=first, last_day=last)
+
+    # ------------------------------------------------------------------ queries
+
+    def scale(self, flow_name: str) -> float:
+        """Real foreign residents per simulated one for a flow (1 unless sampled)."""
+        for f in self.flows:
+            if f.flow.name == flow_name:
+                return f.scale
+        raise KeyError(flow_name)
+
+    def linked_home_agents(self) -> np.ndarray:
+        """Boolean mask of home agents linked to an identified resident abroad."""
+        return (self.marks & H_LINKED) != 0
+
+    def misrecorded_home_agents(self) -> np.ndarray:
+        """Boolean mask of home agents with a record from a false match abroad."""
+        return (self.marks & H_MISRECORDED) != 0
+
+    def nbytes(self) -> int:
+        """Memory held by the stage's arrays."""
+        return self.marks.nbytes + sum(f.status.nbytes for f in self.flows)
+
+    # ------------------------------------------------------------------ one day
+
+    def _active(self, f: _FlowSim, day: int) -> bool:
+        return ((f.first_day is None or day >= f.first_day)
+                and (f.last_day is None or day <= f.last_day))
+
+    def _new_visitors(self, f: _FlowSim, day: int) -> int:
+        """Visitors today when every visit is a new person: stochastic rounding."""
+        v = f.flow.site.visitors.daily_visitors
+        u = float(uniforms(day_key(self.seed, f"{f.stream}:count", day), 1, 0)[0])
+        base = math.floor(v)
+        return int(base + (1 if u < v - base else 0))
+
+    def _flow_day(self, f: _FlowSim, day: int, state) -> dict[str, int]:
+        """Simulate one flow's day; returns its flow counts (stocks updated in place)."""
+        out = dict.fromkeys(("visitors", "captured", "identified", "false_matches",
+                             "recorded_new"), 0)
+        if not self._active(f, day):
+            return out
+        if f.dense:
+            if f.p_visit <= 0.0:
+                return out
+            n_ids, first = f.n_sim, 0
+        else:
+            n_ids, first = self._new_visitors(f, day), f.next_id
+            f.next_id += n_ids
+            if n_ids == 0:
+                return out
+        n_chunks = (n_ids + CHUNK - 1) // CHUNK
+        counts = np.zeros((n_chunks, C_N), np.int64)
+        ev_off = np.zeros(n_chunks, np.int64)
+        log_q = math.log1p(-f.p_visit) if f.p_visit < 1.0 else -math.inf
+        vkey = day_key(self.seed, f"{f.stream}:visits", day)
+        dkey = day_key(self.seed, f.stream, day)
+        args = (f.dense, n_chunks, first, n_ids, f.p_visit, log_q, vkey, dkey, f.skey,
+                f.poi_share, self.tie_share, f.p_capture, self.fmr, self.n_home, f.status,
+                counts)
+        empty_t, empty_k = np.zeros(1, np.int64), np.zeros(1, np.uint8)
+        abroad_kernel(0, *args, ev_off, empty_t, empty_k)
+        n_ev = int(counts[:, C_EVENTS].sum())
+        if n_ev:
+            ev_off[1:] = np.cumsum(counts[:-1, C_EVENTS])
+            ev_t, ev_k = np.zeros(n_ev, np.int64), np.zeros(n_ev, np.uint8)
+            abroad_kernel(1, *args, ev_off, ev_t, ev_k)
+            new_linked, new_mis = apply_home_events(ev_t, ev_k, n_ev, self.marks,
+                                                    state.delta_rec, self.points)
+            self.home_stocks["home_agents_linked"] += int(new_linked)
+            self.home_stocks["home_agents_misrecorded"] += int(new_mis)
+        tot = counts.sum(axis=0)
+        out["visitors"] = int(tot[C_VISITORS])
+        out["captured"] = int(tot[C_CAPTURED])
+        out["identified"] = int(tot[C_IDENTIFIED])
+        out["false_matches"] = int(tot[C_FALSE])
+        out["recorded_new"] = int(tot[C_REC_NEW])
+        f.stocks["recorded_total"] += int(tot[C_REC_NEW])
+        f.stocks["persons_of_interest_recorded"] += int(tot[C_POI_NEW])
+        f.stocks["home_ties_linked"] += int(tot[C_TIES_NEW])
+        return out
+
+    def step(self, day: int, state) -> dict[str, int | float]:
+        """Simulate day ``day`` for every flow; returns the day's ``abroad_*`` columns.
+
+        Call it after the day's acts are credited and before scoring: with
+        ``false_match_points`` set, it adds to ``state.delta_rec``.
+        """
+        per_flow: list[tuple[str, dict[str, int]]] = []
+        for f in self.flows:
+            row = self._flow_day(f, day, state)
+            row.update(f.stocks)
+            per_flow.append((f.flow.name, row))
+        out: dict[str, int | float] = {}
+        for name, *_ in FLOW_METRICS:
+            out[f"abroad_{name}"] = sum(r[name] for _, r in per_flow)
+        for name, *_ in HOME_METRICS:
+            out[f"abroad_{name}"] = self.home_stocks[name]
+        for flow_name, r in per_flow:
+            for name, *_ in FLOW_METRICS:
+                out[f"abroad_{name}__{flow_name}"] = r[name]
+        return out
+
+    def columns(self) -> list[Metric]:
+        """The registry entries of the columns :meth:`step` returns, in the same order."""
+        out = [Metric(f"abroad_{name}", f"{desc}, all data flows.", unit, kind, False)
+               for name, desc, unit, kind in FLOW_METRICS]
+        out += [Metric(f"abroad_{name}", f"{desc}.", unit, kind, False)
+                for name, desc, unit, kind in HOME_METRICS]
+        for f in self.flows:
+            note = ""
+            if f.scale != 1.0:
+                note = (f" (a sample of {f.n_sim:,} of the {f.population:,} residents: "
+                        f"multiply by {f.scale:.4g} for all of them)")
+            for name, desc, unit, kind in FLOW_METRICS:
+                out.append(Metric(f"abroad_{name}__{f.flow.name}",
+                                  f"{desc}, flow {f.flow.name}{note}.", unit, kind, False))
+        return out

@@ -1,0 +1,131 @@
+"""Shared helpers and session-scoped runs for the core test suite.
+
+Runs are small (a few thousand agents, a few weeks) so the whole suite stays
+fast on two cores; Numba's compiled kernels are cached on disk after the first
+run. Statistical tolerances are derived from the sampling error (5 standard
+errors, fixed seeds), never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scslab.scenario.schema import Sensors
+
+#: Every sensor of the schema, for "set every identity-error rate to zero".
+SENSOR_NAMES: tuple[str, ...] = tuple(Sensors.model_fields)
+
+#: A run of the national system where identity errors are frequent and a single
+#: misattributed act is enough to list someone: wrongful listings must occur.
+HIGH_FMR: dict = {
+    "sensors.cameras.false_match_rate": 0.5,
+    "policy.lists.blacklist.enter_below": 995,
+    "policy.lists.blacklist.exit_at_or_above": 999,
+    "policy.lists.blacklist.min_days": 0,
+}
+
+#: Appeals that are always filed, decided the same day and always upheld on wrong records.
+INSTANT_APPEALS: dict = {
+    "governance.appeals.enabled": True,
+    "governance.appeals.filing_probability_known": 1.0,
+    "governance.appeals.filing_probability_unknown": 1.0,
+    "governance.appeals.review_delay_days": 0,
+    "governance.appeals.success_if_wrong": 1.0,
+    "governance.appeals.success_if_right": 0.0,
+}
+
+
+def zero_identity_errors() -> dict:
+    """Overrides that set the false-match rate of every sensor to zero."""
+    return {f"sensors.{name}.false_match_rate": 0.0 for name in SENSOR_NAMES}
+
+
+def within_sigma(observed: float, expected: float, sd: float, k: float = 5.0) -> bool:
+    """|observed − expected| < k·sd (sd > 0)."""
+    assert sd > 0, "a tolerance needs a positive standard error"
+    return abs(observed - expected) < k * sd
+
+
+def binom_sd(n: float, p: float) -> float:
+    """Standard deviation of a binomial count."""
+    return math.sqrt(max(n * p * (1.0 - p), 1e-300))
+
+
+def assert_close_sigma(observed: float, expected: float, sd: float, what: str = "",
+                       k: float = 5.0) -> None:
+    assert within_sigma(observed, expected, sd, k), (
+        f"{what}: observed {observed:.6g}, expected {expected:.6g} ± {k}·{sd:.4g}")
+
+
+# --------------------------------------------------------------------------- the CLI
+
+def cli_env(extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env.pop("SCSLAB_PROGRESS", None)
+    env.pop("SCSLAB_DEBUG", None)
+    env["COLUMNS"] = "200"
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_cli(*args: str, cwd: Path | str | None = None, env: dict | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``scslab ARGS…`` in a subprocess (as a user would) and capture its output."""
+    return subprocess.run([sys.executable, "-m", "scslab.cli", *map(str, args)], cwd=cwd,
+                          env=cli_env(env), capture_output=True, text=True, timeout=timeout)
+
+
+def assert_bad_input(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    """Exit status 2, one line on stderr (naming ``needles``), no traceback."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    err = proc.stderr.strip()
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    assert len(err.splitlines()) == 1, err
+    for n in needles:
+        assert n in err, (n, err)
+    return err
+
+
+# --------------------------------------------------------------------------- shared runs
+
+@pytest.fixture(scope="session")
+def national_cli_run(tmp_path_factory) -> dict:
+    """``scslab run national`` once, end to end, with the agents table and a catalog."""
+    root = tmp_path_factory.mktemp("national_cli")
+    out = root / "run"
+    db = root / "catalog.duckdb"
+    proc = run_cli("run", "national", "--agents", "3000", "--days", "20", "--seed", "11",
+                   "--out", out, "--db", db, "--save-agents", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return {"dir": out, "db": db, "root": root, "proc": proc, "agents": 3000, "days": 20,
+            "seed": 11}
+
+
+@pytest.fixture(scope="session")
+def wrongful_run(tmp_path_factory):
+    """A run (API, with a run directory) where identity errors list people wrongly.
+
+    Spillover is off, so the only way the recorded and the true ledger differ is an
+    act recorded on the wrong agent.
+    """
+    import scslab
+
+    out = tmp_path_factory.mktemp("wrongful") / "run"
+    sets = dict(HIGH_FMR)
+    sets["policy.spillover.enabled"] = False
+    return scslab.run("national", agents=3000, days=15, seed=5, set=sets, out=out,
+                      save_agents=True)
+
+
+def flags_listed(flags: np.ndarray) -> np.ndarray:
+    from scslab.params import F_LISTED
+
+    return (flags & F_LISTED) != 0
