@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from scslab.scenario.schema import Sensors
@@ -22,8 +21,8 @@ from scslab.scenario.schema import Sensors
 #: Every sensor of the schema, for "set every identity-error rate to zero".
 SENSOR_NAMES: tuple[str, ...] = tuple(Sensors.model_fields)
 
-#: A run of the national system where identity errors are frequent and a single
-#: misattributed act is enough to list someone: wrongful listings must occur.
+#: A national run where identity errors are frequent and a single misattributed act
+#: is enough to list someone: wrongful listings must occur.
 HIGH_FMR: dict = {
     "sensors.cameras.false_match_rate": 0.5,
     "policy.lists.blacklist.enter_below": 995,
@@ -42,56 +41,68 @@ INSTANT_APPEALS: dict = {
 }
 
 
-def zero_identity_errors() -> dict:
-    """Overrides that set the false-match rate of every sensor to zero."""
-    return {f"sensors.{name}.false_match_rate": 0.0 for name in SENSOR_NAMES}
+class Toolkit:
+    """Helpers shared by the test modules, handed out by the ``tk`` fixture.
 
+    (Test modules do not ``import conftest``: other folders of tests/ may have their
+    own conftest.py, and the name would then be ambiguous.)
+    """
 
-def within_sigma(observed: float, expected: float, sd: float, k: float = 5.0) -> bool:
-    """|observed − expected| < k·sd (sd > 0)."""
-    assert sd > 0, "a tolerance needs a positive standard error"
-    return abs(observed - expected) < k * sd
+    SENSOR_NAMES = SENSOR_NAMES
+    HIGH_FMR = HIGH_FMR
+    INSTANT_APPEALS = INSTANT_APPEALS
 
+    @staticmethod
+    def zero_identity_errors() -> dict:
+        """Overrides that set the false-match rate of every sensor to zero."""
+        return {f"sensors.{name}.false_match_rate": 0.0 for name in SENSOR_NAMES}
 
-def binom_sd(n: float, p: float) -> float:
-    """Standard deviation of a binomial count."""
-    return math.sqrt(max(n * p * (1.0 - p), 1e-300))
+    @staticmethod
+    def binom_sd(n: float, p: float) -> float:
+        """Standard deviation of a binomial count."""
+        return math.sqrt(max(n * p * (1.0 - p), 0.0))
 
+    @staticmethod
+    def close(observed: float, expected: float, sd: float, what: str = "",
+              k: float = 5.0) -> None:
+        """Assert |observed − expected| < k·sd (k = 5 standard errors by default)."""
+        assert sd > 0, f"{what}: a tolerance needs a positive standard error"
+        assert abs(observed - expected) < k * sd, (
+            f"{what}: observed {observed:.6g}, expected {expected:.6g} ± {k}·{sd:.4g}")
 
-def assert_close_sigma(observed: float, expected: float, sd: float, what: str = "",
-                       k: float = 5.0) -> None:
-    assert within_sigma(observed, expected, sd, k), (
-        f"{what}: observed {observed:.6g}, expected {expected:.6g} ± {k}·{sd:.4g}")
+    @staticmethod
+    def cli_env(extra: dict | None = None) -> dict:
+        env = dict(os.environ)
+        env.pop("SCSLAB_PROGRESS", None)
+        env.pop("SCSLAB_DEBUG", None)
+        env["COLUMNS"] = "200"
+        if extra:
+            env.update(extra)
+        return env
 
-
-# --------------------------------------------------------------------------- the CLI
-
-def cli_env(extra: dict | None = None) -> dict:
-    env = dict(os.environ)
-    env.pop("SCSLAB_PROGRESS", None)
-    env.pop("SCSLAB_DEBUG", None)
-    env["COLUMNS"] = "200"
-    if extra:
-        env.update(extra)
-    return env
-
-
-def run_cli(*args: str, cwd: Path | str | None = None, env: dict | None = None,
+    @classmethod
+    def cli(cls, *args, cwd: Path | str | None = None, env: dict | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``scslab ARGS…`` in a subprocess (as a user would) and capture its output."""
-    return subprocess.run([sys.executable, "-m", "scslab.cli", *map(str, args)], cwd=cwd,
-                          env=cli_env(env), capture_output=True, text=True, timeout=timeout)
+        """Run ``scslab ARGS…`` in a subprocess (as a user would), capturing its output."""
+        return subprocess.run([sys.executable, "-m", "scslab.cli", *map(str, args)], cwd=cwd,
+                              env=cls.cli_env(env), capture_output=True, text=True,
+                              timeout=timeout)
+
+    @staticmethod
+    def bad_input(proc: subprocess.CompletedProcess, *needles: str) -> str:
+        """Exit status 2, one line on stderr (containing ``needles``), no traceback."""
+        assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+        err = proc.stderr.strip()
+        assert len(err.splitlines()) == 1, err
+        for n in needles:
+            assert n in err, (n, err)
+        return err
 
 
-def assert_bad_input(proc: subprocess.CompletedProcess, *needles: str) -> str:
-    """Exit status 2, one line on stderr (naming ``needles``), no traceback."""
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    err = proc.stderr.strip()
-    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    assert len(err.splitlines()) == 1, err
-    for n in needles:
-        assert n in err, (n, err)
-    return err
+@pytest.fixture(scope="session")
+def tk() -> type[Toolkit]:
+    return Toolkit
 
 
 # --------------------------------------------------------------------------- shared runs
@@ -102,7 +113,7 @@ def national_cli_run(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("national_cli")
     out = root / "run"
     db = root / "catalog.duckdb"
-    proc = run_cli("run", "national", "--agents", "3000", "--days", "20", "--seed", "11",
+    proc = Toolkit.cli("run", "national", "--agents", "3000", "--days", "20", "--seed", "11",
                    "--out", out, "--db", db, "--save-agents", cwd=root)
     assert proc.returncode == 0, proc.stderr
     return {"dir": out, "db": db, "root": root, "proc": proc, "agents": 3000, "days": 20,
@@ -123,9 +134,3 @@ def wrongful_run(tmp_path_factory):
     sets["policy.spillover.enabled"] = False
     return scslab.run("national", agents=3000, days=15, seed=5, set=sets, out=out,
                       save_agents=True)
-
-
-def flags_listed(flags: np.ndarray) -> np.ndarray:
-    from scslab.params import F_LISTED
-
-    return (flags & F_LISTED) != 0

@@ -192,7 +192,7 @@ def _record(db, cmp: Comparison, comparison_id: str) -> None:
                          "diff": row.get(f"{lab}-{cmp.labels[0]}", math.nan),
                          "diff_lo": row.get(f"{lab}-{cmp.labels[0]}__lo", math.nan),
                          "diff_hi": row.get(f"{lab}-{cmp.labels[0]}__hi", math.nan)})
-    df = pd.DataFrame(long)
+    df = pd.DataFrame(long)  # noqa: F841 - read by DuckDB's replacement scan
     con = connect(db)
     try:
         con.execute("CREATE TABLE IF NOT EXISTS comparisons AS SELECT * FROM df LIMIT 0")

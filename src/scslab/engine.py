@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from scslab import kernels as K
 from scslab import rng
 from scslab.buffers import EventBuffer, run_chunked
 from scslab.eventlog import EventLogCollector
@@ -31,16 +32,17 @@ from scslab.population import World, build_world
 from scslab.scenario.schema import Scenario
 from scslab.stages import metrics as M
 from scslab.stages.behaviour import behaviour_kernel, bound_tables
-from scslab.stages.due_process import due_process_kernel
-from scslab.stages.listing import apply_union_changes, listing_kernel
-from scslab.stages.sanctions import sanctions_kernel
-from scslab.stages.scoring import apply_events, score_kernel
+from scslab.stages.listing import apply_union_changes
+from scslab.stages.scoring import apply_events
 from scslab.stages.sensing import sensing_kernel
-from scslab.stages.spillover import business_kernel, exposure_kernel
+from scslab.stages.spillover import business_kernel
 from scslab.state import State
 
 STAGES = ("behaviour", "sensing", "scoring", "spillover", "listing", "sanctions", "due_process",
           "metrics")
+"""The day's stages in order (DESIGN.md §3). Without profiling, the settle pass times
+spillover exposure, scoring, listing, sanctions, due process and metrics together as
+"settle"."""
 CHUNK_TARGET = 16384
 
 
@@ -74,7 +76,9 @@ class Simulation:
     scenario: Scenario
     threads: int | None = None
     day: int = 0
-    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    profile: bool = False
+    stage_seconds: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys((*STAGES, "settle"), 0.0))
     build_seconds: float = 0.0
     rows: list[dict] = field(default_factory=list)
 
@@ -92,26 +96,12 @@ class Simulation:
         sizes = self.ends - self.starts
         exp_acts = float(np.max(sizes)) * float(p.beh_rate.sum()) * 3.0 + 4 * p.beh_rate.size
         self.acts = EventBuffer(nc, int(exp_acts) + 64)
-        self.list_buf = EventBuffer(nc, 256)
-        self.exp_buf = EventBuffer(nc, 64)
-        self.sanc_buf = EventBuffer(nc, 64)
-        self.dp_buf = EventBuffer(nc, 64)
         n_b, n_k, n_g = p.beh_rate.size, p.sanc_rate.size, len(p.group_names)
-        self.c_acts = np.zeros((nc, n_b), np.int64)
-        self.c_obs = np.zeros(nc, np.int64)
-        self.c_mis = np.zeros(nc, np.int64)
-        self.c_rev = np.zeros(nc, np.int64)
-        self.c_mis_g = np.zeros((nc, n_g), np.int64)
-        self.c_exposed = np.zeros((nc, 4), np.int64)
-        self.c_pen = np.zeros((nc, 1), np.int64)
-        self.c_list = np.zeros((nc, 6), np.int64)
-        self.c_denied = np.zeros((nc, n_k), np.int64)
-        self.c_sanc = np.zeros((nc, 5), np.int64)
-        self.c_biz = np.zeros((max(1, min(nc, 64)), 2), np.int64)
-        self.acc = np.zeros((nc, M.A_N), np.float64)
-        self.gacc = np.zeros((nc, n_g, M.G_N), np.int64)
-        self.hist = np.zeros((nc, N_HIST), np.int64)
-        self.grades = np.zeros((nc, len(p.grade_names)), np.int64)
+        self.off = M.counter_layout(n_b, n_g, n_k, len(p.grade_names))
+        self.cnt = np.zeros((nc, int(self.off[M.O_END])), np.int64)
+        self.fsum = np.zeros((nc, M.S_N), np.float64)
+        self.settle_buf = EventBuffer(nc, 256)
+        self.group_sizes = np.bincount(self.world.attr >> 3, minlength=n_g).tolist()
         seed = sc.seed
         self.aware_key = rng.stream_key(seed, "awareness")
         self.log_key = rng.stream_key(seed, "eventlog")
@@ -139,26 +129,22 @@ class Simulation:
         w, s, p = self.world, self.state, self.params
         prm = p.prm
         aware = prm[P_AWARE]
-        ts = self.stage_seconds
-        for arr in (self.c_acts, self.c_obs, self.c_mis, self.c_rev, self.c_mis_g,
-                    self.c_exposed, self.c_pen, self.c_list, self.c_denied, self.c_sanc,
-                    self.c_biz, self.acc, self.gacc, self.hist, self.grades):
-            arr.fill(0)
+        self.cnt.fill(0)
+        self.fsum.fill(0.0)
         t = time.perf_counter()
 
         run_chunked(behaviour_kernel,
                     (self._key("behaviour", day), self.aware_key, aware, prm, p.beh_rate,
                      p.beh_dexp, p.beh_age, p.beh_penalised, p.chill_risk, *self.bounds,
-                     w.attr, w.region,
-                     w.disposition, s.flags, s.listed_ties, w.tie_ptr, w.has_ties, self.c_acts),
+                     w.attr, w.region, w.disposition, s.flags, s.listed_ties, w.tie_ptr,
+                     w.has_ties, self.cnt, self.off),
                     self.starts, self.ends, self.acts)
         t = self._lap("behaviour", t)
 
         a = self.acts
         sensing_kernel(self._key("sensing", day), prm, p.sens_prob, p.sens_fmr, p.sens_scope,
                        p.sens_class, p.sens_same_group, w.attr, w.region, w.region_start, w.n,
-                       self.c_obs, self.c_mis, self.c_rev, self.c_mis_g, a.agent, a.other,
-                       a.kind, a.code, a.sensor, a.count)
+                       self.cnt, self.off, a.agent, a.other, a.kind, a.code, a.sensor, a.count)
         t = self._lap("sensing", t)
 
         lg = self.log.flat_buffer(2 * a.total() + 16)
@@ -169,53 +155,37 @@ class Simulation:
         abroad_row = self.abroad.step(day, s) if self.abroad is not None else None
         t = self._lap("sensing", t)
 
-        run_chunked(exposure_kernel,
-                    (prm, self.log_key, self.log_frac, w.hh_size, w.employer, w.biz_rep, s.flags,
-                     s.listed_ties, s.listed_ties_twin, s.b_flags, s.exposure, self.c_exposed),
-                    self.starts, self.ends, self.exp_buf)
-        self.log.take_buffer(day, self.exp_buf, logged_only=False)
-        t = self._lap("spillover", t)
+        buf = self.settle_buf
+        buf.reset()
+        settle_args = (day, self._key("listing", day), self._key("sanctions", day),
+                       self._key("due_process", day), self.aware_key, aware, self.log_key,
+                       self.log_frac, prm, p.sanc_rate, p.sanc_lists, p.sanc_who,
+                       p.hh_sanc_mask, p.rep_sanc_mask, p.grade_min, w.attr, w.hh_size,
+                       w.employer, w.biz_rep, s.score, s.twin, s.delta_rec, s.delta_twin,
+                       s.flags, s.exposure, s.bl_since, s.tbl_since, s.ct_until, s.tct_until,
+                       s.appeal_day, s.listed_ties, s.listed_ties_twin, s.b_flags, self.cnt,
+                       self.off, self.fsum)
+        if self.profile:
+            for stage, bit in K.PLAN:
+                run_chunked(K.settle_kernel, (bit, *settle_args), self.starts, self.ends, buf,
+                            reset=False)
+                t = self._lap(stage, t)
+        else:
+            run_chunked(K.settle_kernel, (K.ST_ALL, *settle_args), self.starts, self.ends, buf,
+                        reset=False)
+            t = self._lap("settle", t)
 
-        score_kernel(prm, self.starts, self.ends, s.score, s.twin, s.delta_rec, s.delta_twin,
-                     s.exposure, self.c_pen)
-        t = self._lap("scoring", t)
-
-        run_chunked(listing_kernel,
-                    (self._key("listing", day), day, prm, s.score, s.twin, s.flags, s.bl_since,
-                     s.tbl_since, s.ct_until, s.tct_until, self.c_list),
-                    self.starts, self.ends, self.list_buf)
-        t = self._lap("listing", t)
-
-        run_chunked(sanctions_kernel,
-                    (self._key("sanctions", day), prm, self.log_key, self.log_frac, p.sanc_rate,
-                     p.sanc_lists, p.sanc_who, p.hh_sanc_mask, p.rep_sanc_mask, w.attr, s.flags,
-                     s.exposure, self.c_denied, self.c_sanc),
-                    self.starts, self.ends, self.sanc_buf)
-        self.log.take_buffer(day, self.sanc_buf, logged_only=False)
-        t = self._lap("sanctions", t)
-
-        run_chunked(due_process_kernel,
-                    (self._key("due_process", day), self.aware_key, aware, day, prm, s.score,
-                     s.twin, s.flags, s.bl_since, s.tbl_since, s.ct_until, s.tct_until,
-                     s.appeal_day, self.c_list),
-                    self.starts, self.ends, self.dp_buf)
-        t = self._lap("due_process", t)
-
-        for buf in (self.list_buf, self.dp_buf):
-            self.log.take_buffer(day, buf, logged_only=True)
-            if w.has_ties and buf.total():
-                need = self._tie_log_room(buf)
-                lg = self.log.flat_buffer(need)
-                apply_union_changes(w.tie_ptr, w.tie_idx, s.listed_ties, s.listed_ties_twin,
-                                    buf.agent, buf.kind, buf.code, buf.value, buf.count,
-                                    self.log_key, self.log_frac, *lg)
-                self.log.take_flat(day, lg)
+        self.log.take_buffer(day, buf, logged_only=False)
+        if w.has_ties and buf.total():
+            lg = self.log.flat_buffer(self._tie_log_room(buf))
+            apply_union_changes(w.tie_ptr, w.tie_idx, s.listed_ties, s.listed_ties_twin,
+                                buf.agent, buf.kind, buf.code, buf.value, buf.count,
+                                self.log_key, self.log_frac, *lg)
+            self.log.take_flat(day, lg)
         if w.n_business:
-            business_kernel(prm, w.biz_rep, s.flags, s.b_score, s.b_twin, s.b_flags, self.c_biz)
+            business_kernel(prm, w.biz_rep, s.flags, s.b_score, s.b_twin, s.b_flags, self.cnt)
         t = self._lap("spillover", t)
 
-        M.metrics_kernel(self.starts, self.ends, prm[P_MIN], prm[P_MAX], p.grade_min, w.attr,
-                         s.score, s.twin, s.flags, self.acc, self.gacc, self.hist, self.grades)
         row = self._row(day)
         if abroad_row:
             row.update(abroad_row)
@@ -237,68 +207,65 @@ class Simulation:
         return int((ptr[ag + 1] - ptr[ag]).sum()) + 1
 
     def _row(self, day: int) -> dict:
+        """The day's metrics row from the per-chunk counters (reduced in chunk order)."""
         p = self.params
         n = self.world.n
-        acc = self.acc.sum(axis=0)
+        c = self.cnt.sum(axis=0).tolist()
+        fs = self.fsum.sum(axis=0)
+        off = self.off.tolist()
         row: dict = {"day": day}
-        row["mean_score"] = acc[M.A_SUM_SCORE] / n
-        row["mean_true_score"] = acc[M.A_SUM_TWIN] / n
-        hist = self.hist.sum(axis=0)
+        row["mean_score"] = float(fs[M.S_SCORE] / n)
+        row["mean_true_score"] = float(fs[M.S_TWIN] / n)
+        hist = np.asarray(c[off[M.O_HIST]:off[M.O_HIST] + N_HIST], dtype=np.float64)
         cum = np.cumsum(hist)
         smin, smax = p.prm[P_MIN], p.prm[P_MAX]
         width = (smax - smin) / N_HIST
         for q in (5, 25, 50, 75, 95):
             target = q / 100.0 * n
-            b = int(np.searchsorted(cum, target, side="left"))
-            b = min(b, N_HIST - 1)
-            below = cum[b - 1] if b > 0 else 0
+            b = min(int(np.searchsorted(cum, target, side="left")), N_HIST - 1)
+            below = cum[b - 1] if b > 0 else 0.0
             frac = (target - below) / hist[b] if hist[b] else 0.0
-            row[f"score_p{q:02d}"] = smin + width * (b + frac)
-        row["listed"] = int(acc[M.A_LISTED])
-        row["listed_blacklist"] = int(acc[M.A_LISTED_BL])
-        row["listed_court"] = int(acc[M.A_LISTED_CT])
-        row["redlisted"] = int(acc[M.A_RED])
-        lst = self.c_list.sum(axis=0)
-        row["list_entries"] = int(lst[0])
-        row["list_exits"] = int(lst[1])
-        row["true_listed"] = int(acc[M.A_TWIN_LISTED])
-        row["wrongful_listed"] = int(acc[M.A_WRONGFUL])
+            row[f"score_p{q:02d}"] = float(smin + width * (b + frac))
+        row["listed"] = c[M.C_LISTED]
+        row["listed_blacklist"] = c[M.C_LISTED_BL]
+        row["listed_court"] = c[M.C_LISTED_CT]
+        row["redlisted"] = c[M.C_RED]
+        row["list_entries"] = c[M.C_ENTRIES]
+        row["list_exits"] = c[M.C_EXITS]
+        row["true_listed"] = c[M.C_TWIN_LISTED]
+        row["wrongful_listed"] = c[M.C_WRONGFUL]
         for b, name in enumerate(p.behaviour_names):
-            row[f"acts_{name}"] = int(self.c_acts[:, b].sum())
-        row["observed_events"] = int(self.c_obs.sum())
-        row["misattributed_events"] = int(self.c_mis.sum())
-        row["reversed_events"] = int(self.c_rev.sum())
-        den = self.c_denied.sum(axis=0)
+            row[f"acts_{name}"] = c[off[M.O_ACTS] + b]
+        row["observed_events"] = c[M.C_OBS]
+        row["misattributed_events"] = c[M.C_MIS]
+        row["reversed_events"] = c[M.C_REV]
         for k, name in enumerate(p.sanction_names):
-            row[f"denied_{name}"] = int(den[k])
-        sc_ = self.c_sanc.sum(axis=0)
-        row["denied_wrongful"] = int(sc_[0])
-        row["collateral_denials"] = int(sc_[1])
-        row["collateral_sanctioned"] = int(sc_[2])
-        row["sanctioned"] = int(sc_[4])
-        row["spillover_penalised"] = int(self.c_pen.sum())
-        ex = self.c_exposed.sum(axis=0)
-        row["exposed_household"] = int(ex[0])
-        row["exposed_ties"] = int(ex[1])
-        row["rewards_granted"] = int(sc_[3])
-        row["businesses_listed"] = int(self.c_biz[:, 0].sum())
-        row["appeals_filed"] = int(lst[2])
-        row["appeals_succeeded"] = int(lst[3])
-        row["expired"] = int(lst[4])
-        row["credit_repairs"] = int(lst[5])
-        gr = self.grades.sum(axis=0)
+            row[f"denied_{name}"] = c[off[M.O_DENIED] + k]
+        row["denied_wrongful"] = c[M.C_DENIED_WRONGFUL]
+        row["collateral_denials"] = c[M.C_DENIED_COLLATERAL]
+        row["collateral_sanctioned"] = c[M.C_COLLATERAL]
+        row["sanctioned"] = c[M.C_SANCTIONED]
+        row["spillover_penalised"] = c[M.C_PEN]
+        row["exposed_household"] = c[M.C_EXP_HH]
+        row["exposed_ties"] = c[M.C_EXP_TIE]
+        row["rewards_granted"] = c[M.C_REWARDS]
+        row["businesses_listed"] = c[M.C_BIZ_LISTED]
+        row["appeals_filed"] = c[M.C_FILED]
+        row["appeals_succeeded"] = c[M.C_SUCCEEDED]
+        row["expired"] = c[M.C_EXPIRED]
+        row["credit_repairs"] = c[M.C_REPAIRS]
         for k, name in enumerate(p.grade_names):
-            row[f"grade_{name}"] = int(gr[k])
-        g = self.gacc.sum(axis=0)
-        mis_g = self.c_mis_g.sum(axis=0)
+            row[f"grade_{name}"] = c[off[M.O_GRADES] + k]
         rates = []
         for k, name in enumerate(p.group_names):
-            row[f"listed__{name}"] = int(g[k, M.G_LISTED])
-            row[f"wrongful_listed__{name}"] = int(g[k, M.G_WRONGFUL])
-            rate = g[k, M.G_WRONGFUL] / g[k, M.G_COUNT] if g[k, M.G_COUNT] else math.nan
+            count = self.group_sizes[k]
+            wrong = c[off[M.O_G_WRONG] + k]
+            row[f"listed__{name}"] = c[off[M.O_G_LISTED] + k]
+            row[f"wrongful_listed__{name}"] = wrong
+            rate = wrong / count if count else math.nan
             row[f"wrongful_rate__{name}"] = rate
-            row[f"misattributed__{name}"] = int(mis_g[k])
-            if g[k, M.G_COUNT]:
+            row[f"misattributed__{name}"] = c[off[M.O_MIS_G] + k]
+            if count:
                 rates.append(rate)
         lo = min(rates) if rates else 0.0
         row["disparate_impact"] = max(rates) / lo if rates and lo > 0 else math.nan

@@ -145,12 +145,17 @@ def explain_agent(run_dir: str | Path, agent: int) -> Explanation:
 
 
 def _findings(events: list[dict], agent: int) -> list[str]:
-    """Plain words: which misattributed acts preceded each recorded listing."""
+    """Plain words: which misattributed acts and spillover preceded each recorded listing."""
     out = []
     mis: list[dict] = []
+    exposed: dict[int, dict] = {}
     for ev in events:
         if ev["kind"] == EV_ACT and ev["other"] != agent:
             mis.append(ev)
+        if ev["kind"] == EV_EXPOSURE_START:
+            exposed[ev["code"]] = ev
+        elif ev["kind"] == EV_EXPOSURE_END:
+            exposed.pop(ev["code"], None)
         if ev["kind"] == EV_LIST_ENTER and ev["code"] < 8 and ev["code"] != 2:
             lst = LIST_NAMES.get(ev["code"], "list")
             if mis:
@@ -160,6 +165,9 @@ def _findings(events: list[dict], agent: int) -> list[str]:
             else:
                 out.append(f"Day {ev['day']}: put on the {lst}; no misattributed act preceded "
                            "it")
+            for e in exposed.values():
+                out.append(f"  while losing points to spillover since day {e['day']} "
+                           f"({e['detail']})")
     wrongful = any(e["kind"] == EV_LIST_ENTER and e["code"] < 2 for e in events) and not any(
         e["kind"] == EV_LIST_ENTER and e["code"] in (8, 9) for e in events)
     if wrongful:

@@ -168,7 +168,7 @@ def compile_params(sc: Scenario, n_agents: int) -> Params:
     sens_scope = np.zeros(max(n_s, 1), dtype=np.uint8)
     sens_class = np.zeros((max(n_s, 1), 3), dtype=np.float64)
     sens_same = np.zeros(max(n_s, 1), dtype=np.float64)
-    for k, (name, x) in enumerate(sensors):
+    for k, (_name, x) in enumerate(sensors):
         for r, reg in enumerate(regions):
             cov = x.coverage
             if getattr(x, "density_coverage", False):

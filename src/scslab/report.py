@@ -190,16 +190,16 @@ def _human(name: str) -> str:
     return name.replace("_", " ")
 
 
-def _val(v: Any) -> str:
-    """A scenario value as short text."""
+def value_text(v: Any) -> str:
+    """A scenario value as short text ('on'/'off', numbers formatted, lists joined)."""
     if isinstance(v, bool):
         return "on" if v else "off"
     if isinstance(v, float | int):
         return fmt(v, 4)
     if isinstance(v, dict):
-        return ", ".join(f"{k}: {_val(x)}" for k, x in v.items()) if v else "none"
+        return ", ".join(f"{k}: {value_text(x)}" for k, x in v.items()) if v else "none"
     if isinstance(v, list | tuple):
-        return ", ".join(_val(x) for x in v) if v else "none"
+        return ", ".join(value_text(x) for x in v) if v else "none"
     if hasattr(v, "value"):
         return str(v.value)
     return str(v)
@@ -785,7 +785,7 @@ def governance_rows(sc: Scenario) -> list[list[str]]:
     """Governance settings as [setting, value, what it means] rows."""
     g = sc.governance
     d = sc.responses.deterrence
-    secret = _val(g.transparency) == "secret"
+    secret = value_text(g.transparency) == "secret"
     rows = [["Rules", "secret" if secret else "published",
              (f"Only {pct(d.awareness_secret, 0)} of people know the rules; the listed rarely "
               "know why." if secret else
@@ -850,21 +850,21 @@ def scenario_tables(sc: Scenario) -> list[Table]:
         cov = pct(s.coverage, 0)
         if getattr(s, "density_coverage", False):
             cov = f"from camera density (63% at {fmt(s.saturation_per_1000)} per 1,000)"
-        sens_rows.append([_human(name), _val([_human(o) for o in s.observes]), cov,
+        sens_rows.append([_human(name), value_text([_human(o) for o in s.observes]), cov,
                           pct(s.detection, 0), pct(s.false_match_rate, 3),
-                          _val({k: f"{fmt(v)}×" for k, v in s.group_multipliers.items()})])
+                          value_text({k: f"{fmt(v)}×" for k, v in s.group_multipliers.items()})])
     sensors = Table("Sensors", ["sensor", "observes", "coverage", "detection",
                                 "false-match rate", "group multipliers"], sens_rows,
                     "A false match records the act on someone else, usually a look-alike of the "
                     "same group.")
     sanc = Table("Sanctions", ["sanction", "attempts per person-day", "denied to"], [
-        [_human(k), pct(s.attempt_rate, 2), _val(list(s.lists))]
+        [_human(k), pct(s.attempt_rate, 2), value_text(list(s.lists))]
         for k, s in pol.sanctions.items()])
     sp = pol.spillover
     spill = Table("Joint punishment", ["setting", "value"], [
         ["spillover", "on" if sp.enabled else "off"],
         ["household members of a listed person", f"−{fmt(sp.household.penalty)} points a day; "
-         f"sanctions: {_val([_human(x) for x in sp.household.sanctions])}"],
+         f"sanctions: {value_text([_human(x) for x in sp.household.sanctions])}"],
         ["friends of a listed person", f"−{fmt(sp.ties.penalty)} points a day"],
         ["business with a listed representative",
          f"−{fmt(sp.employer.representative_listed_points)} points a day"],
@@ -1148,7 +1148,7 @@ def scenario_differences(data: ComparisonData) -> Table:
 
 
 def _short(v: Any, limit: int = 80) -> str:
-    s = _val(v) if not isinstance(v, list | dict) else json.dumps(v, default=str)
+    s = value_text(v) if not isinstance(v, list | dict) else json.dumps(v, default=str)
     return s if len(s) <= limit else s[:limit - 1] + "…"
 
 

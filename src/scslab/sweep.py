@@ -48,6 +48,7 @@ TABLE_FILE = "sweep.parquet"
 TABLE_CSV = "sweep.csv"
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+SCHEDULER_TIMEOUT = "20s"  # how long to try to reach a --scheduler
 _RESERVED = {"seed": "use --seed and --replicates; replicate seeds are derived from the root seed"}
 
 
@@ -449,7 +450,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
             cluster.close()
         return
     try:
-        client = Client(scheduler, timeout="20s")
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ScslabError(f"cannot reach the Dask scheduler at {scheduler} ({msg}); start one "

@@ -13,7 +13,7 @@ from scslab.errors import ScenarioError
 from scslab.scenario import Scenario, load_scenario
 from scslab.scenario.loader import parse_set, parse_yaml_text, resolve_raw
 
-FUZZ = settings(max_examples=150, deadline=None,
+FUZZ = settings(max_examples=120, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 DEFAULTS = Scenario().model_dump(mode="json")

@@ -19,7 +19,7 @@ def dashboard_command(port: int, runs_dir: Path, python: str | None = None) -> l
             "--server.address", "127.0.0.1", "--server.port", str(port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
-            "--global.developmentMode", "false",
+            "--global.developmentMode", "false", "--client.toolbarMode", "minimal",
             "--", "--runs-dir", str(runs_dir)]
 
 

@@ -43,7 +43,8 @@ class _StrictLoader(yaml.SafeLoader):
             try:
                 hashable = key in seen
             except TypeError:
-                raise ScenarioError(f"unhashable mapping key at line {key_node.start_mark.line + 1}")
+                raise ScenarioError(
+                    f"unhashable mapping key at line {key_node.start_mark.line + 1}") from None
             if hashable:
                 raise ScenarioError(f"duplicate key {key!r} at line "
                                     f"{key_node.start_mark.line + 1}; each key may appear once")

@@ -8,7 +8,7 @@ default came from (a section of ``reference/calibration.md`` or "assumption").
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -377,7 +377,7 @@ class Policy(Model):
 # --------------------------------------------------------------------------- governance
 
 
-class Transparency(str, Enum):
+class Transparency(StrEnum):
     secret = "secret"
     published = "published"
 

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +79,7 @@ __all__ = [
     "HOME_TIE_SHARE",
     "MAX_DENSE_RESIDENTS",
     "AbroadStage",
+    "abroad_metrics",
     "capture_probability",
     "foreign_false_match_rate",
 ]
@@ -105,6 +107,8 @@ CAPTURE_PER_SENSOR: dict[str, dict[str, float]] = {
     "network_server": {"device_ids": 0.8, "documents": 0.5, "faces": 0.3, "video": 0.3},
     "phone_scanner": {"device_ids": 0.9},
 }
+#: Captures that are one channel for identification: faces are read off the video.
+_CHANNEL = {"video": "faces"}
 
 # Resident status bits.
 S_OBSERVED = 1  # captured at least once (in the gallery from the next visit)
@@ -153,8 +157,9 @@ HOME_METRICS: tuple[tuple[str, str, str, str], ...] = (
 def capture_probability(site: Site) -> float:
     """Probability that one visit to ``site`` is captured by at least one sensor group.
 
-    Each group of identical sensors captures with ``1 − Π_c (1 − p_c)`` over what
-    it captures (per sensor, :data:`CAPTURE_PER_SENSOR`), compounded over its
+    Each group of identical sensors captures with ``1 − Π_c (1 − p_c)`` over the
+    channels it captures (per sensor, :data:`CAPTURE_PER_SENSOR`; video and faces
+    are one channel), compounded over its
     sensors (``count`` per unit for cameras given ``per`` a unit, else the
     total; network servers do not compound). Groups are independent.
 
@@ -168,7 +173,8 @@ def capture_probability(site: Site) -> float:
     for s in site.sensors:
         kind = "camera_per_unit" if s.kind == "camera" and s.per is not None else s.kind
         table = CAPTURE_PER_SENSOR.get(kind, {})
-        one_miss = math.prod(1.0 - table.get(c, 0.0) for c in s.captures)
+        channels = {_CHANNEL.get(c, c) for c in s.captures}
+        one_miss = math.prod(1.0 - table.get(c, 0.0) for c in sorted(channels))
         if s.kind == "network_server":
             miss *= one_miss if s.count > 0 else 1.0
         else:
@@ -516,16 +522,34 @@ class AbroadStage:
 
     def columns(self) -> list[Metric]:
         """The registry entries of the columns :meth:`step` returns, in the same order."""
-        out = [Metric(f"abroad_{name}", f"{desc}, all data flows.", unit, kind, False)
-               for name, desc, unit, kind in FLOW_METRICS]
-        out += [Metric(f"abroad_{name}", f"{desc}.", unit, kind, False)
-                for name, desc, unit, kind in HOME_METRICS]
-        for f in self.flows:
-            note = ""
-            if f.scale != 1.0:
-                note = (f" (a sample of {f.n_sim:,} of the {f.population:,} residents: "
-                        f"multiply by {f.scale:.4g} for all of them)")
-            for name, desc, unit, kind in FLOW_METRICS:
-                out.append(Metric(f"abroad_{name}__{f.flow.name}",
-                                  f"{desc}, flow {f.flow.name}{note}.", unit, kind, False))
-        return out
+        return abroad_metrics([f.flow for f in self.flows])
+
+
+def abroad_metrics(flows: Sequence[DataFlow]) -> list[Metric]:
+    """The ``abroad_*`` daily columns of a scenario's flows (none without flows).
+
+    Needs no simulation: usable by reports and docs on a scenario alone.
+
+    Args:
+        flows: The scenario's ``data_flows``.
+
+    Returns:
+        Totals first, then each flow's columns, in :meth:`AbroadStage.step` order.
+    """
+    if not flows:
+        return []
+    out = [Metric(f"abroad_{name}", f"{desc}, all data flows.", unit, kind, False)
+           for name, desc, unit, kind in FLOW_METRICS]
+    out += [Metric(f"abroad_{name}", f"{desc}.", unit, kind, False)
+            for name, desc, unit, kind in HOME_METRICS]
+    for flow in flows:
+        pop = flow.site.visitors.foreign_resident_population
+        n_sim = min(pop, MAX_DENSE_RESIDENTS)
+        note = ""
+        if pop > n_sim:
+            note = (f" (a sample of {n_sim:,} of the {pop:,} residents: multiply by "
+                    f"{pop / n_sim:.4g} for all of them)")
+        for name, desc, unit, kind in FLOW_METRICS:
+            out.append(Metric(f"abroad_{name}__{flow.name}", f"{desc}, flow {flow.name}{note}.",
+                              unit, kind, False))
+    return out

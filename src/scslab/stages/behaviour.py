@@ -21,6 +21,7 @@ from scslab.params import (
 )
 from scslab.rng import agent_hash, u_hi, u_lo
 from scslab.stages.common import knows_rules
+from scslab.stages.metrics import O_ACTS
 
 
 @njit(inline="always", cache=True)
@@ -66,7 +67,7 @@ def rate_bound(d, age, coef, other_b, beh_rate, beh_dexp, beh_age, boost) -> flo
 @njit(parallel=True, cache=True)
 def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age, beh_pen,
                      chill_risk, coef, other_b, boost, attr, region, disposition, flags,
-                     listed_ties, tie_ptr, has_ties, acts_count,
+                     listed_ties, tie_ptr, has_ties, cnt, off,
                      pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
                      ev_count):
     """Draw the day's acts; each act goes into its chunk's buffer as (agent, behaviour).
@@ -161,7 +162,7 @@ def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_a
                 ev_sensor[c, j] = -1
                 ev_value[c, j] = 0.0
                 ev_count[c] = j + 1
-                acts_count[c, b] += 1
+                cnt[c, off[O_ACTS] + b] += 1
             i += 1
         pos[c] = i
 

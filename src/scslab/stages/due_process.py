@@ -5,7 +5,7 @@ identity matches happens at sensing time (``sensing``)."""
 
 from __future__ import annotations
 
-from numba import njit, prange
+from numba import njit
 
 from scslab.buffers import (
     EV_APPEAL_DECIDED,
@@ -37,10 +37,9 @@ from scslab.params import (
     P_REPAIR_RATE,
 )
 from scslab.rng import agent_hash, u_hi, u_lo
-from scslab.stages.common import emit, knows_rules
-from scslab.stages.listing import LIST_BLACK, LIST_COURT, TWIN, emit_union
-
-C_FILED, C_SUCCEEDED, C_EXPIRED, C_REPAIRS = 2, 3, 4, 5  # after the union entry/exit columns
+from scslab.stages.common import emit, is_logged, knows_rules
+from scslab.stages.listing import LIST_BLACK, LIST_COURT
+from scslab.stages.metrics import C_EXPIRED, C_FILED, C_REPAIRS, C_SUCCEEDED
 
 
 @njit(inline="always", cache=True)
@@ -51,113 +50,97 @@ def record_is_wrong(f, score, twin) -> bool:
     return score < twin - 1e-3
 
 
-@njit(parallel=True, cache=True)
-def due_process_kernel(key, aware_key, aware_share, day, prm, score, twin, flags, bl_since,
-                       tbl_since, ct_until, tct_until, appeal_day, counts,
-                       pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                       ev_count):
+MAX_EVENTS = 8
+
+
+@njit(inline="always", cache=True)
+def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_frac, score,
+                      twin, flags, bl_since, tbl_since, ct_until, tct_until, appeal_day, cnt,
+                      ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
+                      ev_count) -> None:
+    """Expiry, credit repair and appeals for agent ``i`` (events logged when sampled)."""
+    f = flags[i]
+    if (f & (F_LISTED | F_TLISTED | F_APPEAL)) == 0:
+        return
     appeals_on = prm[P_APPEALS_ON] > 0
     expiry_on = prm[P_EXPIRY_ON] > 0
     repair_on = prm[P_REPAIR_ON] > 0
     if not (appeals_on or expiry_on or repair_on):
-        for c in prange(pos.size):
-            pos[c] = ends[c]
         return
-    exp_days = prm[P_EXPIRY_DAYS]
     bl_exit = prm[P_BL_EXIT]
-    smax = prm[P_MAX]
-    delay = int(prm[P_APPEAL_DELAY])
-    cap = ev_agent.shape[1]
-    for c in prange(pos.size):
-        i = pos[c]
-        end = ends[c]
-        while i < end:
-            if ev_count[c] + 12 > cap:
-                break
-            f0 = flags[i]
-            if (f0 & (F_LISTED | F_TLISTED | F_APPEAL)) == 0:
-                i += 1
-                continue
-            f = f0
-            s = score[i]
-            t = twin[i]
-            h = agent_hash(key, i, 0)
-            if expiry_on:
-                if (f & F_BL) and day - bl_since[i] >= exp_days:
-                    f &= ~F_BL
-                    s = max(s, bl_exit)
-                    counts[c, C_EXPIRED] += 1
-                    emit(c, i, -1, EV_EXPIRED, LIST_BLACK, -1, s, ev_agent, ev_other, ev_kind,
-                         ev_code, ev_sensor, ev_value, ev_count)
-                if (f & F_TBL) and day - tbl_since[i] >= exp_days:
-                    f &= ~F_TBL
-                    t = max(t, bl_exit)
-            if repair_on and u_hi(h) < prm[P_REPAIR_RATE]:
-                if f & F_LISTED:
-                    s = min(s + prm[P_REPAIR_PTS], smax)
-                    counts[c, C_REPAIRS] += 1
-                    emit(c, i, -1, EV_CREDIT_REPAIR, 0, -1, prm[P_REPAIR_PTS], ev_agent,
+    logged = is_logged(log_key, log_frac, i)
+    s = score[i]
+    t = twin[i]
+    h = agent_hash(key, i, 0)
+    if expiry_on:
+        exp_days = prm[P_EXPIRY_DAYS]
+        if (f & F_BL) and day - bl_since[i] >= exp_days:
+            f &= ~F_BL
+            s = max(s, bl_exit)
+            cnt[c, C_EXPIRED] += 1
+            if logged:
+                emit(c, i, -1, EV_EXPIRED, LIST_BLACK, -1, s, ev_agent, ev_other, ev_kind,
+                     ev_code, ev_sensor, ev_value, ev_count)
+        if (f & F_TBL) and day - tbl_since[i] >= exp_days:
+            f &= ~F_TBL
+            t = max(t, bl_exit)
+    if repair_on and u_hi(h) < prm[P_REPAIR_RATE]:
+        pts = prm[P_REPAIR_PTS]
+        if f & F_LISTED:
+            s = min(s + pts, prm[P_MAX])
+            cnt[c, C_REPAIRS] += 1
+            if logged:
+                emit(c, i, -1, EV_CREDIT_REPAIR, 0, -1, pts, ev_agent, ev_other, ev_kind,
+                     ev_code, ev_sensor, ev_value, ev_count)
+        if f & F_TLISTED:
+            t = min(t + pts, prm[P_MAX])
+    if appeals_on:
+        delay = int(prm[P_APPEAL_DELAY])
+        decide = False
+        if f & F_APPEAL:
+            decide = day >= appeal_day[i]
+        elif f & F_LISTED:
+            known = knows_rules(aware_key, aware_share, i)
+            p = prm[P_APPEAL_FILE_KNOWN] if known else prm[P_APPEAL_FILE_UNKNOWN]
+            if u_lo(h) < p:
+                f |= F_APPEAL
+                appeal_day[i] = min(day + delay, 32767)
+                cnt[c, C_FILED] += 1
+                if logged:
+                    emit(c, i, -1, EV_APPEAL_FILED, 0, -1, float(day + delay), ev_agent,
                          ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                if f & F_TLISTED:
-                    t = min(t + prm[P_REPAIR_PTS], smax)
-            if appeals_on:
-                decide = False
-                if f & F_APPEAL:
-                    decide = day >= appeal_day[i]
-                elif f & F_LISTED:
-                    known = knows_rules(aware_key, aware_share, i)
-                    p = prm[P_APPEAL_FILE_KNOWN] if known else prm[P_APPEAL_FILE_UNKNOWN]
-                    if u_lo(h) < p:
-                        f |= F_APPEAL
-                        appeal_day[i] = min(day + delay, 32767)
-                        counts[c, C_FILED] += 1
-                        emit(c, i, -1, EV_APPEAL_FILED, 0, -1, float(day + delay), ev_agent,
-                             ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                        decide = delay == 0
-                if decide:
-                    f &= ~F_APPEAL
-                    if f & F_LISTED:
-                        wrong = record_is_wrong(f, s, t)
-                        p_ok = prm[P_APPEAL_OK_WRONG] if wrong else prm[P_APPEAL_OK_RIGHT]
-                        ok = u_hi(agent_hash(key, i, 1)) < p_ok
-                        emit(c, i, -1, EV_APPEAL_DECIDED, 1 if wrong else 0, -1,
-                             1.0 if ok else 0.0, ev_agent, ev_other, ev_kind, ev_code,
-                             ev_sensor, ev_value, ev_count)
-                        if ok:
-                            counts[c, C_SUCCEEDED] += 1
-                            s = max(s, t)
-                            if wrong:
-                                if (f & F_BL) and not (f & F_TBL):
-                                    f &= ~F_BL
-                                    emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK, -1, s, ev_agent,
-                                         ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                                         ev_count)
-                                if (f & F_CT) and not (f & F_TCT):
-                                    f &= ~F_CT
-                                    emit(c, i, -1, EV_LIST_EXIT, LIST_COURT, -1, s, ev_agent,
-                                         ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                                         ev_count)
-                                if (f & F_BL) and (f & F_TBL):
-                                    bl_since[i] = tbl_since[i]
-                                if (f & F_CT) and (f & F_TCT):
-                                    ct_until[i] = tct_until[i]
-                            else:
-                                s = max(s, bl_exit)
-                                if f & F_BL:
-                                    f &= ~F_BL
-                                    emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK, -1, s, ev_agent,
-                                         ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                                         ev_count)
-                                if f & F_CT:
-                                    f &= ~F_CT
-                                    emit(c, i, -1, EV_LIST_EXIT, LIST_COURT, -1, s, ev_agent,
-                                         ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                                         ev_count)
-            score[i] = s
-            twin[i] = t
-            flags[i] = f
-            emit_union(c, i, f0, f, counts, ev_agent, ev_other, ev_kind, ev_code, ev_sensor,
-                       ev_value, ev_count)
-            i += 1
-        pos[c] = i
-    _ = TWIN
+                decide = delay == 0
+        if decide:
+            f &= ~F_APPEAL
+            if f & F_LISTED:
+                wrong = record_is_wrong(f, s, t)
+                p_ok = prm[P_APPEAL_OK_WRONG] if wrong else prm[P_APPEAL_OK_RIGHT]
+                ok = u_hi(agent_hash(key, i, 1)) < p_ok
+                if logged:
+                    emit(c, i, -1, EV_APPEAL_DECIDED, 1 if wrong else 0, -1,
+                         1.0 if ok else 0.0, ev_agent, ev_other, ev_kind, ev_code, ev_sensor,
+                         ev_value, ev_count)
+                if ok:
+                    cnt[c, C_SUCCEEDED] += 1
+                    s = max(s, t)
+                    drop_bl = (f & F_BL) != 0 and (not wrong or (f & F_TBL) == 0)
+                    drop_ct = (f & F_CT) != 0 and (not wrong or (f & F_TCT) == 0)
+                    if not wrong:
+                        s = max(s, bl_exit)
+                    if drop_bl:
+                        f &= ~F_BL
+                        if logged:
+                            emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK, -1, s, ev_agent, ev_other,
+                                 ev_kind, ev_code, ev_sensor, ev_value, ev_count)
+                    if drop_ct:
+                        f &= ~F_CT
+                        if logged:
+                            emit(c, i, -1, EV_LIST_EXIT, LIST_COURT, -1, s, ev_agent, ev_other,
+                                 ev_kind, ev_code, ev_sensor, ev_value, ev_count)
+                    if wrong and (f & F_BL) and (f & F_TBL):
+                        bl_since[i] = tbl_since[i]
+                    if wrong and (f & F_CT) and (f & F_TCT):
+                        ct_until[i] = tct_until[i]
+    score[i] = s
+    twin[i] = t
+    flags[i] = f

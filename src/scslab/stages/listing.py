@@ -5,7 +5,7 @@ redlist. The recorded and the twin ledger are listed by the same rules."""
 
 from __future__ import annotations
 
-from numba import njit, prange
+from numba import njit
 
 from scslab.buffers import EV_COURT_FULFILLED, EV_LIST_ENTER, EV_LIST_EXIT, EV_TIE_LISTED
 from scslab.params import (
@@ -30,10 +30,12 @@ from scslab.params import (
 )
 from scslab.rng import agent_hash, u_hi
 from scslab.stages.common import emit, is_logged
+from scslab.stages.metrics import C_ENTRIES, C_EXITS
 
 EV_UNION = 100  # internal: the agent's "on any list" status changed (value ±1)
 LIST_BLACK, LIST_COURT, LIST_RED = 0, 1, 2
 TWIN = 8  # added to a list code for the twin ledger
+MAX_EVENTS = 9  # most events one agent can emit in this stage
 
 
 @njit(inline="always", cache=True)
@@ -48,109 +50,80 @@ def blacklist_rule(listed, score, since, day, enter, exit_, min_days) -> int:
     return 0
 
 
-@njit(parallel=True, cache=True)
-def listing_kernel(key, day, prm, score, twin, flags, bl_since, tbl_since, ct_until, tct_until,
-                   counts,
-                   pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                   ev_count):
-    """Update list membership for both ledgers; every change goes into the buffer."""
-    bl_on = prm[P_BL_ON] > 0
-    ct_on = prm[P_CT_ON] > 0
-    red_on = prm[P_RED_ON] > 0
-    enter = prm[P_BL_ENTER]
-    exit_ = prm[P_BL_EXIT]
-    min_days = prm[P_BL_MIN_DAYS]
-    term = int(prm[P_CT_TERM])
-    fulfil = prm[P_CT_FULFIL]
-    red_min = prm[P_RED_MIN]
-    cap = ev_agent.shape[1]
-    for c in prange(pos.size):
-        i = pos[c]
-        end = ends[c]
-        while i < end:
-            if ev_count[c] + 10 > cap:
-                break
-            f0 = flags[i]
-            f = f0
-            s = score[i]
-            t = twin[i]
-            if bl_on:
-                r = blacklist_rule((f & F_BL) != 0, s, bl_since[i], day, enter, exit_, min_days)
-                if r == 1:
-                    f |= F_BL
-                    bl_since[i] = day
-                    emit(c, i, -1, EV_LIST_ENTER, LIST_BLACK, -1, s, ev_agent, ev_other,
-                         ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                elif r == -1:
-                    f &= ~F_BL
-                    emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK, -1, s, ev_agent, ev_other,
-                         ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                r = blacklist_rule((f & F_TBL) != 0, t, tbl_since[i], day, enter, exit_,
-                                   min_days)
-                if r == 1:
-                    f |= F_TBL
-                    tbl_since[i] = day
-                    emit(c, i, -1, EV_LIST_ENTER, LIST_BLACK + 8, -1, t, ev_agent, ev_other,
-                         ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                elif r == -1:
-                    f &= ~F_TBL
-                    emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK + 8, -1, t, ev_agent, ev_other,
-                         ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-            if ct_on:
-                u = 1.0
-                if f & (F_CT | F_TCT):
-                    u = u_hi(agent_hash(key, i, 0))
-                if f & F_CT_ORDER:
-                    if not f & F_CT:
-                        f |= F_CT
-                        emit(c, i, -1, EV_LIST_ENTER, LIST_COURT, -1, s, ev_agent, ev_other,
-                             ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                    ct_until[i] = min(day + term, 32767)
-                elif f & F_CT:
-                    if day >= ct_until[i] or u < fulfil:
-                        f &= ~F_CT
-                        kind = EV_COURT_FULFILLED if day < ct_until[i] else EV_LIST_EXIT
-                        emit(c, i, -1, kind, LIST_COURT, -1, s, ev_agent, ev_other, ev_kind,
-                             ev_code, ev_sensor, ev_value, ev_count)
-                if f & F_TCT_ORDER:
-                    if not f & F_TCT:
-                        f |= F_TCT
-                        emit(c, i, -1, EV_LIST_ENTER, LIST_COURT + 8, -1, t, ev_agent,
-                             ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                    tct_until[i] = min(day + term, 32767)
-                elif f & F_TCT:
-                    if day >= tct_until[i] or u < fulfil:
-                        f &= ~F_TCT
-                        emit(c, i, -1, EV_LIST_EXIT, LIST_COURT + 8, -1, t, ev_agent,
-                             ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-            f &= ~(F_CT_ORDER | F_TCT_ORDER)
-            if red_on:
-                if s >= red_min:
-                    if not f & F_RED:
-                        emit(c, i, -1, EV_LIST_ENTER, LIST_RED, -1, s, ev_agent, ev_other,
-                             ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                    f |= F_RED
-                elif f & F_RED:
-                    f &= ~F_RED
-                    emit(c, i, -1, EV_LIST_EXIT, LIST_RED, -1, s, ev_agent, ev_other,
-                         ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-            flags[i] = f
-            emit_union(c, i, f0, f, counts, ev_agent, ev_other, ev_kind, ev_code, ev_sensor,
-                       ev_value, ev_count)
-            i += 1
-        pos[c] = i
+@njit(inline="always", cache=True)
+def list_agent(c, i, key, day, prm, log_key, log_frac, score, twin, flags, bl_since, tbl_since,
+               ct_until, tct_until, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
+               ev_count) -> None:
+    """Update agent ``i``'s list membership in both ledgers (list events when logged)."""
+    f0 = flags[i]
+    f = f0
+    s = score[i]
+    t = twin[i]
+    if prm[P_BL_ON] > 0:
+        enter = prm[P_BL_ENTER]
+        exit_ = prm[P_BL_EXIT]
+        min_days = prm[P_BL_MIN_DAYS]
+        r = blacklist_rule((f & F_BL) != 0, s, bl_since[i], day, enter, exit_, min_days)
+        if r == 1:
+            f |= F_BL
+            bl_since[i] = day
+        elif r == -1:
+            f &= ~F_BL
+        r = blacklist_rule((f & F_TBL) != 0, t, tbl_since[i], day, enter, exit_, min_days)
+        if r == 1:
+            f |= F_TBL
+            tbl_since[i] = day
+        elif r == -1:
+            f &= ~F_TBL
+    if prm[P_CT_ON] > 0:
+        term = int(prm[P_CT_TERM])
+        fulfil = prm[P_CT_FULFIL]
+        u = 1.0
+        if f & (F_CT | F_TCT):
+            u = u_hi(agent_hash(key, i, 0))
+        if f & F_CT_ORDER:
+            f |= F_CT
+            ct_until[i] = min(day + term, 32767)
+        elif f & F_CT:
+            if day >= ct_until[i] or u < fulfil:
+                f &= ~F_CT
+        if f & F_TCT_ORDER:
+            f |= F_TCT
+            tct_until[i] = min(day + term, 32767)
+        elif f & F_TCT:
+            if day >= tct_until[i] or u < fulfil:
+                f &= ~F_TCT
+    f &= ~(F_CT_ORDER | F_TCT_ORDER)
+    if prm[P_RED_ON] > 0:
+        if s >= prm[P_RED_MIN]:
+            f |= F_RED
+        else:
+            f &= ~F_RED
+    flags[i] = f
+    changed = (f0 ^ f) & (F_BL | F_TBL | F_CT | F_TCT | F_RED)
+    if changed == 0 or not is_logged(log_key, log_frac, i):
+        return
+    for bit, code, value in ((F_BL, LIST_BLACK, s), (F_TBL, LIST_BLACK + TWIN, t),
+                             (F_CT, LIST_COURT, s), (F_TCT, LIST_COURT + TWIN, t),
+                             (F_RED, LIST_RED, s)):
+        if changed & bit:
+            kind = EV_LIST_ENTER if f & bit else EV_LIST_EXIT
+            if kind == EV_LIST_EXIT and bit == F_CT and day < ct_until[i]:
+                kind = EV_COURT_FULFILLED
+            emit(c, i, -1, kind, code, -1, value, ev_agent, ev_other, ev_kind, ev_code,
+                 ev_sensor, ev_value, ev_count)
 
 
 @njit(inline="always", cache=True)
-def emit_union(c, i, f0, f, counts, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
+def emit_union(c, i, f0, f, cnt, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
                ev_count) -> None:
-    """Record a change of "on any list" status (recorded and twin), counted per chunk."""
+    """Record a change of "on any list" status over the day (recorded and twin)."""
     was = (f0 & F_LISTED) != 0
     now = (f & F_LISTED) != 0
     if was != now:
         emit(c, i, -1, EV_UNION, 0, -1, 1.0 if now else -1.0, ev_agent, ev_other, ev_kind,
              ev_code, ev_sensor, ev_value, ev_count)
-        counts[c, 0 if now else 1] += 1
+        cnt[c, C_ENTRIES if now else C_EXITS] += 1
     was = (f0 & F_TLISTED) != 0
     now = (f & F_TLISTED) != 0
     if was != now:

@@ -8,57 +8,69 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from numba import njit, prange
+import numpy as np
+from numba import njit
 
 from scslab.params import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED, N_HIST
 
-A_SUM_SCORE, A_SUM_TWIN, A_LISTED, A_LISTED_BL, A_LISTED_CT, A_RED, A_TWIN_LISTED, \
-    A_WRONGFUL, A_N = range(9)
-G_COUNT, G_LISTED, G_WRONGFUL, G_N = range(4)
+# Fixed columns of the per-chunk counter matrix ``cnt[chunk, column]`` (int64).
+(C_OBS, C_MIS, C_REV, C_PEN, C_ENTRIES, C_EXITS, C_FILED, C_SUCCEEDED, C_EXPIRED, C_REPAIRS,
+ C_DENIED_WRONGFUL, C_DENIED_COLLATERAL, C_COLLATERAL, C_REWARDS, C_SANCTIONED,
+ C_LISTED, C_LISTED_BL, C_LISTED_CT, C_RED, C_TWIN_LISTED, C_WRONGFUL, C_BIZ_LISTED,
+ C_BIZ_TLISTED, C_EXP_HH, C_EXP_TIE, C_EXP_EMP, C_EXP_REP, C_FIXED) = range(28)
+# Variable-length blocks: their start columns are in the ``off`` vector.
+O_ACTS, O_MIS_G, O_DENIED, O_G_COUNT, O_G_LISTED, O_G_WRONG, O_HIST, O_GRADES, O_END = range(9)
+# Float sums ``fsum[chunk, column]``.
+S_SCORE, S_TWIN, S_N = range(3)
 
 
-@njit(parallel=True, cache=True)
-def metrics_kernel(starts, ends, smin, smax, grade_min, attr, score, twin, flags, acc, gacc,
-                   hist, grades):
-    """Per-chunk sums of the day's stocks (reduced in chunk order by the engine)."""
-    width = (smax - smin) / N_HIST if smax > smin else 1.0
+def counter_layout(n_behaviours: int, n_groups: int, n_kinds: int, n_grades: int) -> np.ndarray:
+    """Start column of each variable block of the counter matrix."""
+    sizes = [n_behaviours, n_groups, n_kinds, n_groups, n_groups, n_groups, N_HIST, n_grades]
+    off = np.zeros(O_END + 1, dtype=np.int64)
+    off[0] = C_FIXED
+    for k, size in enumerate(sizes):
+        off[k + 1] = off[k] + size
+    return off
+
+
+@njit(inline="always", cache=True)
+def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, cnt, off,
+               fsum) -> None:
+    """Add agent ``i``'s end-of-day stocks to chunk ``c``'s counters.
+
+    (Group sizes do not change during a run: the engine counts them once.)
+    """
+    s = score[i]
+    fsum[c, S_SCORE] += s
+    fsum[c, S_TWIN] += twin[i]
+    f = flags[i]
+    if f & F_LISTED:
+        g = attr[i] >> 3
+        cnt[c, C_LISTED] += 1
+        cnt[c, off[O_G_LISTED] + g] += 1
+        if f & F_BL:
+            cnt[c, C_LISTED_BL] += 1
+        if f & F_CT:
+            cnt[c, C_LISTED_CT] += 1
+        if (f & F_TLISTED) == 0:
+            cnt[c, C_WRONGFUL] += 1
+            cnt[c, off[O_G_WRONG] + g] += 1
+    if f & F_TLISTED:
+        cnt[c, C_TWIN_LISTED] += 1
+    if f & F_RED:
+        cnt[c, C_RED] += 1
+    b = int((s - smin) * inv_width)
+    if b < 0:
+        b = 0
+    elif b >= N_HIST:
+        b = N_HIST - 1
+    cnt[c, off[O_HIST] + b] += 1
     n_g = grade_min.size
-    for c in prange(starts.size):
-        s_sum = 0.0
-        t_sum = 0.0
-        for i in range(starts[c], ends[c]):
-            s = score[i]
-            s_sum += s
-            t_sum += twin[i]
-            f = flags[i]
-            g = attr[i] >> 3
-            gacc[c, g, G_COUNT] += 1
-            if f & F_LISTED:
-                acc[c, A_LISTED] += 1
-                gacc[c, g, G_LISTED] += 1
-                if f & F_BL:
-                    acc[c, A_LISTED_BL] += 1
-                if f & F_CT:
-                    acc[c, A_LISTED_CT] += 1
-                if (f & F_TLISTED) == 0:
-                    acc[c, A_WRONGFUL] += 1
-                    gacc[c, g, G_WRONGFUL] += 1
-            if f & F_TLISTED:
-                acc[c, A_TWIN_LISTED] += 1
-            if f & F_RED:
-                acc[c, A_RED] += 1
-            b = int((s - smin) / width)
-            if b < 0:
-                b = 0
-            elif b >= N_HIST:
-                b = N_HIST - 1
-            hist[c, b] += 1
-            k = 0
-            while k < n_g - 1 and s < grade_min[k]:
-                k += 1
-            grades[c, k] += 1
-        acc[c, A_SUM_SCORE] += s_sum
-        acc[c, A_SUM_TWIN] += t_sum
+    k = 0
+    while k < n_g - 1 and s < grade_min[k]:
+        k += 1
+    cnt[c, off[O_GRADES] + k] += 1
 
 
 @dataclass(frozen=True)

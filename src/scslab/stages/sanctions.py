@@ -6,7 +6,7 @@ agents claim rewards."""
 
 from __future__ import annotations
 
-from numba import njit, prange
+from numba import njit
 
 from scslab.buffers import EV_DENIAL, EV_REWARD
 from scslab.params import (
@@ -20,9 +20,16 @@ from scslab.params import (
 )
 from scslab.rng import agent_hash, u_hi, u_lo
 from scslab.stages.common import emit, is_logged
+from scslab.stages.metrics import (
+    C_COLLATERAL,
+    C_DENIED_COLLATERAL,
+    C_DENIED_WRONGFUL,
+    C_REWARDS,
+    C_SANCTIONED,
+    O_DENIED,
+)
 
-# Columns of the per-chunk counters (after the K denial columns).
-C_DENIED_WRONGFUL, C_DENIED_COLLATERAL, C_COLLATERAL, C_REWARDS, C_SANCTIONED = range(5)
+MAX_EVENTS = 7  # one denial per kind (6) and a reward
 
 
 @njit(inline="always", cache=True)
@@ -35,67 +42,49 @@ def attempts(who, age) -> bool:
     return True
 
 
-@njit(parallel=True, cache=True)
-def sanctions_kernel(key, prm, log_key, log_frac, sanc_rate, sanc_lists, sanc_who, hh_mask,
-                     rep_mask, attr, flags, exposure, denied, counts,
-                     pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                     ev_count):
-    """Turn attempts into denials for the sanctioned; count rewards for the redlisted."""
-    n_k = sanc_rate.size
-    rewards_on = prm[P_REWARDS_ON] > 0
-    reward_rate = prm[P_REWARD_RATE]
-    cap = ev_agent.shape[1]
-    base = denied.shape[1]
-    for c in prange(pos.size):
-        i = pos[c]
-        end = ends[c]
-        while i < end:
-            if ev_count[c] + n_k + 1 > cap:
-                break
-            f = flags[i]
-            x = exposure[i]
-            own = f & F_LISTED
-            if own == 0 and (x & (X_HH | X_REP)) == 0 and (f & F_RED) == 0:
-                i += 1
-                continue
-            age = (attr[i] >> 1) & 3
-            wrongful = own != 0 and (f & F_TLISTED) == 0
-            spill_only = False
-            sanctioned = False
-            logged = is_logged(log_key, log_frac, i)
-            for k in range(n_k):
-                if not attempts(sanc_who[k], age):
-                    continue
-                direct = (own & sanc_lists[k]) != 0
-                via_hh = (x & X_HH) != 0 and ((hh_mask >> k) & 1) == 1
-                via_rep = (x & X_REP) != 0 and ((rep_mask >> k) & 1) == 1
-                if not (direct or via_hh or via_rep):
-                    continue
-                sanctioned = True
-                if not direct:
-                    spill_only = True
-                h = agent_hash(key, i, k)
-                if u_hi(h) < sanc_rate[k]:
-                    denied[c, k] += 1
-                    if direct:
-                        if wrongful:
-                            counts[c, C_DENIED_WRONGFUL] += 1
-                    else:
-                        counts[c, C_DENIED_COLLATERAL] += 1
-                    if logged:
-                        reason = 0 if direct else (1 if via_hh else 2)
-                        emit(c, i, -1, EV_DENIAL, k, reason, 1.0, ev_agent, ev_other, ev_kind,
-                             ev_code, ev_sensor, ev_value, ev_count)
-            if sanctioned:
-                counts[c, C_SANCTIONED] += 1
-                if own == 0 and spill_only:
-                    counts[c, C_COLLATERAL] += 1
-            if rewards_on and (f & F_RED) != 0:
-                if u_lo(agent_hash(key, i, 63)) < reward_rate:
-                    counts[c, C_REWARDS] += 1
-                    if logged:
-                        emit(c, i, -1, EV_REWARD, 0, -1, 1.0, ev_agent, ev_other, ev_kind,
-                             ev_code, ev_sensor, ev_value, ev_count)
-            i += 1
-        pos[c] = i
-    _ = base
+@njit(inline="always", cache=True)
+def sanction_agent(c, i, key, prm, log_key, log_frac, sanc_rate, sanc_lists, sanc_who,
+                   hh_mask, rep_mask, attr, flags, exposure, cnt, off,
+                   ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count) -> None:
+    """Turn agent ``i``'s attempts into denials if sanctioned; rewards if redlisted."""
+    f = flags[i]
+    x = exposure[i]
+    own = f & F_LISTED
+    if own == 0 and (x & (X_HH | X_REP)) == 0 and (f & F_RED) == 0:
+        return
+    age = (attr[i] >> 1) & 3
+    wrongful = own != 0 and (f & F_TLISTED) == 0
+    spill_only = False
+    sanctioned = False
+    for k in range(sanc_rate.size):
+        if not attempts(sanc_who[k], age):
+            continue
+        direct = (own & sanc_lists[k]) != 0
+        via_hh = (x & X_HH) != 0 and ((hh_mask >> k) & 1) == 1
+        via_rep = (x & X_REP) != 0 and ((rep_mask >> k) & 1) == 1
+        if not (direct or via_hh or via_rep):
+            continue
+        sanctioned = True
+        if not direct:
+            spill_only = True
+        if u_hi(agent_hash(key, i, k)) < sanc_rate[k]:
+            cnt[c, off[O_DENIED] + k] += 1
+            if direct:
+                if wrongful:
+                    cnt[c, C_DENIED_WRONGFUL] += 1
+            else:
+                cnt[c, C_DENIED_COLLATERAL] += 1
+            if is_logged(log_key, log_frac, i):
+                reason = 0 if direct else (1 if via_hh else 2)
+                emit(c, i, -1, EV_DENIAL, k, reason, 1.0, ev_agent, ev_other, ev_kind,
+                     ev_code, ev_sensor, ev_value, ev_count)
+    if sanctioned:
+        cnt[c, C_SANCTIONED] += 1
+        if own == 0 and spill_only:
+            cnt[c, C_COLLATERAL] += 1
+    if prm[P_REWARDS_ON] > 0 and (f & F_RED) != 0:
+        if u_lo(agent_hash(key, i, 63)) < prm[P_REWARD_RATE]:
+            cnt[c, C_REWARDS] += 1
+            if is_logged(log_key, log_frac, i):
+                emit(c, i, -1, EV_REWARD, 0, -1, 1.0, ev_agent, ev_other, ev_kind, ev_code,
+                     ev_sensor, ev_value, ev_count)

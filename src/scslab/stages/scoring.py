@@ -5,7 +5,7 @@ bounds."""
 
 from __future__ import annotations
 
-from numba import njit, prange
+from numba import njit
 
 from scslab.buffers import EV_ACT, EV_ACT_ELSEWHERE, EV_REVERSED
 from scslab.params import (
@@ -29,6 +29,7 @@ from scslab.params import (
     X_TTIE,
 )
 from scslab.stages.common import is_logged
+from scslab.stages.metrics import C_PEN
 from scslab.stages.sensing import CORRECT, MISATTRIBUTED, REVERSED
 
 
@@ -96,20 +97,16 @@ def update_score(score, delta, exposure, hh_bit, tie_bit, emp_bit, prm) -> tuple
     return s, pen
 
 
-@njit(parallel=True, cache=True)
-def score_kernel(prm, starts, ends, score, twin, delta_rec, delta_twin, exposure, counts):
-    """Apply the day's points, spillover penalties and decay to both ledgers."""
-    for c in prange(starts.size):
-        penalised = 0
-        for i in range(starts[c], ends[c]):
-            x = exposure[i]
-            s, pen = update_score(score[i], delta_rec[i], x, X_HH, X_TIE, X_EMP, prm)
-            t, _ = update_score(twin[i], delta_twin[i], x >> 4, X_THH >> 4, X_TTIE >> 4,
-                                X_TEMP >> 4, prm)
-            score[i] = s
-            twin[i] = t
-            delta_rec[i] = 0.0
-            delta_twin[i] = 0.0
-            if pen > 0.0:
-                penalised += 1
-        counts[c, 0] += penalised
+@njit(inline="always", cache=True)
+def score_agent(c, i, prm, score, twin, delta_rec, delta_twin, exposure, cnt) -> None:
+    """Apply agent ``i``'s points, spillover penalties and decay to both ledgers."""
+    x = exposure[i]
+    s, pen = update_score(score[i], delta_rec[i], x, X_HH, X_TIE, X_EMP, prm)
+    t, _ = update_score(twin[i], delta_twin[i], x >> 4, X_THH >> 4, X_TTIE >> 4, X_TEMP >> 4,
+                        prm)
+    score[i] = s
+    twin[i] = t
+    delta_rec[i] = 0.0
+    delta_twin[i] = 0.0
+    if pen > 0.0:
+        cnt[c, C_PEN] += 1

@@ -9,6 +9,7 @@ from numba import njit, prange
 
 from scslab.params import P_REVIEW_ON, P_REVIEW_P
 from scslab.rng import agent_hash, below, u_hi, u_lo
+from scslab.stages.metrics import C_MIS, C_OBS, C_REV, O_MIS_G
 
 # Result of sensing one act (the ``kind`` field of the act buffer).
 UNSEEN, CORRECT, MISATTRIBUTED, REVERSED = 0, 1, 2, 3
@@ -55,8 +56,7 @@ def pick_target(key, actor, b, attr, lo, hi, want_sex, want_age, want_group, use
 
 @njit(parallel=True, cache=True)
 def sensing_kernel(key, prm, sens_prob, sens_fmr, sens_scope, sens_class, sens_same_group,
-                   attr, region, region_start, n_agents, observed_count, misattr_count,
-                   reversed_count, misattr_group, ev_agent, ev_other, ev_kind, ev_code,
+                   attr, region, region_start, n_agents, cnt, off, ev_agent, ev_other, ev_kind, ev_code,
                    ev_sensor, ev_count):
     """Turn each act in the buffer into an attributed event (in place)."""
     n_s = sens_prob.shape[0]
@@ -82,7 +82,7 @@ def sensing_kernel(key, prm, sens_prob, sens_fmr, sens_scope, sens_class, sens_s
                 ev_kind[c, j] = UNSEEN
                 continue
             s = claimed
-            observed_count[c] += 1
+            cnt[c, C_OBS] += 1
             ev_sensor[c, j] = s
             h = agent_hash(key, i, 2000 + b)
             if u_hi(h) < sens_fmr[s, g]:
@@ -106,11 +106,11 @@ def sensing_kernel(key, prm, sens_prob, sens_fmr, sens_scope, sens_class, sens_s
                 ev_other[c, j] = t
                 if review_on and u_hi(agent_hash(key, i, 2600 + b)) < review_p:
                     ev_kind[c, j] = REVERSED
-                    reversed_count[c] += 1
+                    cnt[c, C_REV] += 1
                 else:
                     ev_kind[c, j] = MISATTRIBUTED
-                    misattr_count[c] += 1
-                    misattr_group[c, attr[t] >> 3] += 1
+                    cnt[c, C_MIS] += 1
+                    cnt[c, off[O_MIS_G] + (attr[t] >> 3)] += 1
             else:
                 ev_kind[c, j] = CORRECT
                 ev_other[c, j] = i

@@ -29,80 +29,83 @@ from scslab.params import (
     X_TTIE,
 )
 from scslab.stages.common import emit, is_logged
+from scslab.stages.metrics import C_BIZ_LISTED, C_BIZ_TLISTED, C_EXP_HH
+
+MAX_EVENTS = 4
 
 
-@njit(parallel=True, cache=True)
-def exposure_kernel(prm, log_key, log_frac, hh_size, employer, biz_rep, flags, listed_ties,
-                    listed_ties_twin, b_flags, exposure, exposed_count,
-                    pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                    ev_count):
-    """Set each agent's exposure bits from start-of-day lists (chunks hold whole households)."""
-    spill_on = prm[P_SPILL_ON] > 0
-    cap = ev_agent.shape[1]
-    for c in prange(pos.size):
-        s = pos[c]
-        end = ends[c]
-        while s < end:
-            size = hh_size[s]
-            if ev_count[c] + 4 * size > cap:
-                break
-            n_rec = 0
-            n_twin = 0
-            first_rec = -1
-            for i in range(s, s + size):
-                if flags[i] & F_LISTED:
-                    n_rec += 1
-                    if first_rec < 0:
-                        first_rec = i
-                if flags[i] & F_TLISTED:
-                    n_twin += 1
-            for i in range(s, s + size):
-                x = 0
-                f = flags[i]
-                if spill_on:
-                    own = 1 if f & F_LISTED else 0
-                    town = 1 if f & F_TLISTED else 0
-                    if n_rec - own > 0:
-                        x |= X_HH
-                    if n_twin - town > 0:
-                        x |= X_THH
-                    if listed_ties[i] > 0:
-                        x |= X_TIE
-                    if listed_ties_twin[i] > 0:
-                        x |= X_TTIE
-                    b = employer[i]
-                    if b >= 0:
-                        bf = b_flags[b]
-                        rep = biz_rep[b] == i
-                        if bf & B_LISTED:
-                            x |= X_REP if rep else X_EMP
-                        if bf & B_TLISTED:
-                            x |= X_TREP if rep else X_TEMP
-                old = exposure[i]
-                exposure[i] = x
-                for ch in range(4):
-                    bit = 1 << ch
-                    if x & bit:
-                        exposed_count[c, ch] += 1
-                if old != x and is_logged(log_key, log_frac, i):
-                    for ch in range(4):
-                        bit = 1 << ch
-                        if (x & bit) != (old & bit):
-                            other = -1
-                            if ch == 0:
-                                other = first_rec
-                                if other == i:
-                                    for k in range(s, s + size):
-                                        if k != i and flags[k] & F_LISTED:
-                                            other = k
-                                            break
-                            elif ch >= 2:
-                                other = employer[i]
-                            kind = EV_EXPOSURE_START if x & bit else EV_EXPOSURE_END
-                            emit(c, i, other, kind, ch, -1, 0.0, ev_agent, ev_other, ev_kind,
-                                 ev_code, ev_sensor, ev_value, ev_count)
-            s += size
-        pos[c] = s
+@njit(inline="always", cache=True)
+def household_listed(s, size, flags):
+    """Start-of-day counts of listed members (recorded, twin) and the first listed one."""
+    n_rec = 0
+    n_twin = 0
+    first = -1
+    for k in range(s, s + size):
+        if flags[k] & F_LISTED:
+            n_rec += 1
+            if first < 0:
+                first = k
+        if flags[k] & F_TLISTED:
+            n_twin += 1
+    return n_rec, n_twin, first
+
+
+@njit(inline="always", cache=True)
+def exposure_of(i, n_rec, n_twin, flags, listed_ties, listed_ties_twin, employer, biz_rep,
+                b_flags) -> int:
+    """Agent ``i``'s exposure bits: through whom start-of-day lists reach it."""
+    x = 0
+    f = flags[i]
+    if n_rec - (1 if f & F_LISTED else 0) > 0:
+        x |= X_HH
+    if n_twin - (1 if f & F_TLISTED else 0) > 0:
+        x |= X_THH
+    if listed_ties[i] > 0:
+        x |= X_TIE
+    if listed_ties_twin[i] > 0:
+        x |= X_TTIE
+    b = employer[i]
+    if b >= 0:
+        bf = b_flags[b]
+        rep = biz_rep[b] == i
+        if bf & B_LISTED:
+            x |= X_REP if rep else X_EMP
+        if bf & B_TLISTED:
+            x |= X_TREP if rep else X_TEMP
+    return x
+
+
+@njit(inline="always", cache=True)
+def update_exposure(c, i, s, size, n_rec, n_twin, first_rec, spill_on, log_key, log_frac, flags,
+                    listed_ties, listed_ties_twin, employer, biz_rep, b_flags, exposure, cnt,
+                    ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count) -> None:
+    """Set agent ``i``'s exposure; count it; log changes for sampled agents."""
+    x = 0
+    if spill_on:
+        x = exposure_of(i, n_rec, n_twin, flags, listed_ties, listed_ties_twin, employer,
+                        biz_rep, b_flags)
+    old = exposure[i]
+    exposure[i] = x
+    for ch in range(4):
+        if x & (1 << ch):
+            cnt[c, C_EXP_HH + ch] += 1
+    if old != x and is_logged(log_key, log_frac, i):
+        for ch in range(4):
+            bit = 1 << ch
+            if (x & bit) != (old & bit):
+                other = -1
+                if ch == 0:
+                    other = first_rec
+                    if other == i:
+                        for k in range(s, s + size):
+                            if k != i and flags[k] & F_LISTED:
+                                other = k
+                                break
+                elif ch >= 2:
+                    other = employer[i]
+                kind = EV_EXPOSURE_START if x & bit else EV_EXPOSURE_END
+                emit(c, i, other, kind, ch, -1, 0.0, ev_agent, ev_other, ev_kind, ev_code,
+                     ev_sensor, ev_value, ev_count)
 
 
 @njit(inline="always", cache=True)
@@ -119,7 +122,7 @@ def _business_step(score, rep_listed, base, rep_pts, decay, listed, enter, exit_
 
 
 @njit(parallel=True, cache=True)
-def business_kernel(prm, biz_rep, flags, b_score, b_twin, b_flags, counts):
+def business_kernel(prm, biz_rep, flags, b_score, b_twin, b_flags, cnt):
     """Update business scores and the business list from their representatives' status."""
     if prm[P_SPILL_ON] <= 0:
         return
@@ -129,7 +132,7 @@ def business_kernel(prm, biz_rep, flags, b_score, b_twin, b_flags, counts):
     enter = prm[P_BIZ_ENTER]
     exit_ = prm[P_BIZ_EXIT]
     nb = biz_rep.size
-    n_blocks = counts.shape[0]
+    n_blocks = min(cnt.shape[0], 64)
     step = (nb + n_blocks - 1) // n_blocks
     for blk in prange(n_blocks):
         for b in range(blk * step, min(nb, (blk + 1) * step)):
@@ -146,6 +149,6 @@ def business_kernel(prm, biz_rep, flags, b_score, b_twin, b_flags, counts):
             b_twin[b] = t
             b_flags[b] = (B_LISTED if lst else 0) | (B_TLISTED if tl else 0)
             if lst:
-                counts[blk, 0] += 1
+                cnt[blk, C_BIZ_LISTED] += 1
             if tl:
-                counts[blk, 1] += 1
+                cnt[blk, C_BIZ_TLISTED] += 1

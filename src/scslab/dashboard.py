@@ -1,0 +1,592 @@
+"""The scslab dashboard: a Streamlit app over the Python API (``scslab serve``).
+
+Pick a preset, turn the main knobs, run with a progress bar, read the same
+charts as the HTML report, compare two settings on common random numbers and
+download the results. It calls ``scslab.api`` / ``scslab.compare`` only (no
+simulation logic here), shows daily aggregates (never agent arrays) and reads
+and writes files only under its runs directory (``--runs-dir``, default
+``./runs``). ``scslab serve`` binds it to 127.0.0.1.
+
+Run by hand: ``streamlit run src/scslab/dashboard.py -- --runs-dir runs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import streamlit as st
+
+from scslab import report
+from scslab.errors import ScslabError
+from scslab.results import Result, load_run
+from scslab.scenario.loader import preset_description, preset_names
+from scslab.scenario.schema import Scenario
+
+RUNS_ENV = "SCSLAB_RUNS_DIR"
+MAX_AGENTS = 2_000_000
+MAX_DAYS = 3650
+DEFAULT_AGENTS = 20_000
+DEFAULT_DAYS = 120
+MAX_SEED = 2**53 - 1  # the largest integer a browser number widget holds exactly
+# Widget keys whose defaults come from the preset: reset when the preset changes.
+PRESET_KEYS = ("seed", "camera_scale", "camera_coverage", "detection", "fmr", "spillover",
+               "hh_penalty", "tie_penalty", "emp_penalty", "transparency", "appeals",
+               "evidence_review", "expiry")
+
+
+# --------------------------------------------------------------------------- knobs (pure)
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The settings the dashboard exposes, on top of a preset."""
+
+    preset: str
+    agents: int = DEFAULT_AGENTS
+    days: int = DEFAULT_DAYS
+    seed: int = 0
+    camera_scale: float = 1.0
+    camera_coverage: float = 1.0
+    detection: float = 0.5
+    false_match_rate: float = 0.0
+    group_multipliers: dict[str, float] = field(default_factory=dict)
+    spillover: bool = True
+    household_penalty: float = 0.0
+    tie_penalty: float = 0.0
+    employee_penalty: float = 0.0
+    transparency: str = "secret"
+    appeals: bool = False
+    evidence_review: bool = False
+    expiry: bool = False
+    chilling: bool = False
+
+
+@lru_cache(maxsize=32)
+def preset_scenario(preset: str) -> Scenario:
+    """The preset as shipped (validated)."""
+    from scslab.api import resolve
+
+    return resolve(preset)
+
+
+def preset_knobs(preset: str, agents: int = DEFAULT_AGENTS, days: int = DEFAULT_DAYS) -> Knobs:
+    """The knobs as the preset sets them."""
+    sc = preset_scenario(preset)
+    cam = sc.sensors.cameras
+    sp = sc.policy.spillover
+    g = sc.governance
+    groups = [x.name for x in sc.population.groups]
+    return Knobs(
+        preset=preset, agents=agents, days=days, seed=sc.seed, camera_scale=1.0,
+        camera_coverage=cam.coverage, detection=cam.detection,
+        false_match_rate=cam.false_match_rate,
+        group_multipliers={x: float(cam.group_multipliers.get(x, 1.0)) for x in groups[1:]},
+        spillover=sp.enabled, household_penalty=sp.household.penalty,
+        tie_penalty=sp.ties.penalty, employee_penalty=sp.employer.employee_penalty,
+        transparency=str(getattr(g.transparency, "value", g.transparency)),
+        appeals=g.appeals.enabled, evidence_review=g.evidence_review.enabled,
+        expiry=g.expiry.enabled)
+
+
+def describe_changes(k: Knobs) -> list[str]:
+    """Plain-language list of what the knobs change relative to the preset."""
+    base = preset_knobs(k.preset, k.agents, k.days)
+    labels = {
+        "seed": "seed", "camera_scale": "camera density (× preset)",
+        "camera_coverage": "camera coverage", "detection": "camera detection",
+        "false_match_rate": "camera false-match rate", "spillover": "joint punishment",
+        "household_penalty": "household spillover (points/day)",
+        "tie_penalty": "friends spillover (points/day)",
+        "employee_penalty": "employee spillover (points/day)", "transparency": "rules",
+        "appeals": "appeals", "evidence_review": "evidence review", "expiry": "expiry",
+    }
+    out = []
+    for name, label in labels.items():
+        a, b = getattr(base, name), getattr(k, name)
+        if a != b:
+            out.append(f"{label}: {report.value_text(a)} → {report.value_text(b)}")
+    for grp, v in k.group_multipliers.items():
+        a = base.group_multipliers.get(grp, 1.0)
+        if a != v:
+            out.append(f"false-match multiplier for {grp}: {report.fmt(a)}× → {report.fmt(v)}×")
+    return out
+
+
+def build_scenario(k: Knobs, name: str | None = None) -> Scenario:
+    """The preset with the knobs applied: a validated Scenario (nothing is run)."""
+    from scslab.api import resolve
+
+    sc = resolve(k.preset, agents=int(k.agents), days=int(k.days), seed=int(k.seed))
+    data = sc.model_dump(mode="json")
+    cam = data["sensors"]["cameras"]
+    for reg in data["population"]["regions"]:
+        reg["cameras_per_1000"] = float(reg["cameras_per_1000"]) * float(k.camera_scale)
+    cam["coverage"] = float(k.camera_coverage)
+    cam["detection"] = float(k.detection)
+    cam["false_match_rate"] = float(k.false_match_rate)
+    mult = dict(cam.get("group_multipliers") or {})
+    mult.update({g: float(v) for g, v in k.group_multipliers.items()})
+    cam["group_multipliers"] = mult
+    sp = data["policy"]["spillover"]
+    sp["enabled"] = bool(k.spillover)
+    sp["household"]["penalty"] = float(k.household_penalty)
+    sp["ties"]["penalty"] = float(k.tie_penalty)
+    sp["employer"]["employee_penalty"] = float(k.employee_penalty)
+    gov = data["governance"]
+    gov["transparency"] = k.transparency
+    gov["appeals"]["enabled"] = bool(k.appeals)
+    gov["evidence_review"]["enabled"] = bool(k.evidence_review)
+    gov["expiry"]["enabled"] = bool(k.expiry)
+    changes = describe_changes(k)
+    if changes:
+        data["description"] = (data.get("description", "") + " Dashboard changes: "
+                               + "; ".join(changes) + ".")[:4000]
+    if name:
+        data["name"] = name[:64]
+    return Scenario.model_validate(data)
+
+
+def runs_dir_from(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Path:
+    """The runs directory: ``--runs-dir`` after ``--``, else $SCSLAB_RUNS_DIR, else ./runs."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--runs-dir", default=None)
+    args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    env = os.environ if env is None else env
+    return Path(args.runs_dir or env.get(RUNS_ENV) or "runs").expanduser().resolve()
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies under ``root`` (after resolving links)."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
+def list_runs(root: Path) -> list[Path]:
+    """Run and comparison directories directly under ``root``, newest first."""
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and inside(p, root) and (
+        (p / "summary.json").is_file() or report.is_comparison_dir(p))]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def new_dir(root: Path, stem: str) -> Path:
+    """A fresh directory name under ``root``."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return root / f"{stem}-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+# --------------------------------------------------------------------------- widgets
+
+
+def _reset_preset_knobs() -> None:
+    for key in list(st.session_state.keys()):
+        if key in PRESET_KEYS or str(key).startswith("gm-"):
+            del st.session_state[key]
+
+
+def sidebar() -> Knobs:
+    """The knobs in the sidebar; returns the current settings."""
+    sb = st.sidebar
+    sb.title("scslab")
+    sb.caption("A social credit system, simulated on synthetic people.")
+    presets = preset_names()
+    default = presets.index("national") if "national" in presets else 0
+    preset = sb.selectbox("Scenario preset", presets, index=default, key="preset",
+                          on_change=_reset_preset_knobs,
+                          help="A starting point; the knobs below adjust it.")
+    sb.caption(preset_description(preset))
+    base = preset_knobs(preset)
+    sc = preset_scenario(preset)
+
+    sb.subheader("Population and time")
+    agents = sb.number_input("Synthetic people", min_value=100, max_value=MAX_AGENTS,
+                             value=DEFAULT_AGENTS, step=1000, key="agents",
+                             help="More people take longer; 20,000 runs in seconds.")
+    days = sb.number_input("Days", min_value=1, max_value=MAX_DAYS, value=DEFAULT_DAYS,
+                           step=10, key="days")
+    seed = sb.number_input("Seed", min_value=0, max_value=MAX_SEED,
+                           value=min(base.seed, MAX_SEED), step=1,
+                           key="seed", help="Same seed, same results.")
+
+    sb.subheader("Cameras")
+    cam = sc.sensors.cameras
+    camera_scale, camera_coverage = base.camera_scale, base.camera_coverage
+    if cam.density_coverage:
+        camera_scale = sb.slider("Camera density (× the preset)", 0.0, 5.0, 1.0, 0.1,
+                                 key="camera_scale",
+                                 help="Scales cameras per 1,000 people in every region; "
+                                      "coverage follows density.")
+    else:
+        camera_coverage = sb.slider("Camera coverage", 0.0, 1.0, float(base.camera_coverage),
+                                    0.05, key="camera_coverage",
+                                    help="Share of acts within a camera's view.")
+    detection = sb.slider("Detection probability", 0.0, 1.0, float(base.detection), 0.05,
+                          key="detection", help="Chance a camera in view records the act.")
+    fmr_max = max(0.05, float(base.false_match_rate))
+    fmr = sb.slider("False-match rate", 0.0, fmr_max, float(base.false_match_rate), 0.0005,
+                    format="%.4f", key="fmr",
+                    help="Chance a recorded act is pinned on the wrong person.")
+    mults = {}
+    for grp, v in base.group_multipliers.items():
+        mults[grp] = sb.slider(f"False-match multiplier: {grp}", 0.0, max(100.0, v), float(v),
+                               0.5, key=f"gm-{grp}",
+                               help="Recognition errs more for some groups (NIST: 10–100×).")
+
+    sb.subheader("Joint punishment")
+    spill = sb.toggle("Spillover to family, friends and employers", value=base.spillover,
+                      key="spillover")
+    hh = sb.slider("Household members lose (points/day)", 0.0, 20.0,
+                   float(min(base.household_penalty, 20.0)), 0.5, key="hh_penalty",
+                   disabled=not spill)
+    tie = sb.slider("Friends lose (points/day)", 0.0, 10.0, float(min(base.tie_penalty, 10.0)),
+                    0.1, key="tie_penalty", disabled=not spill)
+    emp = sb.slider("Employees of a listed business lose (points/day)", 0.0, 10.0,
+                    float(min(base.employee_penalty, 10.0)), 0.1, key="emp_penalty",
+                    disabled=not spill)
+
+    sb.subheader("Governance")
+    transparency = sb.radio("Rules", ["secret", "published"],
+                            index=0 if base.transparency == "secret" else 1,
+                            key="transparency", horizontal=True)
+    appeals = sb.toggle("Appeals", value=base.appeals, key="appeals")
+    review = sb.toggle("Evidence review of identity matches", value=base.evidence_review,
+                       key="evidence_review")
+    expiry = sb.toggle("List entries expire", value=base.expiry, key="expiry")
+    chilling = sb.checkbox("Measure the chilling effect (runs twice)", value=False,
+                           key="chilling")
+    return Knobs(preset=preset, agents=int(agents), days=int(days), seed=int(seed),
+                 camera_scale=float(camera_scale), camera_coverage=float(camera_coverage),
+                 detection=float(detection), false_match_rate=float(fmr),
+                 group_multipliers=mults, spillover=bool(spill), household_penalty=float(hh),
+                 tie_penalty=float(tie), employee_penalty=float(emp),
+                 transparency=str(transparency), appeals=bool(appeals),
+                 evidence_review=bool(review), expiry=bool(expiry), chilling=bool(chilling))
+
+
+# --------------------------------------------------------------------------- display
+
+
+def _error(e: BaseException) -> None:
+    from pydantic import ValidationError
+
+    if isinstance(e, ScslabError):
+        st.error(str(e))
+    elif isinstance(e, ValidationError):
+        from scslab.scenario.loader import format_validation_error
+
+        st.error(format_validation_error(e, "settings"))
+    else:
+        st.exception(e)
+
+
+def _read(path: Path, root: Path) -> bytes:
+    if not inside(path, root):
+        raise ScslabError(f"{path} is outside the runs directory")
+    return path.read_bytes()
+
+
+def show_figures(figures: list[report.ReportFigure], prefix: str) -> None:
+    """Draw report figures with their captions."""
+    for f in figures:
+        st.markdown(f"**{f.title}**")
+        st.plotly_chart(f.figure, key=f"{prefix}-{f.id}", config=report.PLOTLY_CONFIG)
+        st.caption(f.caption)
+
+
+def show_table(t: report.Table, key: str) -> None:
+    st.markdown(f"**{t.title}**")
+    st.dataframe(t.to_frame(), hide_index=True, key=key)
+    if t.note:
+        st.caption(t.note)
+
+
+def show_result(result: Result, root: Path, prefix: str = "run") -> None:
+    """The report of one run, drawn with Streamlit (same figures as the HTML report)."""
+    sc, s = result.scenario, result.summary
+    st.subheader(f"{sc.name}: {report.fmt(s.get('agents'))} synthetic people × "
+                 f"{report.fmt(s.get('days'))} days")
+    if not s.get("completed", True):
+        st.warning("This run stopped early; the days done are shown.")
+    heads = report.headlines(result)
+    for row in range(0, len(heads), 4):
+        cols = st.columns(4)
+        for col, h in zip(cols, heads[row:row + 4], strict=False):
+            col.metric(h.label, h.text, help=h.note)
+    if result.run_dir is not None:
+        downloads(result, root, prefix)
+    for sec in report.run_sections(result):
+        st.header(sec.title)
+        st.caption(sec.intro)
+        show_figures(sec.figures, f"{prefix}-{sec.id}")
+        for i, t in enumerate(sec.tables):
+            show_table(t, f"{prefix}-{sec.id}-t{i}")
+    st.header("Governance")
+    st.dataframe(report.Table("Governance", ["setting", "value", "what it means"],
+                              report.governance_rows(sc)).to_frame(), hide_index=True,
+                 key=f"{prefix}-gov")
+    with st.expander("Key parameters"):
+        for i, t in enumerate(report.scenario_tables(sc)):
+            show_table(t, f"{prefix}-param-{i}")
+
+
+def downloads(result: Result, root: Path, prefix: str) -> None:
+    """Download buttons for a run directory's files."""
+    d = Path(result.run_dir)
+    cols = st.columns(5)
+    cols[0].download_button("Daily table (CSV)", result.daily.to_csv(index=False),
+                            file_name=f"{d.name}-daily.csv", mime="text/csv",
+                            key=f"{prefix}-dl-csv", on_click="ignore")
+    if (d / "daily.parquet").is_file():
+        cols[1].download_button("Daily table (Parquet)",
+                                lambda: _read(d / "daily.parquet", root),
+                                file_name=f"{d.name}-daily.parquet",
+                                mime="application/octet-stream", key=f"{prefix}-dl-pq",
+                                on_click="ignore")
+
+    def html() -> bytes:
+        path = d / report.REPORT_FILE
+        if not path.is_file():
+            report.write_report(result)
+        return _read(path, root)
+
+    cols[2].download_button("Report (HTML)", html, file_name=f"{d.name}-report.html",
+                            mime="text/html", key=f"{prefix}-dl-html", on_click="ignore")
+    if (d / "summary.json").is_file():
+        cols[3].download_button("Summary (JSON)", lambda: _read(d / "summary.json", root),
+                                file_name=f"{d.name}-summary.json", mime="application/json",
+                                key=f"{prefix}-dl-summary", on_click="ignore")
+    if (d / "scenario.yaml").is_file():
+        cols[4].download_button("Scenario (YAML)", lambda: _read(d / "scenario.yaml", root),
+                                file_name=f"{d.name}-scenario.yaml", mime="text/yaml",
+                                key=f"{prefix}-dl-yaml", on_click="ignore")
+    st.caption(f"Saved in `{d}`.")
+
+
+def show_comparison(data: report.ComparisonData, root: Path, prefix: str = "cmp") -> None:
+    """A comparison, drawn with Streamlit (same table and figures as the HTML report)."""
+    st.subheader(" vs ".join(data.labels))
+    show_table(report.comparison_rows(data), f"{prefix}-table")
+    show_figures(report.comparison_figures(data), prefix)
+    show_table(report.scenario_differences(data), f"{prefix}-diff")
+    show_table(report.governance_side_by_side(data), f"{prefix}-gov")
+    if data.out_dir is not None:
+        d = Path(data.out_dir)
+        cols = st.columns(3)
+
+        def html() -> bytes:
+            path = d / report.REPORT_FILE
+            if not path.is_file():
+                report.write_comparison_report(data)
+            return _read(path, root)
+
+        cols[0].download_button("Comparison report (HTML)", html,
+                                file_name=f"{d.name}-report.html", mime="text/html",
+                                key=f"{prefix}-dl-html", on_click="ignore")
+        if (d / "comparison.csv").is_file():
+            cols[1].download_button("Outcome table (CSV)",
+                                    lambda: _read(d / "comparison.csv", root),
+                                    file_name=f"{d.name}-comparison.csv", mime="text/csv",
+                                    key=f"{prefix}-dl-csv", on_click="ignore")
+        if (d / "runs.csv").is_file():
+            cols[2].download_button("Per-run outcomes (CSV)", lambda: _read(d / "runs.csv", root),
+                                    file_name=f"{d.name}-runs.csv", mime="text/csv",
+                                    key=f"{prefix}-dl-runs", on_click="ignore")
+        st.caption(f"Saved in `{d}`.")
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def do_run(k: Knobs, root: Path) -> Result | None:
+    """Run the knobs' scenario with a progress bar; the run directory goes under ``root``."""
+    from scslab import api
+    from scslab.resources import check_fits
+
+    try:
+        sc = build_scenario(k)
+        check_fits(sc, root)
+    except Exception as e:  # noqa: BLE001 - shown to the user, not raised
+        _error(e)
+        return None
+    out = root / api.new_run_id(sc)
+    total = sc.days * (2 if k.chilling else 1)
+    bar = st.progress(0.0, text="Building the synthetic population…")
+    last = [-1]
+
+    def progress(day: int, days: int, row: dict) -> None:
+        step = int(100 * day / max(days, 1))
+        if step != last[0]:
+            last[0] = step
+            listed = int(row.get("listed", 0) or 0)
+            bar.progress(min(day / max(days, 1), 1.0),
+                         text=f"Day {day} of {days} — {listed:,} people listed")
+
+    try:
+        result = api.run(sc, out=out, chilling=k.chilling, progress=progress, report=True)
+    except Exception as e:  # noqa: BLE001 - shown to the user, not raised
+        bar.empty()
+        _error(e)
+        return None
+    bar.progress(1.0, text=f"Done: {sc.days} days ({total} simulated with the counterfactual)"
+                 if k.chilling else f"Done: {sc.days} days")
+    return result
+
+
+def do_compare(a: Knobs, b: Knobs, replicates: int, root: Path) -> report.ComparisonData | None:
+    """Compare settings A and B (same people, days and seeds) with a progress bar."""
+    from scslab.compare import compare
+
+    try:
+        sa = build_scenario(replace(a, agents=b.agents, days=b.days, seed=b.seed),
+                            name=f"A-{a.preset}")
+        sb = build_scenario(b, name=f"B-{b.preset}")
+    except Exception as e:  # noqa: BLE001 - shown to the user, not raised
+        _error(e)
+        return None
+    out = new_dir(root, "compare")
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(done: int, total: int, label: str) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{done} of {total} runs: {label}")
+
+    try:
+        cmp = compare([sa, sb], replicates=int(replicates), seed=b.seed, out=out,
+                      progress=progress)
+        data = report.comparison_data(cmp)
+        report.write_comparison_report(data)
+    except Exception as e:  # noqa: BLE001 - shown to the user, not raised
+        bar.empty()
+        _error(e)
+        return None
+    bar.progress(1.0, text="Done")
+    return data
+
+
+# --------------------------------------------------------------------------- tabs
+
+
+def results_tab(k: Knobs, root: Path, run_clicked: bool) -> None:
+    if run_clicked:
+        result = do_run(k, root)
+        if result is not None:
+            st.session_state["result"] = result
+    result = st.session_state.get("result")
+    if result is None:
+        st.info("Choose a preset, adjust the knobs in the sidebar, then press **Run "
+                "simulation**. A run of 20,000 people over 120 days takes a few seconds.")
+        changes = describe_changes(k)
+        if changes:
+            st.caption("Your changes to the preset: " + "; ".join(changes))
+        return
+    show_result(result, root, "run")
+
+
+def compare_tab(k: Knobs, root: Path) -> None:
+    st.markdown("Compare two settings on the **same synthetic people and random draws** "
+                "(common random numbers), so differences come from the policy, not luck. "
+                "**B** is what the sidebar shows now; **A** is the settings you pinned, or the "
+                "preset as shipped.")
+    pinned = st.session_state.get("pinned")
+    c1, c2 = st.columns(2)
+    if c1.button("Pin the current settings as A", key="pin"):
+        st.session_state["pinned"] = asdict(k)
+        pinned = st.session_state["pinned"]
+    if pinned and c2.button("Unpin A", key="unpin"):
+        st.session_state.pop("pinned", None)
+        pinned = None
+    a = Knobs(**pinned) if pinned else preset_knobs(k.preset, k.agents, k.days)
+    st.markdown(f"**A**: {a.preset}" + (" — " + "; ".join(describe_changes(a))
+                                        if describe_changes(a) else " as shipped"))
+    st.markdown(f"**B**: {k.preset}" + (" — " + "; ".join(describe_changes(k))
+                                        if describe_changes(k) else " as shipped"))
+    same = asdict(replace(a, agents=k.agents, days=k.days, seed=k.seed, chilling=False)) == \
+        asdict(replace(k, chilling=False))
+    if same:
+        st.caption("A and B are the same: change a knob (or pin, then change) to compare.")
+    reps = st.slider("Replicates (more: narrower intervals, longer wait)", 1, 10, 3,
+                     key="replicates")
+    st.caption(f"Each side is run {reps} time(s) plus its counterfactual without monitoring "
+               f"(for the chilling effect): {4 * reps} runs of {k.agents:,} people × "
+               f"{k.days} days.")
+    if st.button("Run comparison", type="primary", key="compare"):
+        data = do_compare(a, k, reps, root)
+        if data is not None:
+            st.session_state["comparison"] = data
+    data = st.session_state.get("comparison")
+    if data is not None:
+        show_comparison(data, root, "cmp")
+
+
+def past_tab(root: Path) -> None:
+    runs = list_runs(root)
+    if not runs:
+        st.info(f"No runs yet in `{root}`.")
+        return
+    names = [p.name for p in runs]
+    choice = st.selectbox("Run or comparison", names, index=None, key="past_run",
+                          placeholder="Choose a run…",
+                          help=f"Directories under {root}, newest first.")
+    if choice is None:
+        st.caption(f"{len(names)} saved under `{root}`.")
+        return
+    path = root / choice
+    if not inside(path, root):
+        st.error("That directory is outside the runs directory.")
+        return
+    try:
+        if report.is_comparison_dir(path):
+            show_comparison(report.load_comparison(path), root, "past-cmp")
+        else:
+            show_result(load_run(path), root, "past-run")
+    except Exception as e:  # noqa: BLE001 - shown to the user, not raised
+        _error(e)
+
+
+def about_tab(root: Path) -> None:
+    st.markdown(
+        "scslab simulates a social credit system on **synthetic people** and measures what it "
+        "does to them: wrongful listings from face-recognition errors, punishment that spreads "
+        "to families and employers, unequal treatment of groups and self-censorship. No real "
+        "person's data is used, and nothing here can act on anyone.\n\n"
+        "Every chart has a *Download* option in its toolbar; the **Report (HTML)** button gives "
+        "a single file with all charts that opens offline.\n\n"
+        f"Runs are saved under `{root}`. Reproduce any run from the command line with "
+        "`scslab run <run directory>/scenario.yaml`.")
+
+
+def main() -> None:
+    """The Streamlit script."""
+    st.set_page_config(page_title="scslab dashboard", layout="wide")
+    root = runs_dir_from()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        st.error(f"Cannot use the runs directory {root}: {e.strerror}")
+        return
+    k = sidebar()
+    run_clicked = st.sidebar.button("Run simulation", type="primary", key="run",
+                                    width="stretch")
+    st.title("What does a social credit system do to people?")
+    tabs = st.tabs(["Results", "Compare two settings", "Past runs", "About"])
+    with tabs[0]:
+        results_tab(k, root, run_clicked)
+    with tabs[1]:
+        compare_tab(k, root)
+    with tabs[2]:
+        past_tab(root)
+    with tabs[3]:
+        about_tab(root)
+
+
+if __name__ == "__main__":
+    main()
