@@ -194,8 +194,8 @@ def _reset_preset_knobs() -> None:
             del st.session_state[key]
 
 
-def sidebar() -> Knobs:
-    """The knobs in the sidebar; returns the current settings."""
+def sidebar() -> tuple[Knobs, bool]:
+    """The knobs in the sidebar; returns the current settings and whether Run was pressed."""
     sb = st.sidebar
     sb.title("scslab")
     sb.caption("A social credit system, simulated on synthetic people.")
@@ -205,6 +205,7 @@ def sidebar() -> Knobs:
                           on_change=_reset_preset_knobs,
                           help="A starting point; the knobs below adjust it.")
     sb.caption(preset_description(preset))
+    run_top = sb.container()
     base = preset_knobs(preset)
     sc = preset_scenario(preset)
 
@@ -264,13 +265,17 @@ def sidebar() -> Knobs:
     expiry = sb.toggle("List entries expire", value=base.expiry, key="expiry")
     chilling = sb.checkbox("Measure the chilling effect (runs twice)", value=False,
                            key="chilling")
-    return Knobs(preset=preset, agents=int(agents), days=int(days), seed=int(seed),
+    clicked = run_top.button("Run simulation", type="primary", key="run", width="stretch")
+    clicked = sb.button("Run simulation", type="primary", key="run_bottom",
+                        width="stretch") or clicked
+    knobs = Knobs(preset=preset, agents=int(agents), days=int(days), seed=int(seed),
                  camera_scale=float(camera_scale), camera_coverage=float(camera_coverage),
                  detection=float(detection), false_match_rate=float(fmr),
                  group_multipliers=mults, spillover=bool(spill), household_penalty=float(hh),
                  tie_penalty=float(tie), employee_penalty=float(emp),
                  transparency=str(transparency), appeals=bool(appeals),
                  evidence_review=bool(review), expiry=bool(expiry), chilling=bool(chilling))
+    return knobs, clicked
 
 
 # --------------------------------------------------------------------------- display
@@ -573,9 +578,7 @@ def main() -> None:
     except OSError as e:
         st.error(f"Cannot use the runs directory {root}: {e.strerror}")
         return
-    k = sidebar()
-    run_clicked = st.sidebar.button("Run simulation", type="primary", key="run",
-                                    width="stretch")
+    k, run_clicked = sidebar()
     st.title("What does a social credit system do to people?")
     tabs = st.tabs(["Results", "Compare two settings", "Past runs", "About"])
     with tabs[0]:

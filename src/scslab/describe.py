@@ -797,7 +797,7 @@ def _process(c: _Ctx) -> str:
         elif s.conditional:
             note = " (conditional)"
         rows.append([str(k), md_code(s.timer), md_code(s.function) + note, md_code(s.stage),
-                     md_cell(s.doc)])
+                     md_cell(_rst_to_md(s.doc))])
     lines.append(_table(["#", "timer", "call", "stage", "what it does"], rows))
     fused = sorted({s.function.split(" › ")[0] for s in steps if " › " in s.function})
     for name in fused:

@@ -738,7 +738,7 @@ def headlines(result: Result) -> list[Headline]:
     out.append(Headline("chilling_effect", "chilling effect", eff,
                         pct(eff) if eff is not None else "not measured",
                         "less criticism because people feel watched" if eff is not None else
-                        "run with --chilling to measure it"))
+                        "run with --chilling (dashboard: “Measure the chilling effect”)"))
     return out
 
 

@@ -439,7 +439,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
         if workers < 1:
             raise ScslabError(f"--workers must be at least 1 (got {workers})")
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                               processes=True, host="127.0.0.1", dashboard_address=None)
+                               processes=True, host="127.0.0.1",
+                               dashboard_address="127.0.0.1:0")
         try:
             client = Client(cluster)
             try:

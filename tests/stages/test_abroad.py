@@ -17,7 +17,12 @@ from scslab.engine import Simulation
 from scslab.errors import ScslabError
 from scslab.scenario.schema import Scenario
 from scslab.stages import abroad as A
-from scslab.stages.abroad import AbroadStage, capture_probability, foreign_false_match_rate
+from scslab.stages.abroad import (
+    AbroadStage,
+    abroad_metrics,
+    capture_probability,
+    foreign_false_match_rate,
+)
 
 FLOW_NAMES = [m[0] for m in A.FLOW_METRICS]
 
@@ -107,6 +112,8 @@ def test_columns_match_rows_and_registry() -> None:
     assert kinds["abroad_visitors"] == "flow" and kinds["abroad_recorded_total"] == "stock"
     assert {m.name for m in cols} <= {m.name for m in sim.metric_registry()}
     assert all(isinstance(row[n], int) for n in names)
+    assert cols == abroad_metrics(sim.scenario.data_flows)  # no simulation needed
+    assert abroad_metrics([]) == []
 
 
 def test_duplicate_flow_names_are_rejected() -> None:

@@ -28,6 +28,7 @@ def port_free(port: int) -> bool:
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -47,6 +48,7 @@ def register(app: typer.Typer) -> None:
         """Open the dashboard: pick a preset, turn the knobs, run, compare, download."""
         import importlib.util
         import os
+        import signal
         import subprocess
 
         from rich.console import Console
@@ -67,14 +69,24 @@ def register(app: typer.Typer) -> None:
         env = dict(os.environ, SCSLAB_RUNS_DIR=str(runs_dir),
                    STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
         proc = subprocess.Popen(dashboard_command(port, runs_dir), env=env)
+
+        def stop_child(signum: int, frame: object) -> None:
+            proc.send_signal(signum)  # Streamlit shuts down cleanly on SIGTERM/SIGHUP
+
+        old = {sig: signal.signal(sig, stop_child) for sig in (signal.SIGTERM, signal.SIGHUP)}
         try:
             code = proc.wait()
         except KeyboardInterrupt:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            raise typer.Exit(130) from None
+            code = 130
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         if code:
-            raise typer.Exit(code)
+            raise typer.Exit(130 if code == 130 else code if code > 0 else 128 - code)

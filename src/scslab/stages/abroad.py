@@ -23,7 +23,9 @@ One day, for each flow:
    residents with ties at home (share ``home_tie_share``, default
    :data:`HOME_TIE_SHARE`) and anyone captured on an earlier visit (the
    destination keeps the footage; ``retention_days`` is not simulated: the
-   worst case). Like the home model, there are no false non-matches.
+   worst case). Like the home model, there are no false non-matches. Device
+   identifiers and documents are matched with the same error model: one model
+   for every capture, so a flow's false matches are ``captured × fmr`` on average.
 4. **Records.** A resident's first identification opens a record (a dossier)
    at the destination. A resident with a home tie who gets a record is linked
    to one home agent (fixed per resident, hash-chosen: the tie), who is marked
@@ -46,7 +48,10 @@ people, stated in the column descriptions and by :meth:`AbroadStage.scale`),
 like the home columns count the home sample. A population of 0 ("unknown,
 every visit counted as a new person") needs no memory: each day brings
 ``daily_visitors`` (stochastically rounded) residents never seen before. The
-stage also keeps one byte per home agent for the marks.
+stage also keeps one byte per home agent for the marks. The home population is
+itself a sample: each false match lands on one simulated home agent, so when the
+home sample is much smaller than the population it stands for, the *share* of
+home agents marked (``abroad_home_agents_*``) is overstated accordingly.
 
 Randomness is counter-based (``rng``): the visits of a day are drawn by
 skipping ahead geometrically inside fixed chunks of residents (cost grows with
@@ -159,9 +164,9 @@ def capture_probability(site: Site) -> float:
 
     Each group of identical sensors captures with ``1 − Π_c (1 − p_c)`` over the
     channels it captures (per sensor, :data:`CAPTURE_PER_SENSOR`; video and faces
-    are one channel), compounded over its
-    sensors (``count`` per unit for cameras given ``per`` a unit, else the
-    total; network servers do not compound). Groups are independent.
+    are one channel), compounded over its sensors (``count`` per unit for cameras
+    given ``per`` a unit, else the total; network servers do not compound).
+    Groups are independent.
 
     Args:
         site: The site.

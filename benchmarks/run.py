@@ -1,0 +1,280 @@
+"""The scslab benchmark: RM1 against Mesa, memory bandwidth, and `national` at scale.
+
+Run it with ``scslab bench`` (or ``python benchmarks/run.py``). It writes
+``benchmarks/results/<date>-<host>.json`` and regenerates the table in
+``BENCHMARKS.md``. Throughput is agent-days per second (agents × days / seconds of
+the day loop; the population build is timed separately); memory is bytes per agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+# Bytes each pass reads or writes per agent-day (reads + writes, from the State and
+# World dtypes): behaviour reads disposition (4) and attributes (1) and the flags (1);
+# the settle pass reads hh_size (1), employer (4), attributes (1), listed_ties ×2 (4),
+# and reads and writes flags (2), exposure (2), score and twin (16), the two daily
+# deltas (16), the blacklist since-days when listed (rare, not counted).
+RM1_BYTES_PER_AGENT_DAY = 4 + 1 + 1 + 1 + 4 + 1 + 4 + 2 + 2 + 16 + 16
+
+
+def _rss() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def machine() -> dict:
+    import numba
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"host": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count(),
+            "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "numba_threads": numba.get_num_threads(),
+            "platform": platform.platform()}
+
+
+def scslab_run(name: str, agents: int, days: int, seed: int, threads: int | None = None,
+               profile: bool = False, overrides: dict | None = None) -> dict:
+    """Build and run a preset in this process; return timings and outcomes."""
+    from scslab.api import resolve
+    from scslab.engine import Simulation
+
+    over = {"output.event_log.enabled": False}
+    over.update(overrides or {})
+    sc = resolve(name, agents=agents, days=days, seed=seed, set=over)
+    sim = Simulation(sc, threads=threads, profile=profile)
+    t0 = time.perf_counter()
+    sim.build()
+    build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sim.run()
+    elapsed = time.perf_counter() - t0
+    last = sim.rows[-1]
+    bpa = sim.bytes_per_agent()
+    return {"agents": agents, "days": days, "seed": seed, "threads": sim.threads,
+            "build_seconds": build, "elapsed_seconds": elapsed,
+            "agent_days_per_second": agents * days / elapsed,
+            "final_mean_score": last["mean_score"], "final_listed_fraction": last["listed"] / agents,
+            "bytes_per_agent": bpa, "state_bytes_per_agent": bpa["state"] + bpa["attributes"],
+            "stage_seconds": {k: v for k, v in sim.stage_seconds.items() if v},
+            "peak_rss_bytes": _rss()}
+
+
+def warm_up() -> None:
+    """Compile (or load from cache) every kernel before anything is timed."""
+    scslab_run("rm1", 3000, 3, 1)
+    scslab_run("national", 3000, 3, 1)
+    scslab_run("national", 3000, 3, 1, profile=True)
+
+
+def in_subprocess(func: str, **kwargs) -> dict:
+    """Run ``func(**kwargs)`` of this module in a fresh process (for honest peak memory)."""
+    code = (f"import sys, json; sys.path.insert(0, {str(HERE)!r}); import run; "
+            f"print(json.dumps(run.{func}(**{kwargs!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def agreement(n: int, days: int, seeds: list[int]) -> dict:
+    """RM1 in scslab and in Mesa over replicate seeds: do final outcomes agree?"""
+    from mesa_rm1 import run_mesa_rm1
+
+    def stats(xs):
+        x = np.asarray(xs, dtype=float)
+        return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+
+    ours = [scslab_run("rm1", n, days, s) for s in seeds]
+    theirs = [run_mesa_rm1(n, days, s) for s in seeds]
+    out = {"agents": n, "days": days, "seeds": seeds}
+    ok = True
+    for key in ("final_mean_score", "final_listed_fraction"):
+        m1, se1 = stats([r[key] for r in ours])
+        m2, se2 = stats([r[key] for r in theirs])
+        se = math.sqrt(se1**2 + se2**2)
+        z = (m1 - m2) / se if se > 0 else 0.0
+        agree = abs(z) < 3.0
+        ok &= agree
+        out[key] = {"scslab": m1, "scslab_se": se1, "mesa": m2, "mesa_se": se2, "z": z,
+                    "agree_within_3_se": agree}
+    out["agree"] = ok
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small sizes (a minute or two)")
+    ap.add_argument("--national-sizes", type=int, nargs="*",
+                    default=[1_000_000, 10_000_000, 100_000_000])
+    ap.add_argument("--national-days", type=int, default=365)
+    ap.add_argument("--big-days", type=int, default=20,
+                    help="days for national at 10^8 (throughput is per day)")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=HERE / "results")
+    args = ap.parse_args(argv)
+    import scslab
+    from bandwidth import measure_bandwidth
+    from mesa_rm1 import run_mesa_rm1
+
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(args.threads)
+    quick = args.quick
+    res: dict = {"scslab": scslab.__version__, "date": datetime.now().isoformat(timespec="seconds"),
+                 "machine": machine(), "quick": quick}
+    print("warming up (compiling kernels)…", flush=True)
+    warm_up()
+
+    print("memory bandwidth (STREAM-like triad)…", flush=True)
+    bw = measure_bandwidth(n_elements=2**24 if quick else 2**26, repeats=5)
+    res["bandwidth"] = bw
+    gbs = bw["numba"]["gb_per_s"]
+
+    n_mesa, d_mesa = (20_000, 20) if quick else (100_000, 30)
+    print(f"RM1 at {n_mesa:,} agents × {d_mesa} days: scslab and Mesa…", flush=True)
+    ours = scslab_run("rm1", n_mesa, d_mesa, 1)
+    ours_long = scslab_run("rm1", n_mesa, 365, 1)
+    mesa = run_mesa_rm1(n_mesa, d_mesa, 1)
+    res["rm1_vs_mesa"] = {"agents": n_mesa, "days": d_mesa, "scslab": ours,
+                          "scslab_365_days": ours_long, "mesa": mesa,
+                          "ratio": ours["agent_days_per_second"] / mesa["agent_days_per_second"],
+                          "ratio_365_days": ours_long["agent_days_per_second"]
+                          / mesa["agent_days_per_second"]}
+    print("agreement over replicate seeds…", flush=True)
+    res["agreement"] = agreement(5_000 if quick else 10_000, 120 if quick else 365,
+                                 [11, 12, 13, 14, 15] if quick else list(range(11, 21)))
+
+    n_big = 1_000_000 if quick else 10_000_000
+    print(f"RM1 at {n_big:,} agents (bandwidth bound)…", flush=True)
+    big = scslab_run("rm1", n_big, 30 if quick else 60, 1)
+    bound = gbs * 1e9 / RM1_BYTES_PER_AGENT_DAY
+    res["rm1_bandwidth"] = {"run": big, "bytes_per_agent_day": RM1_BYTES_PER_AGENT_DAY,
+                            "bandwidth_gb_per_s": gbs, "bound_agent_days_per_second": bound,
+                            "fraction_of_bound": big["agent_days_per_second"] / bound}
+
+    sizes = [100_000, 1_000_000] if quick else args.national_sizes
+    res["national"] = []
+    for n in sizes:
+        days = 30 if quick else (args.big_days if n >= 50_000_000 else args.national_days)
+        print(f"national at {n:,} agents × {days} days…", flush=True)
+        t0 = time.perf_counter()
+        r = in_subprocess("scslab_run", name="national", agents=n, days=days, seed=1,
+                          threads=args.threads)
+        r["wall_seconds_including_build"] = time.perf_counter() - t0
+        prof_n = min(n, 1_000_000)
+        r["profile"] = scslab_run("national", prof_n, 10 if quick else 30, 1, profile=True)
+        res["national"].append(r)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{socket.gethostname()}.json"
+    path = args.out / name
+    path.write_text(json.dumps(res, indent=2) + "\n")
+    md = render_markdown(res)
+    (HERE.parent / "BENCHMARKS.md").write_text(md)
+    print(md)
+    print(f"results: {path}")
+    return res
+
+
+def _f(x: float) -> str:
+    return f"{x:,.3g}" if x < 1000 else f"{x:,.0f}"
+
+
+def render_markdown(res: dict) -> str:
+    m = res["machine"]
+    rv = res["rm1_vs_mesa"]
+    ag = res["agreement"]
+    bw = res["rm1_bandwidth"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `scslab bench` (`benchmarks/run.py`); raw results in `benchmarks/results/`.",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_bytes'] / 2**30:.0f} GiB; "
+        f"Python {m['python']}, NumPy {m['numpy']}, Numba {m['numba']} "
+        f"({m['numba_threads']} threads). Date: {res['date']}."
+        + (" **Quick mode** (small sizes)." if res.get("quick") else ""),
+        "",
+        "Throughput is agent-days per second of the day loop (population build timed "
+        "separately); memory is bytes per agent.",
+        "",
+        "## RM1: scslab against Mesa (same N, days and seed, one invocation)",
+        "",
+        "| implementation | agents | days | agent-days/s | build s | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| scslab | {rv['agents']:,} | {rv['days']} | {_f(rv['scslab']['agent_days_per_second'])}"
+        f" | {rv['scslab']['build_seconds']:.2f} | {rv['scslab']['peak_rss_bytes'] / 2**20:,.0f} MiB |",
+        f"| scslab | {rv['agents']:,} | 365 | {_f(rv['scslab_365_days']['agent_days_per_second'])}"
+        f" | {rv['scslab_365_days']['build_seconds']:.2f} | – |",
+        f"| Mesa 3 (`benchmarks/mesa_rm1.py`) | {rv['agents']:,} | {rv['days']} | "
+        f"{_f(rv['mesa']['agent_days_per_second'])} | {rv['mesa']['build_seconds']:.2f} | "
+        f"{rv['mesa']['peak_memory_bytes'] / 2**20:,.0f} MiB (growth) |",
+        "",
+        f"**Ratio: scslab is {rv['ratio']:,.0f}× Mesa** ({rv['ratio_365_days']:,.0f}× over a "
+        "365-day run, where fixed per-run costs weigh less). Target: ≥ 300×.",
+        "",
+        f"Agreement over {len(ag['seeds'])} replicate seeds ({ag['agents']:,} agents × "
+        f"{ag['days']} days): "
+        + "; ".join(f"{k.replace('_', ' ')} scslab {v['scslab']:.4g} ± {v['scslab_se']:.2g}, "
+                    f"Mesa {v['mesa']:.4g} ± {v['mesa_se']:.2g} (z = {v['z']:+.2f})"
+                    for k, v in ag.items() if isinstance(v, dict))
+        + f" → **{'agree' if ag['agree'] else 'DISAGREE'}** within 3 standard errors.",
+        "",
+        "## Memory bandwidth and the RM1 bound",
+        "",
+        f"STREAM-like triad: {res['bandwidth']['numba']['gb_per_s']:.1f} GB/s (Numba, "
+        f"{res['bandwidth']['threads']} threads; 24 bytes per element counted). "
+        f"RM1 touches about {bw['bytes_per_agent_day']} bytes per agent-day, so the bound is "
+        f"{_f(bw['bound_agent_days_per_second'])} agent-days/s. scslab's RM1 at "
+        f"{bw['run']['agents']:,} agents runs {_f(bw['run']['agent_days_per_second'])} "
+        f"agent-days/s: **{bw['fraction_of_bound']:.1%} of the bound** (target ≥ 25 %).",
+        "",
+        "## national at scale",
+        "",
+        "| agents | days | agent-days/s | build s | wall s (incl. build) | state B/agent "
+        "| ties B/agent | peak RSS |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in res["national"]:
+        lines.append(f"| {r['agents']:,} | {r['days']} | {_f(r['agent_days_per_second'])} | "
+                     f"{r['build_seconds']:.1f} | {r['wall_seconds_including_build']:.1f} | "
+                     f"{r['state_bytes_per_agent']:.0f} | {r['bytes_per_agent']['ties']:.0f} | "
+                     f"{r['peak_rss_bytes'] / 2**30:.2f} GiB |")
+    lines += ["", "Time per stage (profile mode: one pass per stage; the fused run is "
+              "faster than the sum):", "",
+              "| agents | " + " | ".join(
+                  k for k in res["national"][0]["profile"]["stage_seconds"]) + " |",
+              "|---:|" + "---:|" * len(res["national"][0]["profile"]["stage_seconds"])]
+    for r in res["national"]:
+        p = r["profile"]
+        lines.append(f"| {p['agents']:,} × {p['days']} d | " + " | ".join(
+            f"{v:.2f} s" for v in p["stage_seconds"].values()) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
