@@ -71,6 +71,26 @@ class Toolkit:
             f"{what}: observed {observed:.6g}, expected {expected:.6g} ± {k}·{sd:.4g}")
 
     @staticmethod
+    def simulate(scenario, overrides: dict | None = None, days: int | None = None):
+        """Build and run a ``Simulation`` (kept in memory: state, rows, event log)."""
+        from scslab.engine import Simulation
+        from scslab.scenario import load_scenario
+
+        sim = Simulation(load_scenario(scenario, overrides or None)).build()
+        sim.run(days)
+        return sim
+
+    @staticmethod
+    def events(sim):
+        """The run's event log so far, as a DataFrame."""
+        return sim.log.table().to_pandas()
+
+    @staticmethod
+    def total(sim, column: str) -> int:
+        """A daily count summed over the days run."""
+        return sum(r[column] for r in sim.rows)
+
+    @staticmethod
     def cli_env(extra: dict | None = None) -> dict:
         env = dict(os.environ)
         env.pop("SCSLAB_PROGRESS", None)

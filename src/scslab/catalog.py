@@ -2,12 +2,16 @@
 
 Tables: ``runs`` (one row per run), ``daily`` (run id + daily columns; columns
 are added as new scenarios bring new ones) and ``sweep_runs``. A file locked by
-another process is retried for a bounded time.
+another process is retried for a bounded time (``SCSLAB_CATALOG_LOCK_TIMEOUT``
+seconds, default 60), then the command exits 2 with one line; a run directory
+written before that stays complete and can be added later (``scslab catalog add``).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import random
 import time
 from pathlib import Path
@@ -18,6 +22,7 @@ from scslab.errors import ScslabError
 
 DEFAULT_DB = "scslab.duckdb"
 LOCK_TIMEOUT_S = 60.0
+LOCK_TIMEOUT_ENV = "SCSLAB_CATALOG_LOCK_TIMEOUT"
 
 RUNS_DDL = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -44,10 +49,31 @@ CREATE TABLE IF NOT EXISTS sweep_runs (
 )"""
 
 
-def connect(db: str | Path, read_only: bool = False, timeout: float = LOCK_TIMEOUT_S):
-    """Open the catalog, retrying while another process holds its lock."""
+def lock_timeout() -> float:
+    """Seconds to wait for another process's lock: ``SCSLAB_CATALOG_LOCK_TIMEOUT`` or 60."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return LOCK_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ScslabError(f"{LOCK_TIMEOUT_ENV}={raw!r}: expected a number of seconds >= 0")
+    return value
+
+
+def connect(db: str | Path, read_only: bool = False, timeout: float | None = None):
+    """Open the catalog, retrying while another process holds its lock.
+
+    ``timeout`` (seconds) defaults to ``SCSLAB_CATALOG_LOCK_TIMEOUT`` or 60.
+    """
     import duckdb
 
+    if timeout is None:
+        timeout = lock_timeout()
+    if Path(db).is_dir():
+        raise ScslabError(f"catalog {db} is a directory; pass a file with --db")
     deadline = time.monotonic() + timeout
     delay = 0.05
     while True:
@@ -60,20 +86,40 @@ def connect(db: str | Path, read_only: bool = False, timeout: float = LOCK_TIMEO
                 if "lock" in msg.lower():
                     raise ScslabError(
                         f"catalog {db} is locked by another process for more than "
-                        f"{timeout:.0f} s; the run directory is complete — add it later with "
-                        "`scslab catalog add RUN_DIR`") from None
+                        f"{timeout:g} s (the bounded wait, {LOCK_TIMEOUT_ENV}); try again "
+                        "when that process is done") from None
                 raise ScslabError(f"catalog {db} cannot be opened: {msg.splitlines()[0]}; "
                                   "move it aside or pass another --db") from None
-            time.sleep(delay * (0.5 + random.random()))
+            time.sleep(min(delay * (0.5 + random.random()),
+                           max(deadline - time.monotonic(), 0.0) + 0.01))
             delay = min(delay * 2, 1.0)
         except duckdb.Error as e:
             raise ScslabError(f"catalog {db} is not a DuckDB database or is corrupt "
                               f"({str(e).splitlines()[0]}); move it aside or pass another "
                               "--db") from None
     if not read_only:
-        con.execute(RUNS_DDL)
-        con.execute(SWEEP_DDL)
+        try:
+            con.execute(RUNS_DDL)
+            con.execute(SWEEP_DDL)
+        except duckdb.Error as e:
+            con.close()
+            raise _unusable(db, e) from None
     return con
+
+
+def _unusable(db, e: Exception) -> ScslabError:
+    """The exit-2 error for a catalog that opens but cannot be used (corrupt, old schema)."""
+    first = (str(e).splitlines() or [type(e).__name__])[0]
+    return ScslabError(f"catalog {db} is corrupt or not a scslab catalog ({first[:200]}); "
+                       "move it aside or pass another --db")
+
+
+def _add_later(e: ScslabError, db, run_dir: Path | None) -> ScslabError:
+    """``e`` plus how to add the (complete) run directory once the catalog is usable."""
+    if run_dir is None:
+        return e
+    return ScslabError(f"{e}; the run directory {run_dir} is complete: add it later with "
+                       f"`scslab catalog add {run_dir} --db {db}`")
 
 
 def _ensure_daily(con, df: pd.DataFrame) -> None:
@@ -93,8 +139,20 @@ def _ensure_daily(con, df: pd.DataFrame) -> None:
 
 def record_run(db: str | Path, run_id: str, run_dir: Path | None, scenario_name: str,
                summary: dict, daily: pd.DataFrame, sweep: dict | None = None) -> None:
-    """Insert (or replace) one run, its daily rows and its sweep row in one transaction."""
-    con = connect(db)
+    """Insert (or replace) one run, its daily rows and its sweep row in one transaction.
+
+    Raises ScslabError (exit 2) when the catalog stays locked past the bounded retry or
+    is corrupt; the message says how to add the (complete) run directory later.
+    """
+    import duckdb
+
+    from scslab.results import clean_json
+
+    summary = clean_json(summary)
+    try:
+        con = connect(db)
+    except ScslabError as e:
+        raise _add_later(e, db, run_dir) from None
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
@@ -124,11 +182,13 @@ def record_run(db: str | Path, run_id: str, run_dir: Path | None, scenario_name:
             con.execute(f"INSERT INTO sweep_runs ({q}) VALUES ({', '.join('?' * len(cols))})",
                         vals)
         con.execute("COMMIT")
-    except BaseException:
+    except BaseException as e:
         try:
             con.execute("ROLLBACK")
         except Exception:  # noqa: BLE001 - the original error matters more
             pass
+        if isinstance(e, duckdb.Error):
+            raise _add_later(_unusable(db, e), db, run_dir) from None
         raise
     finally:
         con.close()

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,8 @@ from scslab.fileio import atomic_write, atomic_write_json
 POINTER = "checkpoint.json"
 PARTS = "events.parts"
 VERSION = 1
+_CHECKPOINT_NAME = re.compile(r"checkpoint-\d{6}(-[0-9a-f]{6})?")
+_PART_NAME = re.compile(r"part-\d{6}\.parquet")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -55,6 +59,10 @@ def save(sim, run_dir: Path, scenario_hash: str) -> Path:
     run_dir = Path(run_dir)
     parts = flush_events(sim, run_dir)
     final = run_dir / f"checkpoint-{sim.day:06d}"
+    if final.exists():
+        # Saved again on the same day (stopped right after a periodic checkpoint): never
+        # remove the checkpoint the pointer may name; write a new one beside it.
+        final = run_dir / f"checkpoint-{sim.day:06d}-{uuid.uuid4().hex[:6]}"
     tmp = run_dir / f".checkpoint-{sim.day:06d}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -72,7 +80,6 @@ def save(sim, run_dir: Path, scenario_hash: str) -> Path:
                                           "scenario_hash": scenario_hash, "event_parts": parts,
                                           "event_rows": sim.log.rows})
     _fsync_dir(tmp)
-    shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     _fsync_dir(run_dir)
     atomic_write_json(run_dir / POINTER, {"checkpoint": final.name, "day": sim.day})
@@ -92,29 +99,48 @@ def load(run_dir: Path) -> dict | None:
     if not ptr.exists():
         return None
     hint = (f"; delete {ptr} and the checkpoint-* folders to restart the run from day 0")
+    parts_dir = run_dir / PARTS
     try:
         pointer = json.loads(ptr.read_text(encoding="utf-8"))
-        cdir = run_dir / str(pointer["checkpoint"])
+        name = pointer["checkpoint"]
+        if not isinstance(name, str) or not _CHECKPOINT_NAME.fullmatch(name):
+            raise ValueError(f"{POINTER} names {str(name)[:60]!r}, not a checkpoint folder")
+        cdir = run_dir / name
         meta = json.loads((cdir / "meta.json").read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("meta.json is not an object")
+        day = int(meta["day"])
+        pointer_day = int(pointer.get("day", day))
+        event_parts = list(meta["event_parts"])
+        if not all(isinstance(n, str) and _PART_NAME.fullmatch(n) for n in event_parts):
+            raise ValueError("meta.json lists event parts with bad names")
         with np.load(cdir / "state.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         rows = pq.read_table(cdir / "daily.parquet").to_pylist()
-    except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError,
-            pa.ArrowException) as e:
+        for n in event_parts:  # every part must be a readable Parquet file
+            if (parts_dir / n).exists():
+                pq.read_metadata(parts_dir / n)
+    except (OSError, KeyError, ValueError, TypeError, AttributeError, EOFError,
+            json.JSONDecodeError, UnicodeDecodeError, pa.ArrowException) as e:
         raise RunDirError(f"{run_dir}: the checkpoint is corrupt or truncated "
-                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-                          f"{hint}") from None
-    if meta.get("version") != VERSION or int(meta.get("day", -1)) != len(rows):
+                          f"({type(e).__name__}: {_first_line(e)}){hint}") from None
+    if meta.get("version") != VERSION or day != len(rows) or pointer_day != day:
         raise RunDirError(f"{run_dir}: the checkpoint is inconsistent (day {meta.get('day')} "
                           f"but {len(rows)} daily rows){hint}")
-    parts_dir = run_dir / PARTS
-    for p in parts_dir.glob("part-*.parquet") if parts_dir.exists() else []:
-        if p.name not in meta["event_parts"]:
-            p.unlink()
-    for name in meta["event_parts"]:
+    for name in event_parts:
         if not (parts_dir / name).exists():
             raise RunDirError(f"{run_dir}: event log part {name} is missing{hint}")
+    # parts written after the checkpoint (the run died before the next one) are redone
+    for p in parts_dir.glob("part-*.parquet") if parts_dir.exists() else []:
+        if p.name not in event_parts:
+            p.unlink()
+    meta["event_parts"] = event_parts
     return {"meta": meta, "arrays": arrays, "rows": rows}
+
+
+def _first_line(e: Exception) -> str:
+    lines = str(e).splitlines()
+    return lines[0][:200] if lines else ""
 
 
 def restore(sim, ck: dict) -> None:
@@ -126,7 +152,9 @@ def restore(sim, ck: dict) -> None:
     for name, arr in sim.state.arrays().items():
         src = ck["arrays"].get(f"state.{name}")
         if src is None or src.shape != arr.shape or src.dtype != arr.dtype:
-            raise RunDirError(f"checkpoint array {name} does not match the scenario")
+            raise RunDirError(f"checkpoint array {name} does not match the scenario; delete "
+                              "checkpoint.json and the checkpoint-* folders to restart the "
+                              "run from day 0")
         arr[...] = src
     if sim.abroad is not None and hasattr(sim.abroad, "set_state"):
         sim.abroad.set_state({k[len("abroad."):]: v for k, v in ck["arrays"].items()

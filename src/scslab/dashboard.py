@@ -424,7 +424,6 @@ def do_run(k: Knobs, root: Path) -> Result | None:
         _error(e)
         return None
     out = root / api.new_run_id(sc)
-    total = sc.days * (2 if k.chilling else 1)
     bar = st.progress(0.0, text="Building the synthetic population…")
     last = [-1]
 
@@ -433,8 +432,11 @@ def do_run(k: Knobs, root: Path) -> Result | None:
         if step != last[0]:
             last[0] = step
             listed = int(row.get("listed", 0) or 0)
-            bar.progress(min(day / max(days, 1), 1.0),
-                         text=f"Day {day} of {days} — {listed:,} people listed")
+            text = f"Day {day} of {days} — {listed:,} people listed"
+            if day >= days and k.chilling:
+                text = ("Simulating the same people again with speech unwatched, to measure "
+                        "the chilling effect…")
+            bar.progress(min(day / max(days, 1), 1.0), text=text)
 
     try:
         result = api.run(sc, out=out, chilling=k.chilling, progress=progress, report=True)
@@ -442,8 +444,7 @@ def do_run(k: Knobs, root: Path) -> Result | None:
         bar.empty()
         _error(e)
         return None
-    bar.progress(1.0, text=f"Done: {sc.days} days ({total} simulated with the counterfactual)"
-                 if k.chilling else f"Done: {sc.days} days")
+    bar.progress(1.0, text=f"Done: {len(result.daily)} days")
     return result
 
 

@@ -61,6 +61,34 @@ def household_chunks(world: World, target: int = CHUNK_TARGET) -> tuple[np.ndarr
     return bounds[:-1].copy(), bounds[1:].copy()
 
 
+@numba.njit(cache=True)
+def _count_listed_ties(tie_ptr, tie_idx, listed, out):
+    for k in range(out.size):
+        c = 0
+        for p in range(tie_ptr[k], tie_ptr[k + 1]):
+            c += listed[tie_idx[p]]
+        out[k] = c
+
+
+def initial_court_list(world: World, state: State, sc: Scenario) -> None:
+    """Put ``initial_share`` of adults on the court list on day 1 (both ledgers)."""
+    from scslab.params import F_CT, F_TCT
+
+    ct = sc.policy.lists.court
+    key = rng.stream_key(sc.seed, "initial_state")
+    u = rng.uniforms(key, world.n, 0)
+    remaining = rng.uniforms(key, world.n, 1)
+    adult = ((world.attr >> 1) & 3) != 0
+    on = adult & (u < ct.initial_share)
+    until = np.minimum(1 + (remaining * ct.term_days).astype(np.int64), 32767).astype(np.int16)
+    state.flags[on] |= F_CT | F_TCT
+    state.ct_until[on] = until[on]
+    state.tct_until[on] = until[on]
+    if world.has_ties:
+        _count_listed_ties(world.tie_ptr, world.tie_idx, on.astype(np.uint16), state.listed_ties)
+        state.listed_ties_twin[:] = state.listed_ties
+
+
 def set_threads(threads: int | None) -> int:
     """Use ``threads`` Numba threads (default: all); returns the number in use."""
     if threads is not None:
@@ -89,6 +117,8 @@ class Simulation:
         self.world = build_world(sc)
         self.params: Params = compile_params(sc, self.world.n)
         self.state = State.initial(self.world, sc.policy.scoring.base)
+        if sc.policy.lists.court.enabled and sc.policy.lists.court.initial_share > 0:
+            initial_court_list(self.world, self.state, sc)
         self.starts, self.ends = household_chunks(self.world)
         nc = self.starts.size
         self.n_chunks = nc

@@ -9,8 +9,36 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def _file_mode() -> int:
+    """The mode an ordinary new file gets (0o666 less the umask); mkstemp uses 0o600."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_MODE = _file_mode()
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (best effort: not every file system allows it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
-    """Call ``writer(tmp_path)`` then atomically replace ``path`` with it."""
+    """Call ``writer(tmp_path)``, fsync it, then atomically replace ``path`` with it.
+
+    A reader (or a run resumed after SIGKILL) sees the old file or the new one, never a
+    partial one; the temporary file is removed if ``writer`` fails.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -20,10 +48,12 @@ def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
         writer(tmp_path)
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, _MODE)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from scslab.scenario.schema import Scenario
 
 __all__ = [
+    "PLOTLY_CONFIG",
+    "REPORT_FILE",
     "ComparisonData",
     "Headline",
     "ReportFigure",
@@ -43,15 +45,23 @@ __all__ = [
     "comparison_data",
     "comparison_figures",
     "comparison_rows",
+    "denials_table",
+    "fmt",
     "governance_rows",
+    "governance_side_by_side",
     "group_table",
     "headlines",
+    "is_comparison_dir",
     "load_comparison",
+    "pct",
+    "provenance_rows",
     "render_comparison_html",
     "render_run_html",
     "run_figures",
     "run_sections",
+    "scenario_differences",
     "scenario_tables",
+    "value_text",
     "write_comparison_report",
     "write_report",
 ]
@@ -400,9 +410,11 @@ def fig_lists(daily: pd.DataFrame, agents: int | None = None) -> ReportFigure:
                "blacklist (score too low) or the court list (a court order) are refused flights, "
                "trains, loans and more; the redlist rewards high scores. The dashed line counts "
                "who would be listed if every recorded act had been pinned on the right person.")
-    if listed is not None:
+    if listed is not None and listed > 0:
         share = f" ({pct(listed / agents, 2)} of everyone)" if agents else ""
-        caption += f" On the last day {fmt(listed)} people were listed{share}."
+        caption += f" On the last day {plural(listed, 'person was', 'people were')} listed{share}."
+    elif listed is not None:
+        caption += " On the last day nobody was listed."
     cols = ["listed", "listed_blacklist", "listed_court", "true_listed", "redlisted"]
     return ReportFigure("fig-lists", "listed", "Who is on a list", caption, _finish(fig),
                         [c for c in cols if _has(daily, c)])
@@ -1037,8 +1049,10 @@ def fig_compare_metric(data: ComparisonData, metric: str, ytitle: str, cumulativ
                                      fillcolor=_rgba(color, 0.18), legendgroup=lab,
                                      hoverinfo="skip", name=f"{lab} min",
                                      meta={"column": metric, "scenario": lab, "stat": "min"}))
+        dash = ("solid", "dash", "dot", "dashdot")[k % 4]  # overlapping lines stay visible
         fig.add_trace(go.Scatter(x=days, y=_clean(m.mean(axis=1)), mode="lines", name=lab,
-                                 legendgroup=lab, line={"color": color, "width": 2.5},
+                                 legendgroup=lab,
+                                 line={"color": color, "width": 2.5, "dash": dash},
                                  meta={"column": metric, "scenario": lab, "stat": "mean",
                                        "transform": "cumulative" if cumulative else "none"}))
     if data.replicates > 1:
@@ -1304,5 +1318,8 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         text = render_comparison_html(load_comparison(run_dir))
     else:
         text = render_run_html(load_run(run_dir))
-    atomic_write_text(target, text)
+    try:
+        atomic_write_text(target, text)
+    except OSError as e:
+        raise ScslabError(f"cannot write the report to {target}: {e.strerror or e}") from None
     return target

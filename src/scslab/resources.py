@@ -10,9 +10,23 @@ import psutil
 from scslab.errors import ResourceError
 from scslab.scenario.schema import Scenario
 
+# The estimate is  RUNTIME + agents × (state + attributes + ties + employers)
+#                  + event-log rows × EVENT_ROW_BYTES.
+# Terms, measured with ``ru_maxrss`` (tests/robustness/test_resource_guard.py):
+# - RUNTIME: a 1,000-agent run peaks at ~257 MiB in its day loop (Python, NumPy,
+#   Numba and its compiled kernels, pyarrow, pandas, DuckDB, Jinja); writing the
+#   outputs after the loop (Parquet, the HTML report with its plots) adds ~70-100 MiB
+#   more for a short while. 300 MiB sits between the two, so the estimate is within
+#   25 % of both the day-loop peak (``summary.json`` ``peak_memory_bytes``) and the
+#   whole process's peak, from 3·10^5 to 3·10^6 agents.
+# - per agent: the state arrays (32 B), the world's attributes (12 B), the tie CSR
+#   (8 B of indptr + 4 B per tie) and the employers' arrays (21 B per employer);
+#   the measured slope is ~80 B per agent for the national preset (~85 B estimated).
+# - event log: 27 B per row (day i4, agent i8, kind u1, code u1, other i8, sensor i1,
+#   value f4), with the expected number of rows × 1.5 for the acts that spill over.
 STATE_BYTES = 4 * 4 + 1 + 1 + 2 * 5 + 2 * 2  # State.AGENT_FIELDS
 WORLD_BYTES = 1 + 1 + 1 + 1 + 4 + 4  # World per-agent attributes
-RUNTIME_BYTES = 350_000_000  # interpreter, NumPy, Numba, pyarrow, compiled kernels
+RUNTIME_BYTES = 300 * 2**20  # see above
 EVENT_ROW_BYTES = 27
 
 

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import logging
 import math
 import re
 import time
@@ -37,8 +38,8 @@ from scslab.rng import spawn_seeds
 from scslab.scenario.loader import load_scenario, parse_set, scenario_hash, validate_raw
 from scslab.scenario.schema import Scenario
 
-__all__ = ["RunSpec", "SweepPlan", "SweepResult", "dask_client", "key_outcomes", "parse_grid",
-           "plan_runs", "plan_sweep", "run_plan", "run_scenario_data", "sweep"]
+__all__ = ["RunSpec", "SweepPlan", "SweepResult", "dashboard_link", "dask_client", "key_outcomes",
+           "parse_grid", "plan_runs", "plan_sweep", "run_plan", "run_scenario_data", "sweep"]
 
 ProgressFn = Callable[[int, int, str], None]
 OutcomeFn = Callable[[dict, pd.DataFrame], dict[str, float]]
@@ -86,6 +87,12 @@ class SweepPlan:
     @property
     def n_points(self) -> int:
         return len(self.specs) // max(self.replicates, 1)
+
+    def finished_in(self, out_dir: str | Path) -> int:
+        """How many runs of this plan have a complete run directory under ``out_dir``."""
+        out = Path(out_dir)
+        return sum(_finished_dir(out / s.key, s, self.chilling) is not None
+                   for s in self.specs)
 
 
 @dataclass
@@ -440,7 +447,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
             raise ScslabError(f"--workers must be at least 1 (got {workers})")
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
                                processes=True, host="127.0.0.1",
-                               dashboard_address="127.0.0.1:0")
+                               dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
         try:
             client = Client(cluster)
             try:
@@ -448,7 +455,14 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
             finally:
                 client.close()
         finally:
-            cluster.close()
+            # a busy machine makes workers slow to exit; the nanny's "killing" line is noise
+            nanny = logging.getLogger("distributed.nanny")
+            level = nanny.level
+            nanny.setLevel(logging.ERROR)
+            try:
+                cluster.close()
+            finally:
+                nanny.setLevel(level)
         return
     try:
         client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
@@ -477,6 +491,16 @@ def check_workers(client: Any) -> int:
         raise ScslabError(f"Dask worker {w} runs scslab {v}, this client {scslab.__version__}; "
                           "install the same version everywhere")
     return _cluster_threads(client)
+
+
+def dashboard_link(client: Any) -> str | None:
+    """The Dask dashboard's address, when the scheduler serves one."""
+    try:
+        if "dashboard" in client.scheduler_info().get("services", {}):
+            return str(client.dashboard_link)
+    except Exception:  # noqa: BLE001 - informational only
+        pass
+    return None
 
 
 def _cluster_threads(client: Any) -> int:
@@ -594,6 +618,16 @@ def _write_manifest(out_dir: Path, plan: SweepPlan) -> None:
     atomic_write_json(out_dir / MANIFEST_FILE, clean_json(manifest))
 
 
+def _check_other_sweep(out_dir: Path, plan: SweepPlan, say: Callable[[str], None]) -> None:
+    try:
+        prev = json.loads((out_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(prev, dict) and prev.get("sweep_id") not in (None, plan.sweep_id):
+        say(f"note: {out_dir} held sweep {prev['sweep_id']}; runs that differ from sweep "
+            f"{plan.sweep_id} are run again and their directories replaced")
+
+
 def _sweep_meta(plan: SweepPlan, spec: RunSpec) -> dict:
     return {"sweep_id": plan.sweep_id, "replicate": spec.replicate, "seed": spec.seed,
             "grid": spec.grid}
@@ -685,6 +719,7 @@ def run_plan(plan: SweepPlan, *, out: str | Path | None = None, db: str | Path |
             daily_kept[spec.key] = daily
 
     if out_dir is not None:
+        _check_other_sweep(out_dir, plan, say)
         _write_manifest(out_dir, plan)
     cat = _catalog_state(dbp, plan.sweep_id)
     todo: list[RunSpec] = []

@@ -26,4 +26,4 @@ def register(app: typer.Typer) -> None:
         path = build_report(run, out)
         size = path.stat().st_size / 2**20
         Console().print(f"report: {path} ({size:.1f} MiB, opens offline in any browser)",
-                        highlight=False)
+                        highlight=False, soft_wrap=True)

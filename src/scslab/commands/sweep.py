@@ -76,51 +76,56 @@ def _run_with_progress(plan, *, out: Path, db: Path | None, workers: int | None,
                        scheduler: str | None, threads: int | None, outcome_fn=None,
                        keep_daily: bool = False):
     """Run a plan under a Rich progress bar; Ctrl-C exits 130 (finished runs are kept)."""
-    from scslab.sweep import dask_client, run_plan
+    from scslab.sweep import dashboard_link, dask_client, run_plan
 
     total = len(plan.specs)
-    state = {"done": 0}
     try:
         with dask_client(workers, scheduler) as client, _progress_bar() as prog:
+            link = dashboard_link(client) if client is not None else None
+            if link:
+                _log(f"Dask dashboard: {link}")
             task = prog.add_task(plan.sweep_id, total=total, last="")
 
             def progress(done: int, total: int, label: str) -> None:
-                state["done"] = done
                 prog.update(task, completed=done, last=label)
 
             return run_plan(plan, out=out, db=db, client=client, threads=threads,
                             progress=progress, outcome_fn=outcome_fn, keep_daily=keep_daily,
                             log=_log)
     except KeyboardInterrupt:
-        err_console.print(f"interrupted: {state['done']} of {total} runs are finished and "
-                          f"written under {out}; run the same command again to resume",
+        err_console.print(f"interrupted: {plan.finished_in(out)} of {total} runs are finished "
+                          f"and written under {out}; run the same command again to resume",
                           markup=False, soft_wrap=True)
         raise typer.Exit(130) from None
 
 
+_COLUMNS = [("listed_end", "listed"), ("wrongful_listed_end", "wrongful"),
+            ("collateral_sanctioned_end", "collateral"), ("misattributed_total", "misattrib."),
+            ("denials_total", "denials"), ("chilling_effect", "chilling")]
+
+
 def _points_table(res, limit: int = 40) -> Table:
-    outcomes = ["listed_end", "wrongful_listed_end", "misattributed_total", "denials_total",
-                "collateral_sanctioned_end"]
-    if "chilling_effect" in res.table:
-        outcomes.append("chilling_effect")
-    outcomes = [o for o in outcomes if o in res.table]
-    agg = res.by_point(outcomes)
-    grid = list(res.plan.grid)
+    outcomes = [(c, label) for c, label in _COLUMNS if c in res.table]
+    agg = res.by_point([c for c, _ in outcomes])
+    grid = list(res.plan.grid) or ["point"]
     reps = res.plan.replicates
-    t = Table(title=f"sweep {res.sweep_id} — mean over {reps} replicate(s)"
+    t = Table(title=f"sweep {res.sweep_id}: mean over {reps} replicate(s)"
               + (" ± sd" if reps > 1 else ""), box=None)
-    for g in grid or ["point"]:
-        t.add_column(g.rsplit(".", 1)[-1] if len(grid) > 0 else g, overflow="fold")
-    for o in outcomes:
-        t.add_column(o, justify="right")
+    for g in grid:
+        t.add_column(g.rsplit(".", 1)[-1], overflow="fold")
+    for _, label in outcomes:
+        t.add_column(label, justify="right")
     for _, row in agg.head(limit).iterrows():
-        cells = [_fmt(row[g]) for g in (grid or ["point"])]
-        for o in outcomes:
-            m, s = row[f"{o}_mean"], row[f"{o}_std"]
-            cells.append(_fmt(m) + (f" ± {_fmt(s)}" if reps > 1 and s == s else ""))
+        cells = [_fmt(row[g]) for g in grid]
+        for c, _ in outcomes:
+            m, sd = row[f"{c}_mean"], row[f"{c}_std"]
+            cells.append(_fmt(m) + (f" ± {sd:.2g}" if reps > 1 and sd == sd else ""))
         t.add_row(*cells)
+    cap = ("listed, wrongful, collateral: agents at the end; misattrib., denials: totals "
+           "over the run")
     if len(agg) > limit:
-        t.caption = f"first {limit} of {len(agg)} points; all runs are in sweep.parquet"
+        cap += f"; first {limit} of {len(agg)} points (all runs: sweep.parquet)"
+    t.caption = cap
     return t
 
 

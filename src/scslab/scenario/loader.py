@@ -17,16 +17,33 @@ from scslab.errors import ScenarioError
 from scslab.scenario.refs import did_you_mean
 from scslab.scenario.schema import Scenario
 
-MAX_FILE_BYTES = 5_000_000
+#: Scenario files are a few kB (the fully resolved national preset is ~8 kB, ~730
+#: YAML nodes). The limits below are far above that and keep the pure-Python YAML
+#: parser's worst case (a file full of tiny nodes) to about a second.
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 20_000
 MAX_DEPTH = 64
+MAX_INT_DIGITS = 400
 MAX_BASE_CHAIN = 16
 
 
 # --------------------------------------------------------------------------- YAML
 
 
+def _short_tag(tag: str) -> str:
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix):] if tag.startswith(prefix) else tag
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """Safe loader that refuses aliases (alias bombs) and duplicate keys."""
+    """Safe loader that refuses aliases (alias bombs), duplicate keys, unknown tags,
+    nesting deeper than MAX_DEPTH and more than MAX_NODES nodes, all while parsing
+    (before anything is expanded or built)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._nesting = 0
+        self._nodes = 0
 
     def compose_node(self, parent, index):  # noqa: D401
         if self.check_event(yaml.AliasEvent):
@@ -34,7 +51,28 @@ class _StrictLoader(yaml.SafeLoader):
             raise ScenarioError(
                 f"YAML aliases (*{event.anchor}) are not allowed in scenario files "
                 f"(line {event.start_mark.line + 1}); write the values out")
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            line = self.peek_event().start_mark.line + 1
+            raise ScenarioError(f"more than {MAX_NODES:,} values (at line {line}); a scenario "
+                                "file is much smaller than that")
         return super().compose_node(parent, index)
+
+    def _nest(self, compose, anchor):
+        self._nesting += 1
+        if self._nesting > MAX_DEPTH:
+            line = self.peek_event().start_mark.line + 1
+            raise ScenarioError(f"nesting too deep (limit {MAX_DEPTH} levels, line {line})")
+        try:
+            return compose(anchor)
+        finally:
+            self._nesting -= 1
+
+    def compose_sequence_node(self, anchor):
+        return self._nest(super().compose_sequence_node, anchor)
+
+    def compose_mapping_node(self, anchor):
+        return self._nest(super().compose_mapping_node, anchor)
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -43,13 +81,30 @@ class _StrictLoader(yaml.SafeLoader):
             try:
                 hashable = key in seen
             except TypeError:
-                raise ScenarioError(
-                    f"unhashable mapping key at line {key_node.start_mark.line + 1}") from None
+                raise ScenarioError(f"a mapping key at line {key_node.start_mark.line + 1} is "
+                                    "a list or a mapping; keys must be names") from None
             if hashable:
                 raise ScenarioError(f"duplicate key {key!r} at line "
                                     f"{key_node.start_mark.line + 1}; each key may appear once")
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        digits = sum(c.isdigit() for c in str(node.value))
+        if digits > MAX_INT_DIGITS:
+            raise ScenarioError(f"a number with {digits:,} digits at line "
+                                f"{node.start_mark.line + 1}; that is not a sensible value")
+        return super().construct_yaml_int(node)
+
+    def construct_refused_tag(self, node):
+        raise ScenarioError(
+            f"not valid YAML at line {node.start_mark.line + 1}: the tag "
+            f"{_short_tag(node.tag)} is not allowed; scenario files hold plain data "
+            "(mappings, lists, numbers, text), no language-specific tags")
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+_StrictLoader.add_constructor(None, _StrictLoader.construct_refused_tag)
 
 
 def _depth(obj: Any, limit: int = MAX_DEPTH) -> int:
@@ -67,12 +122,28 @@ def _depth(obj: Any, limit: int = MAX_DEPTH) -> int:
     return deepest
 
 
+def _kind(value: Any) -> str:
+    """'an int (42)', 'a list', … for messages about the top level."""
+    name = type(value).__name__
+    article = "an" if name[0] in "aeiou" else "a"
+    if isinstance(value, str | int | float | bool):
+        text = repr(value)
+        return f"{article} {name} ({text[:40] + '…' if len(text) > 40 else text})"
+    return f"{article} {name}"
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+
+
 def parse_yaml_text(text: str | bytes, origin: str) -> dict:
     """Parse scenario YAML; the top level must be a mapping."""
     if isinstance(text, bytes):
         if len(text) > MAX_FILE_BYTES:
-            raise ScenarioError(f"{origin}: file is {len(text)} bytes; scenario files are "
-                                f"limited to {MAX_FILE_BYTES} bytes")
+            raise ScenarioError(f"{origin}: file is larger than {MAX_FILE_BYTES:,} bytes, the "
+                                "limit for scenario files")
+        if text.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise ScenarioError(f"{origin}: the file is UTF-16 (or UTF-32); save it as UTF-8")
         if b"\x00" in text:
             raise ScenarioError(f"{origin}: file contains NUL bytes; it is not a text YAML file")
         try:
@@ -80,8 +151,13 @@ def parse_yaml_text(text: str | bytes, origin: str) -> dict:
         except UnicodeDecodeError as e:
             raise ScenarioError(f"{origin}: not valid UTF-8 (byte {e.start}); save the file "
                                 "as UTF-8") from None
+    elif len(text) > MAX_FILE_BYTES:
+        raise ScenarioError(f"{origin}: text is {len(text):,} characters; scenario files are "
+                            f"limited to {MAX_FILE_BYTES:,} bytes")
+    elif "\x00" in text:
+        raise ScenarioError(f"{origin}: text contains NUL characters")
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+        data = _load_yaml(text)
     except ScenarioError as e:
         raise ScenarioError(f"{origin}: {e}") from None
     except RecursionError:
@@ -91,12 +167,18 @@ def parse_yaml_text(text: str | bytes, origin: str) -> dict:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ScenarioError(f"{origin}: not valid YAML{where}: {problem}") from None
+    except (ValueError, TypeError, OverflowError) as e:
+        raise ScenarioError(f"{origin}: unreadable value: {str(e)[:200]}") from None
     if data is None:
+        if any(line.strip() and not line.lstrip().startswith("#")
+               for line in text.splitlines()):
+            raise ScenarioError(f"{origin}: the top level is null; a scenario is a YAML "
+                                "mapping of keys to values (e.g. `days: 365`)")
         raise ScenarioError(f"{origin}: the file is empty; a scenario is a YAML mapping "
                             "(e.g. `days: 365`)")
     if not isinstance(data, dict):
         raise ScenarioError(f"{origin}: the top level must be a mapping of keys to values, "
-                            f"not a {type(data).__name__}")
+                            f"not {_kind(data)}")
     if _depth(data) > MAX_DEPTH:
         raise ScenarioError(f"{origin}: nesting too deep (limit {MAX_DEPTH} levels)")
     return data
@@ -129,21 +211,31 @@ def _read_ref(ref: str | Path, relative_to: Path | None) -> tuple[dict, Path | N
     ref_s = str(ref)
     if ref_s in preset_names():
         return parse_yaml_text(preset_text(ref_s), f"preset {ref_s}"), None, f"preset {ref_s}"
+    if "\x00" in ref_s:
+        raise ScenarioError(f"{_clip(repr(ref_s))} is not a valid file name (it contains a "
+                            "NUL character)")
     path = Path(ref_s)
     if relative_to is not None and not path.is_absolute():
         path = relative_to / path
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as e:  # e.g. ENAMETOOLONG
+        raise ScenarioError(f"{_clip(ref_s)}: cannot be used as a file name "
+                            f"({e.strerror or e}); give a preset name or a YAML file") from None
+    if not exists:
         hint = did_you_mean(ref_s, preset_names())
         if ref_s.endswith((".yaml", ".yml")) or "/" in ref_s:
-            raise ScenarioError(f"scenario file {ref_s!r} not found")
-        raise ScenarioError(f"{ref_s!r} is neither a preset nor a file{hint}; "
+            raise ScenarioError(f"scenario file {_clip(repr(ref_s))} not found")
+        raise ScenarioError(f"{_clip(repr(ref_s))} is neither a preset nor a file{hint}; "
                             "`scslab presets` lists the presets")
     if path.is_dir():
-        raise ScenarioError(f"{ref_s!r} is a directory; give a scenario YAML file or a preset")
+        raise ScenarioError(f"{_clip(repr(ref_s))} is a directory; give a scenario YAML file "
+                            "or a preset")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:  # bounded: /dev/zero or a 10 GB file is refused fast
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as e:
-        raise ScenarioError(f"cannot read {ref_s!r}: {e.strerror}") from None
+        raise ScenarioError(f"cannot read {_clip(repr(ref_s))}: {e.strerror or e}") from None
     return parse_yaml_text(raw, str(path)), path.parent, str(path)
 
 
@@ -239,8 +331,9 @@ def parse_set(expr: str) -> tuple[list[str], Any]:
     if not path or any(not p for p in path.split(".")):
         raise ScenarioError(f"--set {expr!r}: empty path segment")
     try:
-        parsed = yaml.load(value, Loader=_StrictLoader) if value.strip() else None  # noqa: S506
-    except (yaml.YAMLError, ScenarioError):
+        parsed = _load_yaml(value) if value.strip() else None
+    except (yaml.YAMLError, ScenarioError, ValueError, TypeError, OverflowError,
+            RecursionError):
         parsed = value
     if isinstance(parsed, float) and not math.isfinite(parsed):
         raise ScenarioError(f"--set {path}: {value!r} is not a finite number")
@@ -289,6 +382,12 @@ def _default_subtree(parts, key, node):
 # --------------------------------------------------------------------------- validation
 
 
+def _clip(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, on one line."""
+    text = text.replace("\n", "\\n").replace("\r", "\\r")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _loc_str(loc) -> str:
     out = ""
     for p in loc:
@@ -326,7 +425,7 @@ def format_validation_error(e: ValidationError, origin: str) -> str:
             msg = msg[len("Value error, "):]
         inp = err.get("input")
         if err["type"] not in ("missing",) and not isinstance(inp, dict | list):
-            msg += f" (got {inp!r})"
+            msg += f" (got {_clip(repr(inp))})"
     more = len(e.errors()) - 1
     tail = f" [+{more} more]" if more else ""
     if not loc:

@@ -61,3 +61,7 @@ def check_references(sc: Scenario) -> None:
     if sp.employer.business_exit_at_or_above < sp.employer.business_enter_below:
         raise ValueError("policy.spillover.employer: business_exit_at_or_above must be >= "
                          "business_enter_below")
+    flow_names = [f.name for f in sc.data_flows]
+    dup = sorted({n for n in flow_names if flow_names.count(n) > 1})
+    if dup:
+        raise ValueError(f"data_flows: flow names must be unique, {dup[0]!r} repeats")

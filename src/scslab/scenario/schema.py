@@ -114,6 +114,10 @@ class Disposition(Model):
 
 class Population(Model):
     agents: int = F(100_000, "Number of synthetic agents.", "agents", ge=1, le=2_000_000_000)
+    represents: int | None = F(None, "Size of the real population the agents stand for "
+                               "(e.g. 1,400,000,000): results are also reported scaled by "
+                               "represents / agents.", "people", "calibration.md (1.4 bn)",
+                               ge=1, le=20_000_000_000)
     age: AgePyramid = AgePyramid()
     female_share: float = F(0.49, "Share of agents who are female.", "fraction", ge=0, le=1)
     groups: list[Group] = F([Group(name="majority", share=0.9), Group(name="minority", share=0.1)],
@@ -259,6 +263,9 @@ class CourtList(Model):
                        "calibration.md §2 (SPC 2017: default 2 years)", ge=1, le=10_000)
     fulfil_rate: Rate = F(0.0005, "Daily probability a court-listed agent fulfils the "
                           "obligation and is removed early.", "per day", "calibration.md §2")
+    initial_share: Probability = F(0.0, "Share of adults already on the court list on day 1 "
+                                   "(a stated initial state), with remaining terms spread "
+                                   "uniformly over the term.", "fraction")
 
 
 class Redlist(Model):

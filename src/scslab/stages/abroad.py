@@ -93,6 +93,8 @@ __all__ = [
 MAX_DENSE_RESIDENTS = 1 << 26
 #: Residents per chunk: the unit of parallel work, fixed so results never depend on threads.
 CHUNK = 1 << 16
+#: Days with fewer expected visitors than this run on one thread (same results).
+SERIAL_BELOW = 20_000
 #: Assumption: share of foreign residents with family or business ties in the home
 #: country whose identity the home system already holds (so they are in its gallery).
 HOME_TIE_SHARE = 0.1
@@ -251,68 +253,87 @@ def _visit(counts, c, st, h, p_capture, fmr) -> int:
     return st
 
 
+@njit(cache=True)
+def _chunk(c, phase, dense, first, n_ids, p_visit, log_q, vkey, dkey, skey, poi_share,
+           tie_share, p_capture, fmr, n_home, status, counts, ev_off, ev_target, ev_kind):
+    """One chunk of one flow's day (see :func:`abroad_kernel`)."""
+    if phase == 1 and counts[c, C_EVENTS] == 0:
+        return
+    scratch = np.zeros((1, C_N), np.int64)
+    lo = c * CHUNK
+    hi = min(n_ids, lo + CHUNK)
+    pos = lo - 1
+    k = 0
+    w = ev_off[c]
+    w_end = w + counts[c, C_EVENTS]
+    while True:
+        if dense and p_visit < 1.0:
+            g = math.log1p(-_u53(agent_hash(vkey, c, k))) / log_q
+            k += 1
+            if g >= hi - pos - 1:
+                break
+            pos += 1 + int64(g)
+        else:
+            pos += 1
+            if pos >= hi:
+                break
+        i = first + pos
+        h = agent_hash(dkey, i, 0)
+        if dense:
+            st = int64(status[pos])
+        else:
+            st = _static_bits(skey, i, poi_share, tie_share)
+        if phase == 0:
+            st = _visit(counts, c, st, h, p_capture, fmr)
+            if dense:
+                status[pos] = st
+            continue
+        if not dense:
+            st = _visit(scratch, 0, st, h, p_capture, fmr)
+        if u_hi(h) >= p_capture:
+            continue
+        if u_lo(h) < fmr:
+            ev_target[w] = below(agent_hash(dkey, i, 1), n_home)
+            ev_kind[w] = EV_FALSE
+        elif st & S_NEW_TODAY:
+            if dense:
+                status[pos] = st & (255 - S_NEW_TODAY)
+            ev_target[w] = below(agent_hash(skey, i, 1), n_home)
+            ev_kind[w] = EV_LINK
+        else:
+            continue
+        w += 1
+        if w >= w_end:
+            break
+
+
 @njit(parallel=True, cache=True)
 def abroad_kernel(phase, dense, n_chunks, first, n_ids, p_visit, log_q, vkey, dkey, skey,
                   poi_share, tie_share, p_capture, fmr, n_home, status, counts, ev_off,
                   ev_target, ev_kind):
-    """One flow's day, chunk by chunk (in parallel).
+    """One flow's day, chunk by chunk, in parallel.
 
     ``dense``: residents ``0..n_ids-1`` with status bytes; visitors drawn by
     geometric skips of probability ``p_visit`` (``log_q = log(1 − p_visit)``).
     Otherwise every id ``first..first+n_ids-1`` visits once (no status).
     Phase 0 counts and updates status; phase 1 replays the same visits and
     writes the chunk's home events (false-match targets, tie links) from
-    ``ev_off[c]``, in visitor order.
+    ``ev_off[c]``, in visitor order. Chunks touch disjoint data: the result
+    does not depend on the threads.
     """
     for c in prange(n_chunks):
-        if phase == 1 and counts[c, C_EVENTS] == 0:
-            continue
-        scratch = np.zeros((1, C_N), np.int64)
-        lo = c * CHUNK
-        hi = min(n_ids, lo + CHUNK)
-        pos = lo - 1
-        k = 0
-        w = ev_off[c]
-        w_end = w + counts[c, C_EVENTS]
-        while True:
-            if dense and p_visit < 1.0:
-                g = math.log1p(-_u53(agent_hash(vkey, c, k))) / log_q
-                k += 1
-                if g >= hi - pos - 1:
-                    break
-                pos += 1 + int64(g)
-            else:
-                pos += 1
-                if pos >= hi:
-                    break
-            i = first + pos
-            h = agent_hash(dkey, i, 0)
-            if dense:
-                st = int64(status[pos])
-            else:
-                st = _static_bits(skey, i, poi_share, tie_share)
-            if phase == 0:
-                st = _visit(counts, c, st, h, p_capture, fmr)
-                if dense:
-                    status[pos] = st
-                continue
-            if not dense:
-                st = _visit(scratch, 0, st, h, p_capture, fmr)
-            if u_hi(h) >= p_capture:
-                continue
-            if u_lo(h) < fmr:
-                ev_target[w] = below(agent_hash(dkey, i, 1), n_home)
-                ev_kind[w] = EV_FALSE
-            elif st & S_NEW_TODAY:
-                if dense:
-                    status[pos] = st & (255 - S_NEW_TODAY)
-                ev_target[w] = below(agent_hash(skey, i, 1), n_home)
-                ev_kind[w] = EV_LINK
-            else:
-                continue
-            w += 1
-            if w >= w_end:
-                break
+        _chunk(c, phase, dense, first, n_ids, p_visit, log_q, vkey, dkey, skey, poi_share,
+               tie_share, p_capture, fmr, n_home, status, counts, ev_off, ev_target, ev_kind)
+
+
+@njit(cache=True)
+def abroad_kernel_serial(phase, dense, n_chunks, first, n_ids, p_visit, log_q, vkey, dkey,
+                         skey, poi_share, tie_share, p_capture, fmr, n_home, status, counts,
+                         ev_off, ev_target, ev_kind):
+    """:func:`abroad_kernel` on one thread: for small days, where starting threads costs more."""
+    for c in range(n_chunks):
+        _chunk(c, phase, dense, first, n_ids, p_visit, log_q, vkey, dkey, skey, poi_share,
+               tie_share, p_capture, fmr, n_home, status, counts, ev_off, ev_target, ev_kind)
 
 
 @njit(cache=True)
@@ -482,13 +503,15 @@ class AbroadStage:
         args = (f.dense, n_chunks, first, n_ids, f.p_visit, log_q, vkey, dkey, f.skey,
                 f.poi_share, self.tie_share, f.p_capture, self.fmr, self.n_home, f.status,
                 counts)
+        expected = f.p_visit * n_ids if f.dense else n_ids
+        kernel = abroad_kernel if expected > SERIAL_BELOW else abroad_kernel_serial
         empty_t, empty_k = np.zeros(1, np.int64), np.zeros(1, np.uint8)
-        abroad_kernel(0, *args, ev_off, empty_t, empty_k)
+        kernel(0, *args, ev_off, empty_t, empty_k)
         n_ev = int(counts[:, C_EVENTS].sum())
         if n_ev:
             ev_off[1:] = np.cumsum(counts[:-1, C_EVENTS])
             ev_t, ev_k = np.zeros(n_ev, np.int64), np.zeros(n_ev, np.uint8)
-            abroad_kernel(1, *args, ev_off, ev_t, ev_k)
+            kernel(1, *args, ev_off, ev_t, ev_k)
             new_linked, new_mis = apply_home_events(ev_t, ev_k, n_ev, self.marks,
                                                     state.delta_rec, self.points)
             self.home_stocks["home_agents_linked"] += int(new_linked)

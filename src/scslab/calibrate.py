@@ -1,0 +1,342 @@
+"""``scslab calibrate``: fit free parameters so that runs reproduce published figures.
+
+Targets name a daily column, how to read it and when: ``COLUMN[:AGG][@WHEN]=VALUE``
+with AGG one of ``last`` (default), ``sum``, ``mean``, ``max`` over days up to WHEN
+(a day number, or a date when the scenario has ``start_date``). Values are in
+real-population units: when ``population.represents`` is set, columns that scale
+with the population are multiplied by represents / agents before comparison.
+
+The fit minimises the sum of squared relative errors with SciPy's differential
+evolution on common random numbers (one seed for every candidate, so the
+objective is a deterministic function of the parameters); candidates of a
+generation can be evaluated in parallel on a Dask cluster. Afterwards the best
+parameters are re-run on replicate seeds to give intervals, and every candidate
+that fits within the replicate noise is kept as the uncertainty set of the
+parameters.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scslab.errors import ScenarioError
+from scslab.scenario.loader import apply_overrides, validate_raw
+from scslab.scenario.refs import did_you_mean
+from scslab.scenario.schema import Scenario
+
+AGGS = ("last", "sum", "mean", "max")
+_TARGET = re.compile(r"^(?P<col>[a-z0-9_]+)(?::(?P<agg>[a-z]+))?(?:@(?P<when>[0-9-]+))?"
+                     r"=(?P<value>.+)$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One published figure to reproduce."""
+
+    column: str
+    agg: str
+    day: int | None
+    value: float
+    text: str
+
+    def read(self, daily: pd.DataFrame, factor: float) -> float:
+        d = daily if self.day is None else daily[daily["day"] <= self.day]
+        if d.empty:
+            return math.nan
+        col = d[self.column].astype(float)
+        v = {"last": col.iloc[-1], "sum": col.sum(), "mean": col.mean(), "max": col.max()}[
+            self.agg]
+        return float(v) * factor
+
+
+@dataclass(frozen=True)
+class Param:
+    """One free parameter and its bounds (searched on a log scale when they span 100×)."""
+
+    path: str
+    lo: float
+    hi: float
+    integer: bool = False
+
+    @property
+    def log(self) -> bool:
+        return self.lo > 0 and self.hi / self.lo >= 100
+
+    def value(self, x: float) -> float:
+        v = math.exp(math.log(self.lo) + x * (math.log(self.hi) - math.log(self.lo))) \
+            if self.log else self.lo + x * (self.hi - self.lo)
+        return float(round(v)) if self.integer else v
+
+    def unit(self, v: float) -> float:
+        if self.log:
+            return (math.log(v) - math.log(self.lo)) / (math.log(self.hi) - math.log(self.lo))
+        return (v - self.lo) / (self.hi - self.lo)
+
+
+def day_of(when: str, sc: Scenario) -> int:
+    if when.isdigit():
+        return int(when)
+    if sc.start_date is None:
+        raise ScenarioError(f"target date {when}: the scenario has no start_date; use a day "
+                            "number (e.g. @365) or set start_date")
+    try:
+        d = date.fromisoformat(when)
+    except ValueError:
+        raise ScenarioError(f"target date {when!r} is not YYYY-MM-DD") from None
+    day = (d - date.fromisoformat(sc.start_date)).days + 1
+    if not 1 <= day <= sc.days:
+        raise ScenarioError(f"target date {when} is day {day}, outside the run (1..{sc.days})")
+    return day
+
+
+def date_of(day: int, sc: Scenario) -> str | None:
+    if sc.start_date is None:
+        return None
+    return (date.fromisoformat(sc.start_date) + timedelta(days=day - 1)).isoformat()
+
+
+def parse_target(text: str, sc: Scenario, columns: list[str]) -> Target:
+    m = _TARGET.match(text.strip())
+    if not m:
+        raise ScenarioError(f"--target {text!r}: expected COLUMN[:AGG][@DATE]=VALUE, e.g. "
+                            "listed_court@2018-12-31=13e6")
+    col = m["col"]
+    if col not in columns:
+        raise ScenarioError(f"--target {text!r}: unknown column {col!r}"
+                            f"{did_you_mean(col, columns)}")
+    agg = m["agg"] or "last"
+    if agg not in AGGS:
+        raise ScenarioError(f"--target {text!r}: aggregation must be one of {', '.join(AGGS)}")
+    try:
+        value = float(m["value"])
+    except ValueError:
+        raise ScenarioError(f"--target {text!r}: {m['value']!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ScenarioError(f"--target {text!r}: the value must be a positive number")
+    day = day_of(m["when"], sc) if m["when"] else None
+    return Target(col, agg, day, value, text.strip())
+
+
+def parse_param(text: str, raw: dict) -> Param:
+    path, sep, rng_ = text.partition("=")
+    lo_s, sep2, hi_s = rng_.partition(":")
+    if not sep or not sep2:
+        raise ScenarioError(f"--param {text!r}: expected PATH=LO:HI, e.g. "
+                            "behaviours.court_default.rate=1e-6:1e-4")
+    try:
+        lo, hi = float(lo_s), float(hi_s)
+    except ValueError:
+        raise ScenarioError(f"--param {text!r}: LO and HI must be numbers") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+        raise ScenarioError(f"--param {text!r}: needs finite LO < HI")
+    # the path must exist and both bounds must validate
+    for v in (lo, hi):
+        validate_raw(apply_overrides(raw, {path: v}), f"--param {path}")
+    integer = isinstance(_get(validate_raw(raw), path), int)
+    return Param(path, lo, hi, integer)
+
+
+def _get(sc: Scenario, path: str):
+    cur: Any = sc
+    for p in path.split("."):
+        cur = cur[int(p)] if isinstance(cur, list) else (
+            cur[p] if isinstance(cur, dict) else getattr(cur, p))
+    return cur
+
+
+def scale_factor(sc: Scenario) -> float:
+    rep = sc.population.represents
+    return rep / sc.population.agents if rep else 1.0
+
+
+def column_factors(sc: Scenario, columns_scale: dict[str, bool]) -> dict[str, float]:
+    f = scale_factor(sc)
+    return {c: (f if s else 1.0) for c, s in columns_scale.items()}
+
+
+def evaluate(raw: dict, params: list[Param], targets: list[Target], x: list[float],
+             seed: int | None = None, threads: int | None = 1) -> dict:
+    """Run the scenario at unit-cube point ``x``; return objective and achieved values.
+
+    A top-level function so that Dask workers can run it.
+    """
+    from scslab.api import simulate
+    from scslab.results import daily_frame
+
+    over = {p.path: p.value(xi) for p, xi in zip(params, x, strict=True)}
+    if seed is not None:
+        over["seed"] = seed
+    sc = validate_raw(apply_overrides(raw, over), "calibration")
+    sim, _, _ = simulate(sc, threads=threads)
+    reg = sim.metric_registry()
+    daily = daily_frame(sim.rows, [m.name for m in reg])
+    factors = column_factors(sc, {m.name: m.scales for m in reg})
+    achieved = [t.read(daily, factors[t.column]) for t in targets]
+    obj = float(sum(((a - t.value) / t.value) ** 2 if math.isfinite(a) else 1e6
+                    for a, t in zip(achieved, targets, strict=True)))
+    return {"x": list(map(float, x)), "values": over, "objective": obj, "achieved": achieved,
+            "seed": sc.seed}
+
+
+@dataclass
+class Calibration:
+    scenario: Scenario
+    params: list[Param]
+    targets: list[Target]
+    best: dict
+    replicates: list[dict]
+    history: pd.DataFrame
+    fitted: dict[str, dict]
+    achieved: list[dict]
+    factor: float
+    out_dir: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | None = None,
+              days: int | None = None, seed: int | None = None,
+              set: list[str] | dict | None = None,  # noqa: A002
+              budget: int = 120, replicates: int = 5, client=None,
+              out: str | Path | None = None, progress=None) -> Calibration:
+    """Fit ``params`` (PATH=LO:HI) so the scenario reproduces ``targets``."""
+    from scipy.optimize import differential_evolution
+
+    from scslab.api import resolve
+    from scslab.engine import Simulation
+    from scslab.rng import spawn_seeds
+
+    sc = resolve(scenario, agents=agents, days=days, seed=seed, set=set)
+    raw = sc.model_dump(mode="json")
+    probe = Simulation(validate_raw(apply_overrides(raw, {"population.agents": 10}), "probe"))
+    probe.build()
+    cols = [m.name for m in probe.metric_registry()]
+    tg = [parse_target(t, sc, cols) for t in targets]
+    ps = [parse_param(p, raw) for p in params]
+    if not tg or not ps:
+        raise ScenarioError("calibrate needs at least one --target and one --param")
+    history: list[dict] = []
+    n_eval = [0]
+
+    def batch(xs: list[list[float]]) -> list[dict]:
+        if client is not None:
+            futs = client.map(evaluate, [raw] * len(xs), [ps] * len(xs), [tg] * len(xs),
+                              xs, pure=False)
+            res = client.gather(futs)
+        else:
+            res = [evaluate(raw, ps, tg, x, threads=None) for x in xs]
+        for r in res:
+            n_eval[0] += 1
+            history.append(r)
+            if progress:
+                progress(n_eval[0], budget, r["objective"])
+        return res
+
+    def mapper(func, iterable):
+        xs = [list(map(float, x)) for x in iterable]
+        return [r["objective"] for r in batch(xs)]
+
+    dim = len(ps)
+    popsize = max(4, min(10, budget // (4 * dim) or 4))
+    maxiter = max(1, budget // (popsize * dim) - 1)
+    x0 = []
+    for p in ps:
+        cur = _get(sc, p.path)
+        x0.append(min(1.0, max(0.0, p.unit(float(cur))) if isinstance(cur, int | float)
+                      and p.lo <= float(cur) <= p.hi else 0.5))
+    differential_evolution(lambda x: 0.0, [(0.0, 1.0)] * dim, workers=mapper,
+                           updating="deferred", popsize=popsize, maxiter=maxiter, polish=False,
+                           init="sobol", seed=sc.seed % (2**32), tol=1e-3, x0=x0)
+    best = min(history, key=lambda r: r["objective"])
+    seeds = spawn_seeds(sc.seed, replicates)
+    reps = []
+    for s in seeds:
+        r = client.submit(evaluate, raw, ps, tg, best["x"], s, pure=False).result() \
+            if client is not None else evaluate(raw, ps, tg, best["x"], s, threads=None)
+        reps.append(r)
+    from scslab.compare import interval
+
+    achieved = []
+    for k, t in enumerate(tg):
+        vals = np.array([r["achieved"][k] for r in reps])
+        m, lo, hi = interval(vals)
+        achieved.append({"target": t.text, "column": t.column, "agg": t.agg, "day": t.day,
+                         "date": date_of(t.day, sc) if t.day else None, "published": t.value,
+                         "achieved": m, "lo": lo, "hi": hi,
+                         "relative_error": (m - t.value) / t.value,
+                         "within_10_percent": abs(m - t.value) <= 0.1 * t.value})
+    objs = np.array([r["objective"] for r in reps])
+    noise = float(2 * objs.std(ddof=1)) if objs.size > 1 else 0.0
+    good = [r for r in history if r["objective"] <= best["objective"] + max(noise, 1e-12)]
+    fitted = {}
+    for p in ps:
+        vals = [r["values"][p.path] for r in good]
+        fitted[p.path] = {"value": best["values"][p.path], "lo": min(vals), "hi": max(vals),
+                          "bounds": [p.lo, p.hi], "log_scale": p.log}
+    hist = pd.DataFrame([{**{p.path: r["values"][p.path] for p in ps},
+                          "objective": r["objective"],
+                          **{t.text: a for t, a in zip(tg, r["achieved"], strict=True)}}
+                         for r in history])
+    cal = Calibration(sc, ps, tg, best, reps, hist, fitted, achieved, scale_factor(sc))
+    cal.notes.append(f"{len(history)} candidate runs on one seed ({sc.seed}, common random "
+                     f"numbers), then {replicates} replicate seeds at the best point.")
+    cal.notes.append(f"Parameter ranges: every candidate whose objective is within twice the "
+                     f"replicate standard deviation ({noise:.3g}) of the best.")
+    if cal.factor != 1.0:
+        cal.notes.append(f"Results scaled by {cal.factor:,.1f} (population.represents / agents): "
+                         "counts of agents and events scale linearly with the population; "
+                         "rates, means, percentiles and disparate impact do not, and rare "
+                         "false matches and spillover through ties are approximations.")
+    if out is not None:
+        write_calibration(cal, Path(out))
+    return cal
+
+
+def to_markdown(cal: Calibration) -> str:
+    sc = cal.scenario
+    lines = [f"# Calibration of `{sc.name}`", "",
+             f"{sc.population.agents:,} agents × {sc.days} days"
+             + (f" from {sc.start_date}" if sc.start_date else "")
+             + (f"; scale factor {cal.factor:,.1f} to {sc.population.represents:,} people"
+                if cal.factor != 1.0 else ""), "", "## Targets", "",
+             "| target | published | achieved (95% interval) | error | within 10% |",
+             "|---|---:|---:|---:|:---:|"]
+    for a in cal.achieved:
+        lines.append(f"| `{a['target']}` | {a['published']:,.4g} | {a['achieved']:,.4g} "
+                     f"[{a['lo']:,.4g}, {a['hi']:,.4g}] | {a['relative_error']:+.1%} | "
+                     f"{'yes' if a['within_10_percent'] else 'no'} |")
+    lines += ["", "## Fitted parameters", "", "| parameter | value | range | bounds |",
+              "|---|---:|---:|---:|"]
+    for path, f in cal.fitted.items():
+        lines.append(f"| `{path}` | {f['value']:.4g} | {f['lo']:.4g} – {f['hi']:.4g} | "
+                     f"{f['bounds'][0]:.3g} – {f['bounds'][1]:.3g} |")
+    lines += ["", "## Notes", ""] + [f"- {n}" for n in cal.notes] + [
+        "", "All candidate runs are in `runs.csv`; the fitted scenario is `calibrated.yaml`.", ""]
+    return "\n".join(lines)
+
+
+def write_calibration(cal: Calibration, out: Path) -> None:
+    import json
+
+    from scslab.fileio import atomic_write, atomic_write_text
+    from scslab.results import clean_json
+    from scslab.scenario.loader import scenario_to_yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "runs.csv", lambda p: cal.history.to_csv(p, index=False))
+    atomic_write_text(out / "calibration.md", to_markdown(cal))
+    atomic_write_text(out / "calibration.json", json.dumps(clean_json({
+        "scenario": cal.scenario.name, "factor": cal.factor, "targets": cal.achieved,
+        "fitted": cal.fitted, "best": cal.best, "replicates": cal.replicates,
+        "notes": cal.notes}), indent=2) + "\n")
+    fitted = validate_raw(apply_overrides(cal.scenario.model_dump(mode="json"),
+                                          {p: f["value"] for p, f in cal.fitted.items()}),
+                          "calibrated")
+    atomic_write_text(out / "calibrated.yaml", scenario_to_yaml(fitted))

@@ -1,0 +1,189 @@
+"""The dashboard, headless: Streamlit's AppTest drives the script; pure helpers directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from scslab import dashboard as dash  # noqa: E402
+from scslab.scenario import preset_names  # noqa: E402
+
+APP = Path(dash.__file__)
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> Path:
+    d = tmp_path / "runs"
+    monkeypatch.setenv(dash.RUNS_ENV, str(d))
+    return d
+
+
+@pytest.fixture
+def app(runs) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _charts(at: AppTest) -> list:
+    return list(at.get("plotly_chart"))
+
+
+def _small(at: AppTest, agents: int = 1000, days: int = 10) -> None:
+    at.number_input(key="agents").set_value(agents)
+    at.number_input(key="days").set_value(days)
+
+
+def test_first_screen(app, runs):
+    assert list(app.selectbox(key="preset").options) == preset_names()
+    assert app.selectbox(key="preset").value == "national"
+    assert runs.is_dir()
+    assert any("Run simulation" in i.value for i in app.info)
+    assert _charts(app) == []
+    # knobs start at the preset's values
+    sc = dash.preset_scenario("national")
+    assert app.slider(key="fmr").value == pytest.approx(sc.sensors.cameras.false_match_rate)
+    assert app.slider(key="gm-minority").value == sc.sensors.cameras.group_multipliers["minority"]
+    assert app.radio(key="transparency").value == "secret"
+    assert app.toggle(key="appeals").value is False
+
+
+def test_run_small_scenario_shows_charts(app, runs):
+    _small(app)
+    app.slider(key="fmr").set_value(0.05)
+    app.toggle(key="appeals").set_value(True)
+    app.checkbox(key="chilling").check()
+    app.button(key="run").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert [e.value for e in app.error] == []
+    charts = _charts(app)
+    assert len(charts) >= 12
+    assert app.get("progress") and "Done: 10 days" in str(app.get("progress")[0].proto)
+    result = app.session_state["result"]
+    assert result.summary["agents"] == 1000 and len(result.daily) == 10
+    assert result.scenario.sensors.cameras.false_match_rate == 0.05
+    assert result.scenario.governance.appeals.enabled is True
+    assert 0 <= result.summary["chilling_effect"] <= 1
+    chill = next(m for m in app.metric if m.label == "chilling effect")
+    assert chill.value.endswith("%")
+    labels = [m.label for m in app.metric]
+    assert "on a list at the end" in labels and "acts pinned on the wrong person" in labels
+    listed = next(m for m in app.metric if m.label == "on a list at the end")
+    assert listed.value == f"{int(result.daily['listed'].iloc[-1]):,}"
+    made = list(runs.iterdir())
+    assert len(made) == 1 and result.run_dir == made[0]
+    assert (made[0] / "report.html").is_file()
+    downloads = {b.proto.label for b in app.get("download_button")}
+    assert {"Daily table (CSV)", "Daily table (Parquet)", "Report (HTML)"} <= downloads
+
+
+def test_changing_preset_resets_its_knobs(app):
+    app.slider(key="fmr").set_value(0.04)
+    app.run()
+    assert app.slider(key="fmr").value == pytest.approx(0.04)
+    app.selectbox(key="preset").select("transparent")
+    app.run()
+    assert not app.exception
+    sc = dash.preset_scenario("transparent")
+    assert app.slider(key="fmr").value == pytest.approx(sc.sensors.cameras.false_match_rate)
+    assert app.toggle(key="appeals").value is True
+    assert app.radio(key="transparency").value == "published"
+
+
+def test_compare_two_settings(app, runs):
+    _small(app, 800, 8)
+    app.slider(key="replicates").set_value(1)
+    app.toggle(key="evidence_review").set_value(True)
+    app.button(key="compare").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert [e.value for e in app.error] == []
+    data = app.session_state["comparison"]
+    assert data.labels == ["A-national", "B-national"]
+    a, b = (data.runs[lab][0].scenario for lab in data.labels)
+    assert a.governance.evidence_review.enabled is False
+    assert b.governance.evidence_review.enabled is True
+    assert a.seed == b.seed and a.population.agents == b.population.agents == 800
+    assert len(_charts(app)) >= 2
+    out = data.out_dir
+    assert out.parent == runs.resolve() and (out / "report.html").is_file()
+    assert (out / "comparison.csv").is_file()
+
+
+def test_past_runs_tab(app, runs):
+    _small(app, 600, 5)
+    app.button(key="run").click()
+    app.run()
+    n = len(_charts(app))
+    past = app.selectbox(key="past_run")
+    assert past.value is None and len(past.options) == 1
+    past.select(past.options[0])
+    app.run()
+    assert not app.exception
+    assert len(_charts(app)) == 2 * n
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def test_build_scenario_applies_every_knob():
+    k = dash.preset_knobs("national", agents=1234, days=7)
+    sc0 = dash.build_scenario(k)
+    assert sc0.population.agents == 1234 and sc0.days == 7
+    assert dash.describe_changes(k) == []
+    k2 = dash.Knobs(**{**k.__dict__, "camera_scale": 2.0, "detection": 0.9,
+                       "false_match_rate": 0.03, "group_multipliers": {"minority": 50.0,
+                                                                       "foreign": 1.0},
+                       "spillover": False, "household_penalty": 5.0, "tie_penalty": 0.0,
+                       "employee_penalty": 1.0, "transparency": "published", "appeals": True,
+                       "evidence_review": True, "expiry": True, "seed": 7})
+    sc = dash.build_scenario(k2, name="B-test")
+    cam = sc.sensors.cameras
+    assert sc.name == "B-test" and sc.seed == 7
+    assert [r.cameras_per_1000 for r in sc.population.regions] == [
+        2 * r.cameras_per_1000 for r in sc0.population.regions]
+    assert cam.detection == 0.9 and cam.false_match_rate == 0.03
+    assert cam.group_multipliers == {"minority": 50.0, "foreign": 1.0}
+    sp = sc.policy.spillover
+    assert sp.enabled is False and sp.household.penalty == 5.0 and sp.ties.penalty == 0.0
+    assert sp.employer.employee_penalty == 1.0
+    g = sc.governance
+    assert g.transparency.value == "published" and g.appeals.enabled and g.expiry.enabled
+    assert g.evidence_review.enabled
+    changes = dash.describe_changes(k2)
+    assert any("false-match rate" in c for c in changes)
+    assert "Dashboard changes" in sc.description
+
+
+def test_rm1_uses_coverage_not_density():
+    k = dash.preset_knobs("rm1")
+    assert k.group_multipliers == {}  # one group: no multiplier knob
+    sc = dash.build_scenario(dash.Knobs(**{**k.__dict__, "camera_coverage": 0.4}))
+    assert sc.sensors.cameras.coverage == 0.4
+
+
+def test_runs_dir_resolution(tmp_path):
+    assert dash.runs_dir_from(["--runs-dir", str(tmp_path / "a")], {}) == tmp_path / "a"
+    assert dash.runs_dir_from([], {dash.RUNS_ENV: str(tmp_path / "b")}) == tmp_path / "b"
+    assert dash.runs_dir_from([], {}) == (Path.cwd() / "runs").resolve()
+
+
+def test_only_files_under_the_runs_dir(tmp_path):
+    root = tmp_path / "runs"
+    (root / "ok").mkdir(parents=True)
+    (root / "ok" / "summary.json").write_text("{}")
+    (root / "not-a-run").mkdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "summary.json").write_text("{}")
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    assert [p.name for p in dash.list_runs(root)] == ["ok"]
+    assert dash.inside(root / "ok", root) and not dash.inside(root / "link", root)
+    assert not dash.inside(root / ".." / "elsewhere", root)
