@@ -6,10 +6,11 @@ with AGG one of ``last`` (default), ``sum``, ``mean``, ``max`` over days up to W
 real-population units: when ``population.represents`` is set, columns that scale
 with the population are multiplied by represents / agents before comparison.
 
-The fit minimises the sum of squared relative errors with SciPy's differential
-evolution on common random numbers (one seed for every candidate, so the
-objective is a deterministic function of the parameters); candidates of a
-generation can be evaluated in parallel on a Dask cluster. Afterwards the best
+The fit minimises the sum of squared relative errors on common random numbers
+(one seed for every candidate, so the objective is a deterministic function of
+the parameters): a scrambled Sobol design over the bounds (evaluated in parallel
+on a Dask cluster when one is given), then SciPy's bounded Nelder–Mead from the
+best design point. Afterwards the best
 parameters are re-run on replicate seeds to give intervals, and every candidate
 that fits within the replicate noise is kept as the uncertainty set of the
 parameters.
@@ -207,7 +208,8 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
               budget: int = 120, replicates: int = 5, client=None,
               out: str | Path | None = None, progress=None) -> Calibration:
     """Fit ``params`` (PATH=LO:HI) so the scenario reproduces ``targets``."""
-    from scipy.optimize import differential_evolution
+    from scipy.optimize import minimize
+    from scipy.stats import qmc
 
     from scslab.api import resolve
     from scslab.engine import Simulation
@@ -239,21 +241,27 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
                 progress(n_eval[0], budget, r["objective"])
         return res
 
-    def mapper(func, iterable):
-        xs = [list(map(float, x)) for x in iterable]
-        return [r["objective"] for r in batch(xs)]
-
     dim = len(ps)
-    popsize = max(4, min(10, budget // (4 * dim) or 4))
-    maxiter = max(1, budget // (popsize * dim) - 1)
     x0 = []
     for p in ps:
         cur = _get(sc, p.path)
-        x0.append(min(1.0, max(0.0, p.unit(float(cur))) if isinstance(cur, int | float)
-                      and p.lo <= float(cur) <= p.hi else 0.5))
-    differential_evolution(lambda x: 0.0, [(0.0, 1.0)] * dim, workers=mapper,
-                           updating="deferred", popsize=popsize, maxiter=maxiter, polish=False,
-                           init="sobol", seed=sc.seed % (2**32), tol=1e-3, x0=x0)
+        ok = isinstance(cur, int | float) and p.lo <= float(cur) <= p.hi
+        x0.append(min(1.0, max(0.0, p.unit(float(cur)))) if ok else 0.5)
+    m = max(1, int(math.log2(max(2, min(budget // 2, 4 * dim + 4)))))
+    design = qmc.Sobol(dim, scramble=True, seed=sc.seed % (2**32)).random_base2(m)
+    n_init = 1 + len(design)
+    batch([x0] + [list(map(float, x)) for x in design])
+    start = min(history, key=lambda r: r["objective"])["x"]
+    remaining = budget - n_init
+    if remaining > 0:
+        step = 0.15
+        simplex = [start] + [[min(1.0, max(0.0, v + (step if k == j and v + step <= 1 else
+                                                      -step if k == j else 0.0)))
+                              for k, v in enumerate(start)] for j in range(dim)]
+        minimize(lambda x: batch([[min(1.0, max(0.0, float(v))) for v in x]])[0]["objective"],
+                 start, method="Nelder-Mead", bounds=[(0.0, 1.0)] * dim,
+                 options={"maxfev": remaining, "xatol": 1e-4, "fatol": 1e-6,
+                          "initial_simplex": simplex})
     best = min(history, key=lambda r: r["objective"])
     seeds = spawn_seeds(sc.seed, replicates)
     reps = []
@@ -286,7 +294,8 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
                          for r in history])
     cal = Calibration(sc, ps, tg, best, reps, hist, fitted, achieved, scale_factor(sc))
     cal.notes.append(f"{len(history)} candidate runs on one seed ({sc.seed}, common random "
-                     f"numbers), then {replicates} replicate seeds at the best point.")
+                     f"numbers): a Sobol design of {n_init}, then Nelder–Mead; then "
+                     f"{replicates} replicate seeds at the best point.")
     cal.notes.append(f"Parameter ranges: every candidate whose objective is within twice the "
                      f"replicate standard deviation ({noise:.3g}) of the best.")
     if cal.factor != 1.0:

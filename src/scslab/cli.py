@@ -14,6 +14,13 @@ from typing import Annotated
 
 import click
 import typer
+
+try:  # typer ≥ 0.24 vendors its own copy of click
+    from typer._click.exceptions import UsageError as _TyperUsageError
+except ImportError:  # pragma: no cover - older typer raises click's own
+    _TyperUsageError = click.UsageError
+_EXITS = (click.exceptions.Exit, typer.Exit)
+_ABORTS = (click.Abort, typer.Abort)
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -265,6 +272,8 @@ def compare(scenarios: Annotated[list[str], typer.Argument(help="Two or more sce
     render_comparison(cmp, console)
     if cmp.out_dir is not None:
         console.print(f"comparison written to {cmp.out_dir}")
+        if (cmp.out_dir / "report.html").exists():
+            console.print(f"report: {cmp.out_dir / 'report.html'}")
 
 
 @app.command()
@@ -333,6 +342,12 @@ from scslab.commands import register_all  # noqa: E402
 register_all(app)
 
 
+def _err(message: str) -> None:
+    """One line on stderr, however long (no wrapping, no markup)."""
+    sys.stderr.write(" ".join(str(message).split()) + "\n")
+    sys.stderr.flush()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: map errors to exit statuses (0 ok, 1 internal, 2 bad input, 130 Ctrl-C)."""
     from pydantic import ValidationError
@@ -340,27 +355,25 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rv = app(args=argv, standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
-    except click.exceptions.Exit as e:
+    except _EXITS as e:
         code = e.exit_code
-    except click.UsageError as e:
+    except (click.UsageError, _TyperUsageError) as e:
         cmd = e.ctx.command_path if e.ctx else "scslab"
-        err_console.print(f"error: {e.format_message()} (see `{cmd} --help`)", markup=False,
-                          highlight=False)
+        _err(f"error: {e.format_message()} (see `{cmd} --help`)")
         code = 2
-    except click.Abort:
-        err_console.print("interrupted", markup=False)
+    except _ABORTS:
+        _err("interrupted")
         code = 130
     except ScslabError as e:
-        err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        _err(f"error: {e}")
         code = 2
     except ValidationError as e:
         from scslab.scenario.loader import format_validation_error
 
-        err_console.print(f"error: {format_validation_error(e, 'input')}", markup=False,
-                          soft_wrap=True)
+        _err(f"error: {format_validation_error(e, 'input')}")
         code = 2
     except KeyboardInterrupt:
-        err_console.print("interrupted", markup=False)
+        _err("interrupted")
         code = 130
     except Exception as e:  # noqa: BLE001 - last resort: no traceback for users
         import os
@@ -368,9 +381,8 @@ def main(argv: list[str] | None = None) -> None:
 
         if os.environ.get("SCSLAB_DEBUG"):
             traceback.print_exc()
-        err_console.print(f"internal error: {type(e).__name__}: {e}. This is a bug in scslab; "
-                          "please report it with the command you ran (set SCSLAB_DEBUG=1 for "
-                          "the traceback).", markup=False, soft_wrap=True)
+        _err(f"internal error: {type(e).__name__}: {e}. This is a bug in scslab; please report "
+             "it with the command you ran (set SCSLAB_DEBUG=1 for the traceback).")
         code = 1
     sys.exit(code)
 

@@ -145,6 +145,9 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
                      results)
     if out_dir is not None:
         _write(cmp)
+        from scslab.report import write_comparison_report
+
+        write_comparison_report(cmp)
     if db is not None:
         _record(db, cmp, f"compare-{stamp}")
     return cmp

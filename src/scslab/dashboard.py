@@ -189,6 +189,7 @@ def new_dir(root: Path, stem: str) -> Path:
 
 
 def _reset_preset_knobs() -> None:
+    """On a new preset, forget the knobs it sets so they show the new preset's values."""
     for key in list(st.session_state.keys()):
         if key in PRESET_KEYS or str(key).startswith("gm-"):
             del st.session_state[key]
@@ -282,6 +283,7 @@ def sidebar() -> tuple[Knobs, bool]:
 
 
 def _error(e: BaseException) -> None:
+    """Show an error: one line for bad input, the traceback for a bug."""
     from pydantic import ValidationError
 
     if isinstance(e, ScslabError):
@@ -295,6 +297,7 @@ def _error(e: BaseException) -> None:
 
 
 def _read(path: Path, root: Path) -> bytes:
+    """A file's bytes, refusing anything outside the runs directory."""
     if not inside(path, root):
         raise ScslabError(f"{path} is outside the runs directory")
     return path.read_bytes()
@@ -309,6 +312,7 @@ def show_figures(figures: list[report.ReportFigure], prefix: str) -> None:
 
 
 def show_table(t: report.Table, key: str) -> None:
+    """A report table as a Streamlit dataframe with its note."""
     st.markdown(f"**{t.title}**")
     st.dataframe(t.to_frame(), hide_index=True, key=key)
     if t.note:
@@ -482,6 +486,7 @@ def do_compare(a: Knobs, b: Knobs, replicates: int, root: Path) -> report.Compar
 
 
 def results_tab(k: Knobs, root: Path, run_clicked: bool) -> None:
+    """Run when asked, then show the latest run of this session."""
     if run_clicked:
         result = do_run(k, root)
         if result is not None:
@@ -498,6 +503,7 @@ def results_tab(k: Knobs, root: Path, run_clicked: bool) -> None:
 
 
 def compare_tab(k: Knobs, root: Path) -> None:
+    """Pin settings A, compare them with the sidebar's settings B."""
     st.markdown("Compare two settings on the **same synthetic people and random draws** "
                 "(common random numbers), so differences come from the policy, not luck. "
                 "**B** is what the sidebar shows now; **A** is the settings you pinned, or the "
@@ -534,6 +540,7 @@ def compare_tab(k: Knobs, root: Path) -> None:
 
 
 def past_tab(root: Path) -> None:
+    """Browse the runs and comparisons saved under the runs directory."""
     runs = list_runs(root)
     if not runs:
         st.info(f"No runs yet in `{root}`.")
@@ -559,6 +566,7 @@ def past_tab(root: Path) -> None:
 
 
 def about_tab(root: Path) -> None:
+    """What the dashboard is, in a few lines."""
     st.markdown(
         "scslab simulates a social credit system on **synthetic people** and measures what it "
         "does to them: wrongful listings from face-recognition errors, punishment that spreads "

@@ -660,14 +660,14 @@ def _purpose(c: _Ctx) -> str:
 
 
 def _entities(c: _Ctx) -> str:
-    sc, w, N = c.sc, c.world, c.N
+    sc, N = c.sc, c.N
     pop = sc.population
     svs = state_variables(c.world, c.state)
     per_agent_state = sum(v.bytes_per_agent for v in svs if v.owner == "State"
                           and v.entity == "agent")
     per_agent_attr = sum(v.bytes_per_agent for v in svs if v.owner == "World"
                          and v.entity == "agent")
-    per_agent_ties = sum(v.bytes_per_agent for v in svs if v.entity == "tie")
+    per_agent_ties = sum(v.bytes_per_agent for v in svs if v.name.startswith("tie_"))
     per_agent_biz = sum(v.bytes_per_agent for v in svs if v.entity == "business")
     total = per_agent_state + per_agent_attr + per_agent_ties + per_agent_biz
     adults = 1 - pop.age.child_share - pop.age.elderly_share
@@ -683,11 +683,14 @@ def _entities(c: _Ctx) -> str:
         "appeal, the number of listed ties.",
         f"- *Households* — contiguous ranges of agent ids inside a region (mean size "
         f"{_n(round(_mean_household(sc), 2))}); they carry no state of their own.",
-        f"- *Businesses* — about {_n(n_biz_est)} employers (mean size "
-        f"{_n(pop.employers.mean_size)} employees); each has a legal representative (its "
-        "first employee), a score on both ledgers and a listed flag.",
-        f"- *Social ties* — a symmetric network, mean degree {_n(pop.ties.mean_degree)}, "
-        f"{_pct(pop.ties.within_region, 0)} inside the agent's region.",
+        (f"- *Businesses* — about {_n(n_biz_est)} employers (mean size "
+         f"{_n(pop.employers.mean_size)} employees); each has a legal representative (its "
+         "first employee), a score on both ledgers and a listed flag." if n_biz_est else
+         "- *Businesses* — none (`population.employers.employed_share` is 0)."),
+        (f"- *Social ties* — a symmetric network, mean degree {_n(pop.ties.mean_degree)}, "
+         f"{_pct(pop.ties.within_region, 0)} inside the agent's region."
+         if pop.ties.mean_degree > 0 else
+         "- *Social ties* — none (`population.ties.mean_degree` is 0)."),
         f"- *Regions* ({len(pop.regions)}) and *groups* ({len(pop.groups)}) — categories "
         "that set camera density, local rules and false-match rates; no state.",
         "- *Sensors* and *lists* — the system's side: sensors are parameters (coverage, "
@@ -736,7 +739,7 @@ def _entities(c: _Ctx) -> str:
         "",
     ]
     rrows = []
-    for r, reg in enumerate(pop.regions):
+    for reg in pop.regions:
         rrows.append([md_code(reg.name), fmt_number(reg.share), _n(round(reg.share * N)),
                       fmt_number(reg.cameras_per_1000),
                       ", ".join(f"{md_code(k)} {fmt_number(v)}" for k, v in reg.rules.items())
@@ -1268,13 +1271,14 @@ def _sub_scoring(c: _Ctx) -> str:
 
 
 def _business_days(e: Any, base: float) -> str:
+    """How soon a business whose representative stays listed is itself listed."""
     s = base
     for day in range(1, 100_000):
         s -= e.representative_listed_points
         s += e.business_decay * (base - s)
         if s < e.business_enter_below:
-            return f"{day} days"
-    return "never"
+            return f"is listed after {day} days"
+    return "is never listed (the penalty cannot bring it below the threshold)"
 
 
 def _sub_spillover(c: _Ctx) -> str:
@@ -1306,8 +1310,8 @@ def _sub_spillover(c: _Ctx) -> str:
         f"{fmt_number(sc.policy.scoring.base)} at {fmt_number(e.business_decay)} a day; it is "
         f"listed below {fmt_number(e.business_enter_below)} and delisted at or above "
         f"{fmt_number(e.business_exit_at_or_above)}. From the base score, a business whose "
-        f"representative stays listed is listed after "
-        f"{_business_days(e, sc.policy.scoring.base)}. Listed-tie counts are updated "
+        f"representative stays listed {_business_days(e, sc.policy.scoring.base)}. "
+        "Listed-tie counts are updated "
         "after the day's listing and due process, for the next day.",
     ]
     return "\n".join(lines)
@@ -1617,7 +1621,7 @@ def _inline(text: str) -> str:
             continue
         escaped: dict[str, str] = {}
 
-        def hold(m: re.Match) -> str:
+        def hold(m: re.Match, escaped: dict[str, str] = escaped) -> str:
             key = f"\x00{len(escaped)}\x00"
             escaped[key] = html.escape(m.group(1), quote=False)
             return key

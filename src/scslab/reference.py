@@ -558,6 +558,10 @@ SUMMARY_KEYS: list[tuple[str, str]] = [
      "`platform`, key `packages` versions, `scenario_hash`, `threads`, `device`."),
     ("metrics", "The last day's value of every daily column."),
     ("totals", "Every flow column (a count during the day) summed over the run."),
+    ("run_options", "How the run was started (e.g. `chilling`, `report`, `checkpoint_every`), "
+     "so that `scslab run --resume` continues it the same way."),
+    ("started", "Only in the placeholder summary written when a run starts, before its first "
+     "day is done (with `completed: false`)."),
     ("chilling_effect", "Only with `--chilling`: 1 − acts of the chilled behaviour with "
      "monitoring / without monitoring (the counterfactual run)."),
     ("chilling", "Only with `--chilling`: the chilled `behaviour` and the acts counted "

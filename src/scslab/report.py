@@ -111,6 +111,7 @@ class Table:
     note: str = ""
 
     def to_frame(self) -> pd.DataFrame:
+        """The table as a DataFrame of text cells."""
         return pd.DataFrame(self.rows, columns=self.columns)
 
 
@@ -148,6 +149,7 @@ class ComparisonData:
 
     @property
     def replicates(self) -> int:
+        """Replicates per scenario."""
         return max((len(v) for v in self.runs.values()), default=0)
 
 

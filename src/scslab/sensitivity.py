@@ -646,8 +646,8 @@ def print_sensitivity(res: SensitivityResult, console: Any) -> None:
     pct = f"{res.conf_level:.0%}"
     for out in res.outcomes:
         sub = res.indices[res.indices["outcome"] == out]
-        t = Table(title=f"{out} — {'Sobol' if sobol else 'Morris'} "
-                        f"({len(res.X)} evaluations, ± {pct} interval)", box=None)
+        t = Table(title=f"{out} — {'Sobol' if sobol else 'Morris'} ({len(res.X)} evaluations, "
+                        f"± {pct} interval)", box=None, min_width=72)
         t.add_column("parameter")
         cols = (["S1", "ST"] if sobol else ["mu_star", "sigma"])
         for c in cols:

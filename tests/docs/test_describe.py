@@ -79,6 +79,13 @@ def test_state_variables_come_from_the_arrays(national_md: str) -> None:
                                 body, re.M)
                 assert row, f"{owner}.{name} missing from the state variables"
                 assert row.group(1) == str(arr.dtype) and int(row.group(2)) == arr.itemsize
+    m = re.search(r"Memory per agent: ([\d.]+) B of changing state \+ ([\d.]+) B of fixed "
+                  r"attributes \+ ([\d.]+) B of ties", body)
+    assert m, "memory per agent missing"
+    engine_bpa = sim.bytes_per_agent()
+    assert float(m.group(1)) == pytest.approx(engine_bpa["state"], abs=0.05)
+    assert float(m.group(2)) == pytest.approx(engine_bpa["attributes"], abs=0.05)
+    assert float(m.group(3)) == pytest.approx(engine_bpa["ties"], rel=0.05)
 
 
 def test_process_overview_follows_the_engine(national_md: str) -> None:
@@ -123,8 +130,13 @@ def _container(schema_path: str) -> str:
     return schema_path[: m.start()] if m else schema_path
 
 
-def test_input_data_lists_every_leaf_parameter(national_md: str) -> None:
-    body = sections(national_md)["6. Input data"]
+@pytest.mark.parametrize("preset", ["national", "vancouver-restaurant"])
+def test_input_data_lists_every_leaf_parameter(preset: str) -> None:
+    from scslab import preset_names
+
+    if preset not in preset_names():
+        pytest.skip(f"preset {preset} not shipped")
+    body = sections(odd_markdown(preset))["6. Input data"]
     rows = table_paths(body)
     assert len(rows) == len(set(rows)), "a parameter is listed twice"
     for leaf in leaf_paths():
@@ -141,8 +153,8 @@ def test_input_data_lists_every_leaf_parameter(national_md: str) -> None:
 
 def test_editing_a_rule_changes_the_submodel_text(national_md: str) -> None:
     edited = odd_markdown("national", set=["policy.rules.fraud=-123"])
-    sub = sections(edited)["7. Submodels"]
-    row = re.search(r"^\| `fraud` \| (.+)$", sub, re.M)
+    scoring = sections(edited, 3)["7.3 Scoring"]
+    row = re.search(r"^\| `fraud` \| (.+)$", scoring, re.M)
     assert row and "-123" in row.group(1), row
     assert "-123" not in sections(national_md)["7. Submodels"]
     assert "`policy.rules.fraud` | `-123`" in sections(edited)["6. Input data"]
@@ -222,3 +234,14 @@ def test_describe_api_formats() -> None:
     assert describe(sc).startswith("# ODD description: rm1")
     with pytest.raises(ScslabError):
         describe(sc, fmt="pdf")
+
+
+def test_cli_docs_commands(tmp_path: Path) -> None:
+    r = _run_cli("docs", "reference")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("# scslab reference")
+    for text in ("`policy.rules`", "`acts_<behaviour>`", "`agent_days_per_second`"):
+        assert text in r.stdout, text
+    r = _run_cli("docs", "columns", "rm1", "--out", str(tmp_path / "cols.md"))
+    assert r.returncode == 0, r.stderr
+    assert "`rm1` has" in (tmp_path / "cols.md").read_text(encoding="utf-8")

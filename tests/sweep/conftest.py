@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import subprocess
@@ -10,6 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+
+# the modules, even if ``scslab`` re-exports functions named sweep / sensitivity
+sw = importlib.import_module("scslab.sweep")
+sa = importlib.import_module("scslab.sensitivity")
 
 AGENTS = 2000
 DAYS = 20

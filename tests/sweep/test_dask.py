@@ -6,10 +6,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from scslab import sweep as sw
 from scslab.cli import main
 
-from .conftest import AGENTS, DAYS, GRID, REPLICATES
+from .conftest import AGENTS, DAYS, GRID, REPLICATES, sw
 
 pytest.importorskip("distributed")
 

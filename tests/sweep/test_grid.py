@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from scslab import sweep as sw
 from scslab.errors import ScenarioError, ScslabError
 from scslab.rng import spawn_seeds
 
-from .conftest import AGENTS, DAYS
+from .conftest import AGENTS, DAYS, sw
 
 
 def test_parse_grid_yaml_scalars():
@@ -88,3 +87,15 @@ def test_bad_points_fail_before_any_run(monkeypatch, tmp_path, grid, match):
 def test_grid_and_set_conflict():
     with pytest.raises(ScenarioError, match="also fixed with --set"):
         sw.plan_sweep("national", ["days=10,20"], set=["days=5"], agents=AGENTS)
+
+
+def test_ensemble_without_grid():
+    plan = sw.plan_sweep("national", None, replicates=3, agents=AGENTS, days=DAYS)
+    assert [s.key for s in plan.specs] == ["p000-r00", "p000-r01", "p000-r02"]
+    assert len({s.seed for s in plan.specs}) == 3 and plan.grid == {}
+
+
+def test_canonical_duplicates_are_rejected():
+    with pytest.raises(ScenarioError, match="same setting"):
+        sw.plan_sweep("national", {"sensors.cameras.false_match_rate": [1, 1.0]},
+                      agents=AGENTS)

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scslab import sensitivity as sa
 from scslab.cli import main
 from scslab.errors import ScenarioError
+
+from .conftest import sa
 
 pytest.importorskip("SALib")
 

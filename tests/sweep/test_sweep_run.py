@@ -8,11 +8,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from scslab import sweep as sw
 from scslab.cli import main
 from scslab.results import read_summary
 
-from .conftest import AGENTS, DAYS, GRID, REPLICATES
+from .conftest import AGENTS, DAYS, GRID, REPLICATES, sw
 
 
 def _count(db, sweep_id) -> int:
@@ -127,3 +126,12 @@ def test_cli_unreachable_scheduler(capsys, tmp_path, monkeypatch):
               f"tcp://127.0.0.1:{free_port()}", "--out", str(tmp_path / "o"), "--no-catalog"])
     assert exc.value.code == 2
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+def test_chilling_outcome_and_no_grid(tmp_path):
+    res = sw.sweep("national", None, replicates=2, agents=AGENTS, days=DAYS, chilling=True,
+                   out=tmp_path / "s")
+    assert res.table["chilling_effect"].notna().all()
+    assert (res.table["chilling_effect"] >= 0).all()
+    assert res.plan.sweep_id != sw.plan_sweep("national", None, replicates=2, agents=AGENTS,
+                                              days=DAYS).sweep_id

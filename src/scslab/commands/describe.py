@@ -45,8 +45,12 @@ def register(app: typer.Typer) -> None:
             "--set", help="Override a scenario value: PATH=VALUE (YAML scalar), "
             "repeatable.")] = None,
     ) -> None:
-        """Write an ODD description (Grimm et al. 2020) of a scenario, generated from the
-        scenario and the model's code."""
+        """Write the ODD description of a scenario, generated from the scenario and the code.
+
+        ODD (Overview, Design concepts, Details) is the standard protocol for describing
+        agent-based models (Grimm and others, 2006; second update 2020). Markdown by
+        default; --format html writes a standalone page.
+        """
         from scslab.describe import describe as make
 
         if fmt is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from scslab.sweep import OutcomeFn, SweepPlan, SweepResult
 
 console = Console()
 err_console = Console(stderr=True)
@@ -72,9 +75,10 @@ def _mode(workers: int | None, scheduler: str | None) -> str:
     return "in-process"
 
 
-def _run_with_progress(plan, *, out: Path, db: Path | None, workers: int | None,
-                       scheduler: str | None, threads: int | None, outcome_fn=None,
-                       keep_daily: bool = False):
+def _run_with_progress(plan: SweepPlan, *, out: Path, db: Path | None, workers: int | None,
+                       scheduler: str | None, threads: int | None,
+                       outcome_fn: OutcomeFn | None = None,
+                       keep_daily: bool = False) -> SweepResult:
     """Run a plan under a Rich progress bar; Ctrl-C exits 130 (finished runs are kept)."""
     from scslab.sweep import dashboard_link, dask_client, run_plan
 
@@ -104,7 +108,7 @@ _COLUMNS = [("listed_end", "listed"), ("wrongful_listed_end", "wrongful"),
             ("denials_total", "denials"), ("chilling_effect", "chilling")]
 
 
-def _points_table(res, limit: int = 40) -> Table:
+def _points_table(res: SweepResult, limit: int = 40) -> Table:
     outcomes = [(c, label) for c, label in _COLUMNS if c in res.table]
     agg = res.by_point([c for c, _ in outcomes])
     grid = list(res.plan.grid) or ["point"]

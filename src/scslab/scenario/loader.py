@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -290,10 +291,31 @@ def _field_model(model: type[BaseModel], key: str):
     return f, None
 
 
-def _check_path(parts: list[str], raw: dict) -> None:
-    """Raise if ``parts`` does not name a field of the schema (did-you-mean hint)."""
+@functools.lru_cache(maxsize=1)
+def _defaults() -> dict:
+    """The default scenario as plain data (read-only: copy before changing it)."""
+    return Scenario().model_dump(mode="python")
+
+
+def _child(node: Any, key: str) -> Any:
+    if isinstance(node, dict):
+        return node.get(key)
+    if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+        return node[int(key)]
+    return None
+
+
+def _check_path(parts: list[str], raw: dict) -> list[type]:
+    """Raise if ``parts`` does not name a field of the schema (did-you-mean hint).
+
+    Returns the container type (dict or list) each prefix ``parts[:i+1]`` names. A list
+    index is checked against the list the scenario will have: the file's, or the
+    default one when the file leaves that list out.
+    """
     model: Any = Scenario
     node: Any = raw
+    dflt: Any = _defaults()
+    kinds: list[type] = []
     for depth, key in enumerate(parts):
         where = ".".join(parts[: depth + 1])
         if isinstance(model, tuple):  # inside a dict or list field
@@ -302,23 +324,24 @@ def _check_path(parts: list[str], raw: dict) -> None:
                 if not key.isdigit():
                     raise ScenarioError(f"--set {where}: a list index must be a number")
                 idx = int(key)
-                if not isinstance(node, list) or idx >= len(node):
-                    n = len(node) if isinstance(node, list) else 0
-                    raise ScenarioError(f"--set {where}: index {idx} out of range (list has {n})")
-                node = node[idx]
-            else:
-                node = node.get(key) if isinstance(node, dict) else None
+                seq = node if isinstance(node, list) else (dflt if isinstance(dflt, list)
+                                                           else [])
+                if idx >= len(seq):
+                    raise ScenarioError(f"--set {where}: index {idx} out of range (list has "
+                                        f"{len(seq)})")
             model = inner
-            continue
-        if model is None:
-            raise ScenarioError(f"--set {where}: {'.'.join(parts[:depth])} is a value, "
-                                "not a block")
-        f, sub = _field_model(model, key)
-        if f is None:
-            raise ScenarioError(f"--set {where}: no such setting"
-                                f"{did_you_mean(key, model.model_fields)}")
-        model = sub
-        node = node.get(key) if isinstance(node, dict) else None
+        else:
+            if model is None:
+                raise ScenarioError(f"--set {where}: {'.'.join(parts[:depth])} is a value, "
+                                    "not a block")
+            f, sub = _field_model(model, key)
+            if f is None:
+                raise ScenarioError(f"--set {where}: no such setting"
+                                    f"{did_you_mean(key, model.model_fields)}")
+            model = sub
+        kinds.append(list if isinstance(model, tuple) and model[1] is list else dict)
+        node, dflt = _child(node, key), _child(dflt, key)
+    return kinds
 
 
 def parse_set(expr: str) -> tuple[list[str], Any]:
@@ -340,43 +363,55 @@ def parse_set(expr: str) -> tuple[list[str], Any]:
     return path.split("."), parsed
 
 
+def _path_parts(path: Any) -> list[str]:
+    if isinstance(path, str):
+        parts = path.split(".")
+    elif isinstance(path, list | tuple):
+        parts = [str(p) for p in path]
+    else:
+        raise ScenarioError(f"override {_clip(repr(path))}: the path must be a dotted name "
+                            "such as 'sensors.cameras.false_match_rate'")
+    if not parts or any(not p.strip() for p in parts):
+        raise ScenarioError(f"override {_clip(repr(path))}: empty path segment")
+    return [p.strip() for p in parts]
+
+
+def _put(node: dict | list, key: str, value: Any) -> None:
+    if isinstance(node, list):
+        node[int(key)] = value
+    else:
+        node[key] = value
+
+
 def apply_overrides(raw: dict, overrides: list[str] | dict[str, Any] | None) -> dict:
     """Apply ``--set`` expressions or a {dotted.path: value} mapping to a raw scenario."""
     if not overrides:
         return raw
-    items = (overrides.items() if isinstance(overrides, dict)
-             else (parse_set(e) for e in overrides))
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    elif isinstance(overrides, list | tuple):
+        if not all(isinstance(e, str) for e in overrides):
+            raise ScenarioError("overrides must be 'PATH=VALUE' strings or a {path: value} "
+                                "mapping")
+        items = [parse_set(e) for e in overrides]
+    else:
+        raise ScenarioError("overrides must be 'PATH=VALUE' strings or a {path: value} mapping")
     out = copy.deepcopy(raw)
     for path, value in items:
-        parts = path.split(".") if isinstance(path, str) else list(path)
-        _check_path(parts, out)
-        node = out
-        for key in parts[:-1]:
-            if isinstance(node, list):
-                node = node[int(key)]
-                continue
-            if not isinstance(node.get(key), dict | list):
-                node[key] = _default_subtree(parts, key, node)
-            node = node[key]
-        last = parts[-1]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
+        parts = _path_parts(path)
+        kinds = _check_path(parts, out)
+        node: Any = out
+        dnode: Any = _defaults()
+        for key, want in zip(parts[:-1], kinds, strict=False):
+            child, dchild = _child(node, key), _child(dnode, key)
+            if not isinstance(child, want):
+                # the file leaves this block (or list) out, or has a wrong value there:
+                # start from the default, so the path can go in
+                child = copy.deepcopy(dchild) if isinstance(dchild, want) else want()
+                _put(node, key, child)
+            node, dnode = child, dchild
+        _put(node, parts[-1], copy.deepcopy(value))
     return out
-
-
-def _default_subtree(parts, key, node):
-    """Materialise the default of a block that the raw file left out, so a path can go in."""
-    defaults = Scenario().model_dump(mode="python")
-    cur: Any = defaults
-    for p in parts:
-        if p == key:
-            val = cur.get(p) if isinstance(cur, dict) else None
-            return copy.deepcopy(val) if isinstance(val, dict | list) else {}
-        cur = cur.get(p) if isinstance(cur, dict) else (cur[int(p)] if isinstance(cur, list)
-                                                        else None)
-    return {}
 
 
 # --------------------------------------------------------------------------- validation
