@@ -100,9 +100,6 @@ def test_missing_file_and_unknown_preset_subprocess(tk):
     tk.bad_input(tk.cli("run", "natinal", "--no-catalog"), "did you mean 'national'")
 
 
-@pytest.mark.xfail(reason="BUG: a scenario argument longer than the file-name limit ends in "
-                   "'internal error: OSError: [Errno 36] File name too long' (exit 1)",
-                   strict=True)
 def test_very_long_scenario_name_is_bad_input(capsys):
     one_line_error(*cli(capsys, "validate", "x" * 300))
 

@@ -162,9 +162,24 @@ def summarise(sim: Simulation, elapsed: float, completed: bool, run_id: str | No
         "metrics": {k: (v.item() if hasattr(v, "item") else v) for k, v in last.items()},
         "totals": totals,
     }
+    rep = sc.population.represents
+    if rep:
+        factor = rep / n
+        summary["scale"] = {
+            "represents": rep, "factor": factor,
+            "note": "Counts of agents and events scale linearly with the population; rates, "
+                    "means, percentiles and ratios do not. Rare false matches and spillover "
+                    "through ties do not scale exactly: scaled figures are approximations.",
+            "metrics": {k: v * factor for k, v in summary["metrics"].items()
+                        if k in reg and reg[k].scales and isinstance(v, int | float)},
+            "totals": {k: v * factor for k, v in totals.items() if reg[k].scales},
+            "not_scaled": sorted(k for k in reg if not reg[k].scales),
+        }
     if extra:
         summary.update(extra)
-    return summary
+    from scslab.results import clean_json
+
+    return clean_json(summary)
 
 
 def _start_run_dir(out: Path, sc: Scenario, run_id: str, options: dict) -> None:
@@ -220,7 +235,7 @@ def _finish(sc: Scenario, sim: Simulation, elapsed: float, completed: bool, run_
     from scslab import checkpoint
 
     columns = [m.name for m in sim.metric_registry()]
-    daily = daily_frame(sim.rows, columns)
+    daily = daily_frame(sim.rows, columns, sc.start_date)
     extra: dict = {"run_options": options}
     if options.get("chilling") and completed:
         cf, _, _ = simulate(chilling_counterfactual(sc), threads=threads)

@@ -121,7 +121,8 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
             if progress:
                 progress(done, total, f"{lab} r{r} (no monitoring)")
             chill = chilling_summary(sc_r, sim, cf)
-            daily = daily_frame(sim.rows, [m.name for m in sim.metric_registry()])
+            daily = daily_frame(sim.rows, [m.name for m in sim.metric_registry()],
+                                sc_r.start_date)
             from scslab.api import summarise
 
             run_id = new_run_id(sc_r)

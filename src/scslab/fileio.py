@@ -79,4 +79,6 @@ def _json_default(o):
         return o.tolist()
     if isinstance(o, Path):
         return str(o)
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -426,8 +426,15 @@ def scenario_reference_md(heading_level: int = 3) -> str:
         lines.append("|---|---|---|---|---|---|---|")
         for f in fields:
             typ = f.type if f.leaf else f"{f.type} (table below)"
+            default = f.default_text()
+            if isinstance(f.default, BaseModel):
+                shown = "see below"
+            elif " entries: " in default:
+                shown = md_cell(default)
+            else:
+                shown = md_code(default)
             lines.append("| " + " | ".join([
-                md_code(f.path), md_cell(typ), md_code(f.default_text()),
+                md_code(f.path), md_cell(typ), shown,
                 md_cell(f.bounds) if f.bounds else "", md_cell(f.unit),
                 md_cell(f.description), md_cell(f.source)]) + " |")
         lines.append("")

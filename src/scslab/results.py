@@ -40,14 +40,21 @@ def clean_json(value):
     if isinstance(value, np.floating | float):
         f = float(value)
         return f if math.isfinite(f) else None
+    if hasattr(value, "isoformat") and not isinstance(value, str):
+        return value.isoformat()
     return value
 
 
-def daily_frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+def daily_frame(rows: list[dict], columns: list[str], start_date: str | None = None
+                ) -> pd.DataFrame:
+    """The daily table; with a ``start_date`` a ``date`` column follows ``day``."""
     df = pd.DataFrame(rows, columns=columns)
     if df.empty:
         return df
     df["day"] = df["day"].astype("int32")
+    if start_date is not None:
+        start = pd.Timestamp(start_date)
+        df.insert(1, "date", (start + pd.to_timedelta(df["day"] - 1, unit="D")).dt.date)
     return df
 
 

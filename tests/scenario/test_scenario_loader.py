@@ -300,12 +300,10 @@ def test_directory_is_not_a_scenario(tmp_path):
     assert "directory" in error_of(tmp_path)
 
 
-@pytest.mark.xfail(reason="BUG: a scenario name longer than the file-name limit raises "
-                   "OSError (ENAMETOOLONG) from Path.exists instead of ScenarioError",
-                   strict=True)
 def test_very_long_name_is_bad_input():
-    with pytest.raises(ScenarioError):
-        load_scenario("x" * 300)
+    """A name longer than the file-name limit is bad input, not an OSError."""
+    error_of("x" * 300)
+    error_of({"base": "y" * 300})
 
 
 def test_errors_are_scslab_errors():
