@@ -23,8 +23,8 @@ from scslab.params import (
     P_DET_KNOWN,
     P_DET_LISTED,
     P_LOG_FRAC,
-    P_MAX,
-    P_MIN,
+    P_HIST_HI,
+    P_HIST_LO,
     Params,
     compile_params,
 )
@@ -248,7 +248,7 @@ class Simulation:
         row["mean_true_score"] = float(fs[M.S_TWIN] / n)
         hist = np.asarray(c[off[M.O_HIST]:off[M.O_HIST] + N_HIST], dtype=np.float64)
         cum = np.cumsum(hist)
-        smin, smax = p.prm[P_MIN], p.prm[P_MAX]
+        smin, smax = p.prm[P_HIST_LO], p.prm[P_HIST_HI]
         width = (smax - smin) / N_HIST
         for q in (5, 25, 50, 75, 95):
             target = q / 100.0 * n

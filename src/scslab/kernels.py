@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from scslab.params import N_HIST, P_MAX, P_MIN, P_SPILL_ON
+from scslab.params import N_HIST, P_HIST_HI, P_HIST_LO, P_SPILL_ON
 from scslab.stages import due_process as DP
 from scslab.stages import listing as LS
 from scslab.stages import sanctions as SA
@@ -40,8 +40,8 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
                   ev_count):
     """Run the selected per-agent stages over every household, chunk by chunk."""
     spill_on = prm[P_SPILL_ON] > 0
-    smin = prm[P_MIN]
-    smax = prm[P_MAX]
+    smin = prm[P_HIST_LO]
+    smax = prm[P_HIST_HI]
     inv_width = N_HIST / (smax - smin) if smax > smin else 1.0
     cap = ev_agent.shape[1]
     for c in prange(pos.size):

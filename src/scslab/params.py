@@ -47,9 +47,10 @@ B_LISTED, B_TLISTED = 1, 2
  P_REPAIR_ON, P_REPAIR_RATE, P_REPAIR_PTS,
  P_DET_LISTED, P_DET_KNOWN,
  P_CHILL_B, P_CHILL_STRENGTH, P_CHILL_TIE_W, P_CHILL_SELF_W,
- P_LOG_FRAC, P_N) = range(49)
+ P_LOG_FRAC, P_HIST_LO, P_HIST_HI, P_N) = range(51)
 
-N_HIST = 64  # score histogram bins (for the percentile fan)
+N_HIST = 256  # score histogram bins (for the percentile fan)
+HIST_BELOW, HIST_ABOVE = 640.0, 320.0  # histogram window around the base score
 
 
 @dataclass
@@ -103,6 +104,8 @@ def compile_params(sc: Scenario, n_agents: int) -> Params:
     s = pol.scoring
     prm[P_BASE], prm[P_MIN], prm[P_MAX], prm[P_DECAY] = s.base, s.minimum, s.maximum, s.decay
     prm[P_MAX_LOSS] = math.inf if s.max_daily_loss is None else s.max_daily_loss
+    prm[P_HIST_LO] = max(s.minimum, s.base - HIST_BELOW)
+    prm[P_HIST_HI] = max(min(s.maximum, s.base + HIST_ABOVE), prm[P_HIST_LO] + 1.0)
     prm[P_MAX_GAIN] = math.inf if s.max_daily_gain is None else s.max_daily_gain
     bl, ct, red = pol.lists.blacklist, pol.lists.court, pol.lists.redlist
     prm[P_BL_ON], prm[P_BL_ENTER], prm[P_BL_EXIT], prm[P_BL_MIN_DAYS] = (
