@@ -14,13 +14,6 @@ from typing import Annotated
 
 import click
 import typer
-
-try:  # typer ≥ 0.24 vendors its own copy of click
-    from typer._click.exceptions import UsageError as _TyperUsageError
-except ImportError:  # pragma: no cover - older typer raises click's own
-    _TyperUsageError = click.UsageError
-_EXITS = (click.exceptions.Exit, typer.Exit)
-_ABORTS = (click.Abort, typer.Abort)
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -33,6 +26,13 @@ from rich.progress import (
 from rich.table import Table
 
 from scslab.errors import ScslabError
+
+try:  # typer ≥ 0.24 vendors its own copy of click
+    from typer._click.exceptions import UsageError as _TyperUsageError
+except ImportError:  # pragma: no cover - older typer raises click's own
+    _TyperUsageError = click.UsageError
+_EXITS = (click.exceptions.Exit, typer.Exit)
+_ABORTS = (click.Abort, typer.Abort)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None,

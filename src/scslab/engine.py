@@ -22,9 +22,9 @@ from scslab.params import (
     P_AWARE,
     P_DET_KNOWN,
     P_DET_LISTED,
-    P_LOG_FRAC,
     P_HIST_HI,
     P_HIST_LO,
+    P_LOG_FRAC,
     Params,
     compile_params,
 )
