@@ -175,11 +175,33 @@ def summarise(sim: Simulation, elapsed: float, completed: bool, run_id: str | No
             "totals": {k: v * factor for k, v in totals.items() if reg[k].scales},
             "not_scaled": sorted(k for k in reg if not reg[k].scales),
         }
+    if sc.targets and len(daily):
+        summary["targets"] = check_targets(sc, daily, {m.name: m.scales for m in reg.values()})
     if extra:
         summary.update(extra)
     from scslab.results import clean_json
 
     return clean_json(summary)
+
+
+def check_targets(sc: Scenario, daily, scales: dict[str, bool]) -> list[dict]:
+    """Each published target beside what this run achieved (scaled when it represents more)."""
+    from scslab.calibrate import column_factors, parse_target
+
+    factors = column_factors(sc, scales)
+    out = []
+    for t in sc.targets:
+        tg = parse_target(t.target, sc, list(daily.columns))
+        if tg.day is not None and tg.day > int(daily["day"].max()):
+            achieved = None
+        else:
+            achieved = tg.read(daily, factors.get(tg.column, 1.0))
+        err = (achieved - tg.value) / tg.value if achieved is not None else None
+        out.append({"target": t.target, "source": t.source, "column": tg.column, "agg": tg.agg,
+                    "day": tg.day, "published": tg.value, "achieved": achieved,
+                    "relative_error": err,
+                    "within_10_percent": err is not None and abs(err) <= 0.10})
+    return out
 
 
 def _start_run_dir(out: Path, sc: Scenario, run_id: str, options: dict) -> None:

@@ -122,15 +122,32 @@ def _summary_table(summary: dict) -> Table:
     t.add_column("value", justify="right")
     rows = [
         ("mean score (last day)", f"{m.get('mean_score', float('nan')):.1f}"),
-        ("listed (last day)", f"{m.get('listed', 0):,}"),
-        ("wrongfully listed (last day)", f"{m.get('wrongful_listed', 0):,}"),
-        ("collateral sanctioned (last day)", f"{m.get('collateral_sanctioned', 0):,}"),
+        ("listed (last day)", f"{int(m.get('listed', 0)):,}"),
+        ("wrongfully listed (last day)", f"{int(m.get('wrongful_listed', 0)):,}"),
+        ("collateral sanctioned (last day)", f"{int(m.get('collateral_sanctioned', 0)):,}"),
         ("misattributed events (total)", f"{tot.get('misattributed_events', 0):,}"),
         ("denials (total)", f"{sum(v for k, v in tot.items() if k.startswith('denied_') and k != 'denied_wrongful'):,}"),
         ("denials to wrongfully listed (total)", f"{tot.get('denied_wrongful', 0):,}"),
     ]
     if summary.get("chilling_effect") is not None:
         rows.append(("chilling effect", f"{summary['chilling_effect']:.1%}"))
+    if "abroad_visitors" in tot:
+        rows += [("visitors to sites abroad (total)", f"{tot['abroad_visitors']:,}"),
+                 ("foreign residents given a record (last day)",
+                  f"{int(m.get('abroad_recorded_total', 0)):,}"),
+                 ("foreign faces misidentified as home agents (total)",
+                  f"{tot.get('abroad_false_matches', 0):,}")]
+    scale = summary.get("scale")
+    if scale:
+        sm = scale["metrics"]
+        rows.append((f"scaled ×{scale['factor']:,.0f} to {scale['represents']:,} people",
+                     f"listed {sm.get('listed', 0):,.0f}, court list "
+                     f"{sm.get('listed_court', 0):,.0f}"))
+    for t in summary.get("targets", []):
+        ach = t["achieved"]
+        rows.append((f"target {t['target']}",
+                     "not reached in this run" if ach is None else
+                     f"{ach:,.4g} ({t['relative_error']:+.1%})"))
     rate = summary.get("agent_days_per_second") or 0
     rows += [("build", f"{summary['build_seconds']:.2f} s"),
              ("day loop", f"{summary['elapsed_seconds']:.2f} s ({rate:,.0f} agent-days/s)"),

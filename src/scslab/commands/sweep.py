@@ -104,8 +104,8 @@ def _run_with_progress(plan: SweepPlan, *, out: Path, db: Path | None, workers: 
 
 
 _COLUMNS = [("listed_end", "listed"), ("wrongful_listed_end", "wrongful"),
-            ("collateral_sanctioned_end", "collateral"), ("misattributed_total", "misattrib."),
-            ("denials_total", "denials"), ("chilling_effect", "chilling")]
+            ("misattributed_total", "misattrib."), ("denials_total", "denials"),
+            ("chilling_effect", "chilling")]
 
 
 def _points_table(res: SweepResult, limit: int = 40) -> Table:
@@ -116,17 +116,16 @@ def _points_table(res: SweepResult, limit: int = 40) -> Table:
     t = Table(title=f"sweep {res.sweep_id}: mean over {reps} replicate(s)"
               + (" ± sd" if reps > 1 else ""), box=None)
     for g in grid:
-        t.add_column(g.rsplit(".", 1)[-1], overflow="fold")
+        t.add_column(g.rsplit(".", 1)[-1], no_wrap=True)
     for _, label in outcomes:
-        t.add_column(label, justify="right")
+        t.add_column(label, justify="right", no_wrap=True)
     for _, row in agg.head(limit).iterrows():
         cells = [_fmt(row[g]) for g in grid]
         for c, _ in outcomes:
             m, sd = row[f"{c}_mean"], row[f"{c}_std"]
             cells.append(_fmt(m) + (f" ± {sd:.2g}" if reps > 1 and sd == sd else ""))
         t.add_row(*cells)
-    cap = ("listed, wrongful, collateral: agents at the end; misattrib., denials: totals "
-           "over the run")
+    cap = "listed, wrongful: agents at the end; misattrib., denials: totals over the run"
     if len(agg) > limit:
         cap += f"; first {limit} of {len(agg)} points (all runs: sweep.parquet)"
     t.caption = cap

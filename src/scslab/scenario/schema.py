@@ -485,6 +485,15 @@ class Output(Model):
 # --------------------------------------------------------------------------- scenario
 
 
+class PublishedTarget(Model):
+    """A published figure the scenario should reproduce (checked after every run)."""
+
+    target: str = F(..., "COLUMN[:AGG][@DATE or DAY]=VALUE, e.g. "
+                    "listed_court@2018-12-31=13.0e6 (see `scslab calibrate`).",
+                    pattern=r"^[a-z0-9_]+(:[a-z]+)?(@[0-9-]+)?=.+$", max_length=200)
+    source: str = F("", "Where the figure was published.", max_length=500)
+
+
 DEFAULT_BEHAVIOURS: dict[str, Behaviour] = {
     "community_service": Behaviour(rate=0.004, disposition_exponent=-1.0,
                                    age=AgeFactors(child=0.3, adult=1, elderly=1.2)),
@@ -522,6 +531,9 @@ class Scenario(Model):
     output: Output = Output()
     data_flows: list[DataFlow] = F([], "Cross-border data flows from sites abroad (see "
                                    "`scslab audit`).", max_length=1000)
+    targets: list[PublishedTarget] = F([], "Published figures this scenario should reproduce; "
+                                       "every run reports them beside its results.",
+                                       max_length=100)
 
     @field_validator("behaviours")
     @classmethod
