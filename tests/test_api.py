@@ -63,8 +63,8 @@ def test_summary_fields(result):
 def test_summary_metrics_are_the_last_day(result):
     last = result.daily.iloc[-1]
     for col, value in result.summary["metrics"].items():
-        if isinstance(value, float) and math.isnan(value):
-            assert math.isnan(last[col])
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            assert math.isnan(last[col]), col  # NaN is written as null
         else:
             assert value == last[col], col
 

@@ -31,7 +31,7 @@ from scslab.params import (
     X_TREP,
     X_TTIE,
 )
-from scslab.scenario import load_scenario
+from scslab.scenario import load_scenario, preset_names
 
 # --------------------------------------------------------------------------- the checker
 
@@ -258,8 +258,9 @@ def test_invariants_hold_every_day(sc):
     run_checked(sc)
 
 
-@pytest.mark.parametrize("preset", ["national", "transparent", "rm1"])
+@pytest.mark.parametrize("preset", preset_names())
 def test_invariants_on_presets(preset):
+    """Every shipped preset runs (STYLE.md: presets are executed by the test suite)."""
     sim = run_checked(load_scenario(preset, {"population.agents": 3000, "days": 15,
                                              "output.event_log.enabled": True}))
     assert len(sim.rows) == 15

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scslab.population import AGE_ADULT, AGE_CHILD, AGE_ELDERLY, World, build_world
 from scslab.scenario import load_scenario
@@ -277,3 +279,65 @@ def test_tiny_populations():
         w = build_world(load_scenario("national", {"population.agents": n}))
         assert w.n == n and w.hh_off[0] == 0
         assert w.tie_ptr[-1] == w.tie_idx.size
+
+
+# --------------------------------------------------------------------------- any population
+
+
+@st.composite
+def populations(draw):
+    n_regions = draw(st.integers(1, 5))
+    w = [draw(st.integers(1, 20)) for _ in range(n_regions)]
+    shares = [x / sum(w) for x in w]
+    shares[-1] = 1.0 - sum(shares[:-1])
+    sizes = draw(st.dictionaries(st.integers(1, 12), st.floats(0.01, 1.0), min_size=1,
+                                 max_size=5))
+    return load_scenario("national", {
+        "population.agents": draw(st.integers(1, 3000)),
+        "seed": draw(st.integers(0, 2**32)),
+        "population.regions": [{"name": f"r{i}", "share": s} for i, s in enumerate(shares)],
+        "population.households.size_shares": sizes,
+        "population.ties.mean_degree": draw(st.sampled_from([0.0, 1.0, 8.0, 30.0])),
+        "population.ties.dispersion": draw(st.floats(0, 1)),
+        "population.ties.within_region": draw(st.floats(0, 1)),
+        "population.employers.employed_share": draw(st.floats(0, 1)),
+        "population.employers.mean_size": draw(st.floats(1, 200)),
+        "population.age.child_share": draw(st.floats(0, 0.5)),
+        "population.age.elderly_share": draw(st.floats(0, 0.4)),
+    })
+
+
+@settings(max_examples=40, deadline=None, database=None, derandomize=True)
+@given(populations())
+def test_structure_of_any_population(sc):
+    w = build_world(sc)
+    n = sc.population.agents
+    assert w.n == n
+    assert np.all(np.diff(w.region.astype(np.int64)) >= 0)
+    assert w.region_start[0] == 0 and w.region_start[-1] == n
+    off, size = w.hh_off.astype(np.int64), w.hh_size.astype(np.int64)
+    starts = np.flatnonzero(off == 0)
+    assert starts[0] == 0
+    ends = np.concatenate([starts[1:], [n]])
+    np.testing.assert_array_equal(ends - starts, size[starts])
+    hh = np.repeat(np.arange(starts.size), ends - starts)
+    np.testing.assert_array_equal(w.region, w.region[starts][hh])
+    assert np.all(ages(w)[starts] != AGE_CHILD)
+    assert set(np.unique(size[starts])) <= set(sc.population.households.size_shares)
+    src, dst = _edges(w)
+    assert not np.any(src == dst)
+    np.testing.assert_array_equal(np.sort(src * n + dst), np.sort(dst * n + src))
+    emp = w.employer.astype(np.int64)
+    e = emp >= 0
+    assert np.all(ages(w)[e] == AGE_ADULT)
+    if e.any():
+        assert emp.max() < w.n_business
+        reps = w.biz_rep[w.biz_rep >= 0]
+        np.testing.assert_array_equal(emp[reps], np.flatnonzero(w.biz_rep >= 0))
+        first = np.full(w.n_business, -1)
+        for b in range(w.n_business):
+            members = np.flatnonzero(emp == b)
+            if members.size:
+                first[b] = members[0]
+                assert np.all(w.region[members] == w.region[members[0]])
+        np.testing.assert_array_equal(first, w.biz_rep)

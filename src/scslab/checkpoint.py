@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scslab.errors import RunDirError
-from scslab.fileio import atomic_write, atomic_write_json
+from scslab.fileio import atomic_write, atomic_write_json, remove_stale_temps
 
 POINTER = "checkpoint.json"
 PARTS = "events.parts"
@@ -120,8 +120,7 @@ def load(run_dir: Path) -> dict | None:
         for n in event_parts:  # every part must be a readable Parquet file
             if (parts_dir / n).exists():
                 pq.read_metadata(parts_dir / n)
-    except (OSError, KeyError, ValueError, TypeError, AttributeError, EOFError,
-            json.JSONDecodeError, UnicodeDecodeError, pa.ArrowException) as e:
+    except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways (BadZipFile…)
         raise RunDirError(f"{run_dir}: the checkpoint is corrupt or truncated "
                           f"({type(e).__name__}: {_first_line(e)}){hint}") from None
     if meta.get("version") != VERSION or day != len(rows) or pointer_day != day:
@@ -176,8 +175,10 @@ def event_table(run_dir: Path, sim) -> pa.Table | None:
 
 
 def clear(run_dir: Path) -> None:
-    """Remove checkpoints and event parts once the run directory is final."""
+    """Remove checkpoints, event parts and stale temporary files once the run directory
+    is final (or when a resume starts again from day 0)."""
     run_dir = Path(run_dir)
+    remove_stale_temps(run_dir)
     (run_dir / POINTER).unlink(missing_ok=True)
     for p in run_dir.glob("checkpoint-*"):
         shutil.rmtree(p, ignore_errors=True)

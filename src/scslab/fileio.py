@@ -82,3 +82,18 @@ def _json_default(o):
     if hasattr(o, "isoformat"):
         return o.isoformat()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def remove_stale_temps(folder: Path) -> list[str]:
+    """Remove the temporary files an interrupted ``atomic_write`` left in ``folder``.
+
+    They are named ``.<target>.<random>.tmp``; a process killed between creating one
+    and renaming it leaves it behind. Only call this on a folder no other process is
+    writing to (a run directory being resumed or finished).
+    """
+    removed = []
+    for p in Path(folder).glob(".*.tmp"):
+        if p.is_file() and not p.is_symlink():
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed

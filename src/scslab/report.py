@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -109,6 +110,12 @@ class Table:
     columns: list[str]
     rows: list[list[str]]
     note: str = ""
+    #: HTML id of the table ('' → ``<section id>-table-<k>``).
+    id: str = ""
+    #: Columns from this index on are numbers (right-aligned); 99 for a table of text.
+    numeric_from: int = 1
+    #: Per row, extra ``data-*`` attributes for the HTML ``<tr>`` (e.g. a status).
+    row_attrs: list[dict[str, str]] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         """The table as a DataFrame of text cells."""
@@ -135,6 +142,10 @@ class Headline:
     value: float | None
     text: str
     note: str
+    #: The value scaled to the population the sample represents (None: not scaled).
+    scaled: float | None = None
+    #: The sample figure as text, shown small under a scaled value ('' when not scaled).
+    sample_text: str = ""
 
 
 @dataclass
@@ -191,6 +202,51 @@ def pct(x: Any, digits: int = 1) -> str:
     if x != 0 and float(s.rstrip("%")) == 0:
         s = f"{x * 100:.2g}%"
     return s
+
+
+def approx(x: Any) -> str:
+    """A scaled (approximate) count: three significant digits, millions and billions in words.
+
+    >>> approx(933_333.3), approx(1.4e9), approx(12.0)
+    ('≈ 933,000', '≈ 1.4 billion', '≈ 12')
+    """
+    if _isnan(x):
+        return "–"
+    x = float(x)
+    a = abs(x)
+    if a >= 1e9:
+        return f"≈ {x / 1e9:,.3g} billion"
+    if a >= 1e6:
+        return f"≈ {x / 1e6:,.3g} million"
+    if a == 0:
+        return "0"
+    r = round(x, 2 - int(math.floor(math.log10(a))))
+    return f"≈ {fmt(float(r))}"
+
+
+def people(x: Any) -> str:
+    """A population size in words when round ('1.4 billion'), else with separators."""
+    if _isnan(x):
+        return "–"
+    a = approx(x)
+    if a.startswith("≈ ") and (" million" in a or " billion" in a):
+        unit = 1e9 if a.endswith("billion") else 1e6
+        if float(a[2:].split()[0].replace(",", "")) * unit == float(x):
+            return a[2:]
+    return fmt(x)
+
+
+def signed_pct(x: Any) -> str:
+    """A relative difference with its sign ('+4.2%', '−12%'); '–' for missing."""
+    if _isnan(x):
+        return "–"
+    a = abs(float(x))
+    s = f"{a * 100:,.0f}%" if a >= 10 else pct(a)
+    return ("+" if float(x) > 0 else "−" if float(x) < 0 else "") + s
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "x"
 
 
 def plural(n: Any, one: str, many: str) -> str:
@@ -670,6 +726,367 @@ def fig_acts(daily: pd.DataFrame, rules: dict[str, float] | None = None) -> Repo
                         [f"acts_{b}" for b in acts])
 
 
+# --------------------------------------------------------------------------- data abroad
+
+#: Per-flow measures of the abroad stage: (metric, label, flow over the day (summed) or stock).
+ABROAD_MEASURES: list[tuple[str, str, bool]] = [
+    ("visitors", "visits", True),
+    ("captured", "visits captured by the site's sensors", True),
+    ("identified", "captures identified against the home gallery", True),
+    ("false_matches", "false matches onto home agents", True),
+    ("recorded_total", "people with a record in the home system (end)", False),
+    ("persons_of_interest_recorded", "persons of interest with a record (end)", False),
+    ("home_ties_linked", "home ties linked (end)", False),
+]
+#: Measures of all flows together (distinct home agents).
+ABROAD_HOME: list[tuple[str, str]] = [
+    ("home_agents_misrecorded", "home agents with a record from a false match (end)"),
+    ("home_agents_linked", "home agents linked to a person recorded abroad (end)"),
+]
+
+
+def _flow_names(daily: pd.DataFrame, sc: Scenario | None) -> list[str]:
+    """Flows with per-flow ``abroad_*`` columns, in scenario order."""
+    have = [c.split("__", 1)[1] for c in daily.columns if c.startswith("abroad_visitors__")]
+    order = [f.name for f in sc.data_flows] if sc is not None else []
+    return [n for n in order if n in have] + [n for n in have if n not in order]
+
+
+def has_abroad(daily: pd.DataFrame) -> bool:
+    """Whether a daily table has the columns of the abroad stage."""
+    return any(c.startswith("abroad_") for c in daily.columns)
+
+
+def _abroad_value(daily: pd.DataFrame, metric: str, flow: str | None, summed: bool
+                  ) -> float | None:
+    col = f"abroad_{metric}" + (f"__{flow}" if flow else "")
+    return _total(daily, col) if summed else _last(daily, col)
+
+
+def _captures_word(flow: Any) -> str:
+    caps = set(getattr(flow, "captures", ()) or ())
+    return "faces" if caps & {"faces", "video"} else "captures"
+
+
+def fig_abroad_reach(daily: pd.DataFrame, name: str, flow: Any = None) -> ReportFigure:
+    """One flow's visitors, captures and identifications, summed since day 1."""
+    fig = _new_figure("so far")
+    sfx = f"__{name}"
+    site = flow.site.name if flow is not None else name
+    _line(fig, daily, f"abroad_visitors{sfx}", "visits", color="#999999", cumulative=True)
+    _line(fig, daily, f"abroad_captured{sfx}", "captured by the site's sensors", color=C_SCORE,
+          cumulative=True)
+    _line(fig, daily, f"abroad_identified{sfx}", "identified against the home gallery",
+          color=C_LISTED, cumulative=True, width=3)
+    visits = _total(daily, f"abroad_visitors{sfx}")
+    captured = _total(daily, f"abroad_captured{sfx}")
+    ident = _total(daily, f"abroad_identified{sfx}")
+    caption = (f"People who live near “{site}” visit it every day; its sensors capture most "
+               "of them, and each capture is searched against the home system's gallery (persons "
+               "of interest, people with family or business at home, anyone captured before). "
+               "Running totals since day 1; a regular visitor counts once per visit.")
+    if flow is not None:
+        caption += (f" The data goes to {flow.destination}"
+                    + ("." if flow.cross_border else
+                       f", in the site's own country ({flow.site.jurisdiction}).")
+                    )
+    if visits is not None and captured is not None:
+        caption += (f" Over the run: {plural(visits, 'visit', 'visits')}, {fmt(captured)} "
+                    f"captured ({pct(captured / visits) if visits else '–'})"
+                    + (f", {fmt(ident)} identified." if ident is not None else "."))
+    cols = [f"abroad_{m}{sfx}" for m in ("visitors", "captured", "identified")]
+    return ReportFigure(f"fig-abroad-{_slug(name)}", f"abroad_captured{sfx}",
+                        f"Captured at {site}", caption, _finish(fig),
+                        [c for c in cols if _has(daily, c)])
+
+
+def fig_abroad_records(daily: pd.DataFrame, name: str, flow: Any = None) -> ReportFigure:
+    """One flow's records in the home system: people recorded, persons of interest, home ties,
+    and false matches onto home agents (summed since day 1)."""
+    fig = _new_figure("people (records)")
+    sfx = f"__{name}"
+    site = flow.site.name if flow is not None else name
+    _line(fig, daily, f"abroad_recorded_total{sfx}", "people with a record", color=C_LISTED,
+          width=3)
+    _line(fig, daily, f"abroad_persons_of_interest_recorded{sfx}",
+          "persons of interest with a record", color="#CC79A7")
+    _line(fig, daily, f"abroad_home_ties_linked{sfx}", "linked to a tie at home",
+          color="#56B4E9", dash="dash")
+    _line(fig, daily, f"abroad_false_matches{sfx}", "wrongly matched to someone at home (so far)",
+          color=C_HARM, cumulative=True, dash="dot")
+    visits = _total(daily, f"abroad_visitors{sfx}")
+    rec = _last(daily, f"abroad_recorded_total{sfx}")
+    poi = _last(daily, f"abroad_persons_of_interest_recorded{sfx}")
+    ties = _last(daily, f"abroad_home_ties_linked{sfx}")
+    false = _total(daily, f"abroad_false_matches{sfx}")
+    word = _captures_word(flow)
+    caption = ("What the home system learns from the site: a visitor identified for the first "
+               "time gets a record (a file); a visitor with a relative or associate at home is "
+               "linked to that person; and a capture matched to the wrong person files a record "
+               "on someone at home who was never there.")
+    if visits is not None and rec is not None:
+        caption += (f" Of {plural(visits, 'visit', 'visits')} to “{site}”, "
+                    f"{plural(rec, 'person was', 'people were')} given a record in the home "
+                    "system")
+        extra = []
+        if poi is not None:
+            extra.append(f"{fmt(poi)} of them persons of interest")
+        if ties is not None:
+            extra.append(f"{fmt(ties)} linked to someone at home")
+        caption += (f" ({'; '.join(extra)})" if extra else "")
+        if false is not None:
+            caption += (f"; {fmt(false)} {word if false != 1 else word.rstrip('s')} "
+                        f"{'was' if false == 1 else 'were'} wrongly matched to people at home.")
+        else:
+            caption += "."
+    cols = [f"abroad_{m}{sfx}" for m in ("recorded_total", "persons_of_interest_recorded",
+                                         "home_ties_linked", "false_matches")]
+    return ReportFigure(f"fig-abroad-{_slug(name)}-records", f"abroad_recorded_total{sfx}",
+                        f"Records from {site}", caption, _finish(fig),
+                        [c for c in cols if _has(daily, c)])
+
+
+def abroad_table(daily: pd.DataFrame, names: Sequence[str], sc: Scenario | None = None) -> Table:
+    """Per flow: visits, captures, identifications and false matches over the run, and the
+    records, persons of interest and home ties at the end."""
+    many = len(names) > 1
+    cols = ["measure", *names] + (["all flows"] if many else [])
+    rows, attrs = [], []
+    for metric, label, summed in ABROAD_MEASURES:
+        if not any(_has(daily, f"abroad_{metric}__{n}") for n in names):
+            continue
+        row = [label + (" (total)" if summed else "")]
+        row += [fmt(_abroad_value(daily, metric, n, summed)) for n in names]
+        if many:
+            row.append(fmt(_abroad_value(daily, metric, None, summed)))
+        rows.append(row)
+        attrs.append({"data-measure": metric})
+    for metric, label in ABROAD_HOME:
+        if not _has(daily, f"abroad_{metric}"):
+            continue
+        v = fmt(_last(daily, f"abroad_{metric}"))
+        rows.append([label, *["–"] * len(names), v] if many else [label, v])
+        attrs.append({"data-measure": metric})
+    note = ("Visits, captures, identifications and false matches are summed over the run (a "
+            "regular visitor counts once per visit); the other rows are counts on the last day. "
+            "Home agents are distinct synthetic people, all flows together.")
+    samples = []
+    if sc is not None:
+        from scslab.stages.abroad import MAX_DENSE_RESIDENTS
+
+        for f in sc.data_flows:
+            pop = f.site.visitors.foreign_resident_population
+            if f.name in names and pop > MAX_DENSE_RESIDENTS:
+                samples.append(f"{f.name}: a sample of {fmt(MAX_DENSE_RESIDENTS)} of its "
+                               f"{fmt(pop)} residents (multiply by {fmt(pop / MAX_DENSE_RESIDENTS)})")
+    if samples:
+        note += " Simulated as a sample: " + "; ".join(samples) + "."
+    return Table("Data abroad: totals", cols, rows, note, id="abroad-totals",
+                 row_attrs=attrs)
+
+
+def _audit_result(flows: Sequence[Any]) -> Any:
+    """The audit of some flows, or None when it cannot run (never fails a report)."""
+    if not flows:
+        return None
+    try:
+        from scslab.audit import audit_flows
+
+        return audit_flows(list(flows))
+    except Exception:  # noqa: BLE001 - an audit table is a nicety; never fail a report for it
+        return None
+
+
+def audit_table(result: Any, flow: Any) -> Table:
+    """One flow's audit findings: law, section, requirement, met/breach, why."""
+    from scslab.audit import DISCLAIMER
+
+    rows, attrs = [], []
+    for f in result.findings:
+        if f.flow != flow.name:
+            continue
+        rows.append([f.law, f.section, f.requirement,
+                     "BREACH" if f.status == "breach" else "met", f.why])
+        attrs.append({"data-law": f.law, "data-requirement": f.requirement_id,
+                      "data-status": f.status})
+    laws = []
+    for a in result.applicability:
+        if a.flow == flow.name and a.applies:
+            laws.append(a.law + ("" if a.governs_collection else " (at the destination only)"))
+    n_breach = sum(1 for a in attrs if a["data-status"] == "breach")
+    parts = [(f"Laws that apply: {', '.join(laws)}. {n_breach} of {len(rows)} requirements "
+              "breached." if laws else "No law in the rule set applies.")]
+    parts += [n.text for n in result.notes if n.flow == flow.name]
+    parts.append(DISCLAIMER)
+    return Table(f"Privacy-law audit of {flow.name} ({flow.site.jurisdiction} → "
+                 f"{flow.destination})", ["law", "section", "requirement", "status", "why"],
+                 rows, " ".join(parts), id=f"abroad-audit-{_slug(flow.name)}", numeric_from=99,
+                 row_attrs=attrs)
+
+
+def abroad_section(result: Result) -> Section | None:
+    """The "Data abroad" panel: per flow, charts, a totals table and the audit findings."""
+    daily, sc = result.daily, result.scenario
+    if not has_abroad(daily):
+        return None
+    names = _flow_names(daily, sc)
+    flows = {f.name: f for f in sc.data_flows} if sc is not None else {}
+    figures = []
+    for n in names:
+        figures += [fig_abroad_reach(daily, n, flows.get(n)),
+                    fig_abroad_records(daily, n, flows.get(n))]
+    tables = [abroad_table(daily, names, sc)]
+    audit = _audit_result(list(flows.values()))
+    if audit is not None:
+        tables += [audit_table(audit, flows[n]) for n in names if n in flows]
+    intro = ("Sites abroad whose cameras or servers send what they capture to the home system. "
+             "The people there are synthetic residents; their numbers come from the flow's "
+             "declared visitors. Each capture is matched against the home gallery with the "
+             "home cameras' error rates, so some land on the wrong person at home. The audit "
+             "tables read each flow against the privacy laws in the rule set.")
+    return Section("abroad", "Data abroad", intro, figures, tables)
+
+
+# --------------------------------------------------------------------------- published figures
+
+_AGG_WORDS = {"last": "on the day", "sum": "summed since day 1", "mean": "averaged since day 1",
+              "max": "highest since day 1"}
+
+
+def _scales(summary: dict, column: str) -> bool:
+    sc = summary.get("scale")
+    return bool(sc) and column not in set(sc.get("not_scaled") or ())
+
+
+def _agg_series(daily: pd.DataFrame, column: str, agg: str, factor: float) -> list:
+    s = pd.to_numeric(daily[column], errors="coerce").astype(float)
+    s = {"sum": s.fillna(0).cumsum(), "mean": s.expanding().mean(), "max": s.cummax()}.get(agg, s)
+    return [None if math.isnan(v) else float(v) * factor for v in s.to_numpy()]
+
+
+def _day_text(daily: pd.DataFrame, day: int | None) -> str:
+    if day is None:
+        return "on the last day"
+    if _has(daily, "date"):
+        hit = daily.loc[daily["day"] == day, "date"]
+        if len(hit):
+            return f"on day {day} ({hit.iloc[0]})"
+    return f"on day {day}"
+
+
+def fig_target(daily: pd.DataFrame, target: dict, k: int, summary: dict, meaning: str = ""
+               ) -> ReportFigure:
+    """One published figure: the column over time (aggregated and scaled as the target reads
+    it) with the published value marked at its day."""
+    import plotly.graph_objects as go
+
+    col, agg = str(target.get("column")), str(target.get("agg") or "last")
+    factor = float(summary["scale"]["factor"]) if _scales(summary, col) else 1.0
+    fig = _new_figure(_human(col) + (" (scaled)" if factor != 1.0 else ""))
+    days = _days(daily)
+    day = target.get("day")
+    published = target.get("published")
+    if _has(daily, col) and len(daily):
+        fig.add_trace(go.Scatter(x=days, y=_agg_series(daily, col, agg, factor), mode="lines",
+                                 name=f"this run, {_AGG_WORDS.get(agg, agg)}",
+                                 line={"color": C_SCORE, "width": 2.5},
+                                 meta={"column": col, "transform": agg, "factor": factor}))
+    if published is not None:
+        x = day if day is not None else (days[-1] if days else 1)
+        fig.add_trace(go.Scatter(x=[x], y=[float(published)], mode="markers",
+                                 name="published (±10%)",
+                                 marker={"color": C_LISTED, "size": 12, "symbol": "diamond"},
+                                 error_y={"type": "data", "array": [0.1 * float(published)],
+                                          "visible": True, "color": C_LISTED},
+                                 meta={"column": col, "transform": "published", "day": x}))
+    achieved = target.get("achieved")
+    src = str(target.get("source") or "").strip()
+    what = f"“{col}”" + (f" ({meaning.rstrip('.')})" if meaning else "")
+    caption = (f"Published figure{f' ({src})' if src else ''}: {fmt(published)} "
+               f"{_day_text(daily, day)}, for {what}. The line is what this run gives, "
+               + _AGG_WORDS.get(agg, agg))
+    if factor != 1.0:
+        caption += (f", multiplied by {fmt(factor)} to stand for "
+                    f"{people(summary['scale'].get('represents'))} people")
+    caption += "; the diamond marks the published figure and its ±10% band."
+    if achieved is None:
+        caption += " The run ended before that day, so there is nothing to compare."
+    else:
+        err = target.get("relative_error")
+        caption += (f" The run gives {fmt(float(achieved))}: {signed_pct(err)} off, "
+                    + ("within" if target.get("within_10_percent") else "not within")
+                    + " 10% of the published figure.")
+    return ReportFigure(f"fig-target-{k}", col, f"Published figure: {target.get('target')}",
+                        caption, _finish(fig), [col] if _has(daily, col) else [])
+
+
+def targets_table(targets: Sequence[dict]) -> Table:
+    """Each published figure beside what the run achieved."""
+    rows, attrs = [], []
+    for t in targets:
+        ach = t.get("achieved")
+        rows.append([str(t.get("target")), str(t.get("source") or "–"), fmt(t.get("published")),
+                     fmt(ach) if ach is not None else "– (run too short)",
+                     signed_pct(t.get("relative_error")),
+                     "yes" if t.get("within_10_percent") else "no"])
+        attrs.append({"data-target": str(t.get("target")),
+                      "data-within": "yes" if t.get("within_10_percent") else "no"})
+    n_ok = sum(1 for t in targets if t.get("within_10_percent"))
+    return Table("Published figures and this run", ["target", "source", "published",
+                                                    "achieved", "error", "within 10 %"],
+                 rows, f"{n_ok} of {len(targets)} published figures reproduced within 10%. "
+                       "Error = (achieved − published) ÷ published; counts are scaled to the "
+                       "population the sample stands for where the scenario says so.",
+                 id="targets-table", numeric_from=2, row_attrs=attrs)
+
+
+def targets_section(result: Result) -> Section | None:
+    """The "Published figures" panel: the targets table and one chart per target."""
+    targets = result.summary.get("targets") or []
+    if not targets:
+        return None
+    meaning = {g[0]: g[1] for g in _glossary(result.daily, result.scenario)}
+    figs = [fig_target(result.daily, t, k, result.summary, meaning.get(str(t.get("column")), ""))
+            for k, t in enumerate(targets, 1)]
+    return Section("targets", "Published figures",
+                   "The scenario lists figures published about the real system; every run "
+                   "reports them beside what it gives. A model that reproduces them is not "
+                   "thereby right, but one that misses them by far needs explaining.",
+                   figs, [targets_table(targets)])
+
+
+# --------------------------------------------------------------------------- scaling
+
+
+def scale_section(result: Result) -> Section | None:
+    """The "Scaling" note: the factor, what it represents, what scales and what does not."""
+    scale = result.summary.get("scale")
+    if not scale:
+        return None
+    daily = result.daily
+    not_scaled = set(scale.get("not_scaled") or ())
+    cols = [c for c in daily.columns if c not in ("day", "date")]
+    linear = [c for c in cols if c not in not_scaled]
+    fixed = [c for c in cols if c in not_scaled]
+    n = _agents(result)
+    rows = [["synthetic people (the sample)", fmt(n)],
+            ["they stand for", f"{people(scale.get('represents'))} people"],
+            ["scale factor", f"{fmt(scale.get('factor'))} real people per synthetic person"],
+            ["scale linearly (× factor)", ", ".join(linear) or "none"],
+            ["do not scale", ", ".join(fixed) or "none"]]
+    intro = (f"This run simulates {fmt(n)} synthetic people standing for "
+             f"{people(scale.get('represents'))}: each counts for {fmt(scale.get('factor'))}. "
+             f"{scale.get('note', '')} The headline counts above are shown scaled, with the "
+             "sample's own figures in small print; charts show the sample unless they say "
+             "\u201cscaled\u201d.")
+    return Section("scale", "Scaling", intro, [],
+                   [Table("How the sample is scaled", ["", "value"], rows,
+                          "Columns scale when they count people or events; rates, means, "
+                          "percentiles and ratios stay as they are.", id="scale-table",
+                          numeric_from=99, row_attrs=[{"data-row": k} for k in (
+                              "agents", "represents", "factor", "scaled", "not_scaled")])])
+
+
 # --------------------------------------------------------------------------- run content
 
 
@@ -698,7 +1115,8 @@ def run_sections(result: Result) -> list[Section]:
     chill = fig_chilling(result.summary)
     if chill is not None:
         harms.figures.append(chill)
-    return [
+    sections = [s for s in (scale_section(result), targets_section(result)) if s is not None]
+    sections += [
         Section("scores", "Scores",
                 "Every synthetic person has a score that rises and falls with what sensors "
                 "record about them.", [fig_score(daily), fig_grades(daily, grades)]),
@@ -707,6 +1125,11 @@ def run_sections(result: Result) -> list[Section]:
         Section("sanctions", "Sanctions", "Listed people are refused services.",
                 [fig_denials(daily)], [denials_table(daily)]),
         harms,
+    ]
+    abroad = abroad_section(result)
+    if abroad is not None:
+        sections.append(abroad)
+    sections += [
         Section("spillover", "Punishment that spreads",
                 "Punishment reaches relatives, friends and employers.", [fig_spillover(daily)]),
         Section("due-process", "Due process", "How, if at all, people can clear their name.",
@@ -714,6 +1137,7 @@ def run_sections(result: Result) -> list[Section]:
         Section("acts", "Behaviour", "What the synthetic people did, seen or unseen.",
                 [fig_acts(daily, rules)]),
     ]
+    return sections
 
 
 def headlines(result: Result) -> list[Headline]:
@@ -753,6 +1177,37 @@ def headlines(result: Result) -> list[Headline]:
                         pct(eff) if eff is not None else "not measured",
                         "less criticism because people feel watched" if eff is not None else
                         "run with --chilling (dashboard: “Measure the chilling effect”)"))
+    return _scale_headlines(out, summary, kinds, n)
+
+
+#: The daily columns behind each count headline (scaled when they all scale).
+_HEADLINE_COLUMNS = {"listed": ["listed"], "wrongful_listed": ["wrongful_listed"],
+                     "misattributed_events": ["misattributed_events"],
+                     "denied_wrongful": ["denied_wrongful"],
+                     "collateral_sanctioned": ["collateral_sanctioned"]}
+
+
+def _scale_headlines(heads: list[Headline], summary: dict, kinds: list[str], n: int | None
+                     ) -> list[Headline]:
+    """Count headlines scaled to the population the sample represents (sample in small print)."""
+    import dataclasses
+
+    scale = summary.get("scale")
+    if not scale:
+        return heads
+    factor = float(scale["factor"])
+    cols = {**_HEADLINE_COLUMNS, "denials": [f"denied_{k}" for k in kinds]}
+    out = []
+    for h in heads:
+        c = cols.get(h.key)
+        if c and h.value is not None and all(_scales(summary, x) for x in c):
+            note = h.note
+            if h.key == "listed" and n:
+                note = f"{pct(h.value / n, 2)} of {people(scale.get('represents'))} people"
+            text = approx(h.value * factor)
+            h = dataclasses.replace(h, scaled=h.value * factor, text=text,
+                                    sample_text=h.text if text != h.text else "", note=note)
+        out.append(h)
     return out
 
 
@@ -918,6 +1373,7 @@ def _glossary(daily: pd.DataFrame, sc: Scenario | None) -> list[list[str]]:
     """Every daily column with its meaning, from the metric registry."""
     try:
         from scslab.scenario.schema import SANCTION_KINDS
+        from scslab.stages.abroad import abroad_metrics
         from scslab.stages.metrics import registry
 
         if sc is None:
@@ -925,6 +1381,7 @@ def _glossary(daily: pd.DataFrame, sc: Scenario | None) -> list[list[str]]:
         reg = registry(list(sc.behaviours), list(SANCTION_KINDS), [g.name for g in
                                                                    sc.policy.grades],
                        [g.name for g in sc.population.groups])
+        reg += abroad_metrics(sc.data_flows)
     except Exception:  # noqa: BLE001 - a glossary is a nicety; never fail a report for it
         return []
     return [[m.name, m.description, m.unit, m.kind] for m in reg if m.name in daily.columns]
@@ -1226,8 +1683,16 @@ def render_run_html(result: Result) -> str:
              ["seed", str(sc.seed)], ["start date", sc.start_date or "–"],
              ["completed", "yes" if s.get("completed", True) else
               "no — stopped early; the days done are shown"]]
+    people_text, days_text = facts[1][1], facts[2][1]
+    scale = s.get("scale") or {}
+    scale_text = ""
+    if scale:
+        scale_text = (f"standing for {people(scale.get('represents'))} people (each counts "
+                      f"for {fmt(scale.get('factor'))})")
+        facts.insert(2, ["they stand for", scale_text[len("standing for "):]])
     ctx = _common(f"scslab report — {sc.name}")
-    ctx.update(kind="run", scenario=sc, summary=s, facts=facts, headlines=headlines(result),
+    ctx.update(kind="run", scenario=sc, summary=s, facts=facts, people_text=people_text,
+               days_text=days_text, scale_text=scale_text, headlines=headlines(result),
                sections=run_sections(result), governance=governance_rows(sc),
                params=scenario_tables(sc), provenance=provenance_rows(s),
                glossary=_glossary(daily, sc), scenario_yaml=scenario_to_yaml(sc),

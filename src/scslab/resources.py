@@ -28,6 +28,7 @@ STATE_BYTES = 4 * 4 + 1 + 1 + 2 * 5 + 2 * 2  # State.AGENT_FIELDS
 WORLD_BYTES = 1 + 1 + 1 + 1 + 4 + 4  # World per-agent attributes
 RUNTIME_BYTES = 300 * 2**20  # see above
 EVENT_ROW_BYTES = 27
+REPORT_BYTES = 8_000_000  # report.html: the plotting library inlined (~4.6 MB) + the plots
 
 
 def estimate(sc: Scenario) -> dict:
@@ -43,7 +44,8 @@ def estimate(sc: Scenario) -> dict:
     event_rows = int(logged * sc.days * rate * 1.5)
     memory = int(RUNTIME_BYTES + n * per_agent + event_rows * EVENT_ROW_BYTES)
     n_cols = 60 + len(sc.behaviours) + 4 * len(sc.population.groups)
-    disk = int(sc.days * n_cols * 8 + event_rows * EVENT_ROW_BYTES * 0.5 + 100_000)
+    disk = int(sc.days * n_cols * 8 + event_rows * EVENT_ROW_BYTES * 0.5 + REPORT_BYTES
+               + 100_000)
     return {"memory_bytes": memory, "disk_bytes": disk, "bytes_per_agent": per_agent,
             "event_rows": event_rows}
 

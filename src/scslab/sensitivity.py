@@ -15,7 +15,7 @@ indices are known).
 >>> res = sensitivity("national", {"sensors.cameras.false_match_rate": (1e-4, 1e-2)},
 ...                   method="morris", samples=8, outcomes=["wrongful_listed:last"],
 ...                   agents=5_000, days=60)                       # doctest: +SKIP
->>> res.indices
+>>> res.indices                                                   # doctest: +SKIP
 """
 
 from __future__ import annotations

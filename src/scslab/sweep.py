@@ -13,7 +13,7 @@ complete for the same resolved scenario are skipped.
 
 >>> res = sweep("national", {"sensors.cameras.false_match_rate": [1e-4, 1e-3]},
 ...             replicates=2, agents=2_000, days=20)        # doctest: +SKIP
->>> res.table[["sensors.cameras.false_match_rate", "replicate", "misattributed_total"]]
+>>> res.by_point(["misattributed_total"])                   # doctest: +SKIP
 """
 
 from __future__ import annotations

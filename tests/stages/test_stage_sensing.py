@@ -23,6 +23,7 @@ def national(tk):
     over = {"population.agents": N, "days": DAYS, "seed": 31, "population.regions": ONE_REGION,
             "output.event_log.enabled": True,
             "sensors.cameras.false_match_rate": 0.05,
+            "sensors.cameras.group_multipliers": {"minority": 10, "foreign": 30},
             "sensors.phone_scanners.false_match_rate": 0.02,
             "sensors.payment_records.false_match_rate": 0.01,
             "sensors.online_monitoring.false_match_rate": 0.02}
