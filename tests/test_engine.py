@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -378,11 +379,12 @@ def test_household_chunks_cover_population_at_household_starts():
 
 
 def test_set_threads():
-    assert set_threads(1) == 1
-    assert set_threads(None) == 1
-    n = set_threads(10_000)
-    assert n >= 1
-    set_threads(n)
+    try:
+        assert set_threads(1) == 1
+        assert set_threads(None) == 1
+        assert set_threads(10_000) == numba.config.NUMBA_NUM_THREADS
+    finally:
+        set_threads(numba.config.NUMBA_NUM_THREADS)
 
 
 def test_bytes_per_agent_is_narrow():
@@ -401,11 +403,14 @@ def test_threads_do_not_change_results():
                                     "policy.lists.blacklist.enter_below": 995,
                                     "policy.lists.blacklist.exit_at_or_above": 999})
     rows = []
-    for t in (1, 2):
-        sim = Simulation(sc, threads=t).build()
-        sim.run()
-        rows.append((sim.rows, sim.state.score.copy(), sim.log.table()))
-    set_threads(None)
+    try:
+        for t in (1, 2):
+            sim = Simulation(sc, threads=t).build()
+            assert sim.threads == min(t, numba.config.NUMBA_NUM_THREADS)
+            sim.run()
+            rows.append((sim.rows, sim.state.score.copy(), sim.log.table()))
+    finally:
+        set_threads(numba.config.NUMBA_NUM_THREADS)
     assert _rows_equal(rows[0][0], rows[1][0])
     np.testing.assert_array_equal(rows[0][1], rows[1][1])
     assert rows[0][2].equals(rows[1][2])

@@ -15,7 +15,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -42,26 +42,38 @@ __all__ = [
     "ReportFigure",
     "Section",
     "Table",
+    "abroad_section",
+    "abroad_table",
+    "approx",
+    "audit_table",
     "build_report",
+    "comparison_audit_table",
     "comparison_data",
     "comparison_figures",
+    "comparison_sections",
     "comparison_rows",
     "denials_table",
     "fmt",
     "governance_rows",
     "governance_side_by_side",
     "group_table",
+    "has_abroad",
     "headlines",
     "is_comparison_dir",
     "load_comparison",
     "pct",
+    "people",
     "provenance_rows",
     "render_comparison_html",
     "render_run_html",
     "run_figures",
     "run_sections",
+    "scale_section",
     "scenario_differences",
     "scenario_tables",
+    "signed_pct",
+    "targets_section",
+    "targets_table",
     "value_text",
     "write_comparison_report",
     "write_report",
@@ -768,6 +780,17 @@ def _captures_word(flow: Any) -> str:
     return "faces" if caps & {"faces", "video"} else "captures"
 
 
+def _stays(flow: Any, visits: float | None) -> bool:
+    """A flow kept in the site's own country for which the run counted nothing."""
+    return flow is not None and not flow.cross_border and not visits
+
+
+def _stays_text(flow: Any) -> str:
+    return (f"This flow's data stays in {flow.destination}, the site's own country, so "
+            "nothing reaches the home system: the run counts no visits, captures or matches "
+            "for it.")
+
+
 def fig_abroad_reach(daily: pd.DataFrame, name: str, flow: Any = None) -> ReportFigure:
     """One flow's visitors, captures and identifications, summed since day 1."""
     fig = _new_figure("so far")
@@ -785,12 +808,14 @@ def fig_abroad_reach(daily: pd.DataFrame, name: str, flow: Any = None) -> Report
                "of them, and each capture is searched against the home system's gallery (persons "
                "of interest, people with family or business at home, anyone captured before). "
                "Running totals since day 1; a regular visitor counts once per visit.")
-    if flow is not None:
+    if _stays(flow, visits):
+        caption += " " + _stays_text(flow)
+    elif flow is not None:
         caption += (f" The data goes to {flow.destination}"
                     + ("." if flow.cross_border else
                        f", in the site's own country ({flow.site.jurisdiction}).")
                     )
-    if visits is not None and captured is not None:
+    if visits is not None and captured is not None and not _stays(flow, visits):
         caption += (f" Over the run: {plural(visits, 'visit', 'visits')}, {fmt(captured)} "
                     f"captured ({pct(captured / visits) if visits else '–'})"
                     + (f", {fmt(ident)} identified." if ident is not None else "."))
@@ -824,7 +849,9 @@ def fig_abroad_records(daily: pd.DataFrame, name: str, flow: Any = None) -> Repo
                "time gets a record (a file); a visitor with a relative or associate at home is "
                "linked to that person; and a capture matched to the wrong person files a record "
                "on someone at home who was never there.")
-    if visits is not None and rec is not None:
+    if _stays(flow, visits):
+        caption += " " + _stays_text(flow)
+    elif visits is not None and rec is not None:
         caption += (f" Of {plural(visits, 'visit', 'visits')} to “{site}”, "
                     f"{plural(rec, 'person was', 'people were')} given a record in the home "
                     "system")
@@ -1080,7 +1107,7 @@ def scale_section(result: Result) -> Section | None:
              "sample's own figures in small print; charts show the sample unless they say "
              "\u201cscaled\u201d.")
     return Section("scale", "Scaling", intro, [],
-                   [Table("How the sample is scaled", ["", "value"], rows,
+                   [Table("How the sample is scaled", ["setting", "value"], rows,
                           "Columns scale when they count people or events; rates, means, "
                           "percentiles and ratios stay as they are.", id="scale-table",
                           numeric_from=99, row_attrs=[{"data-row": k} for k in (
@@ -1190,8 +1217,6 @@ _HEADLINE_COLUMNS = {"listed": ["listed"], "wrongful_listed": ["wrongful_listed"
 def _scale_headlines(heads: list[Headline], summary: dict, kinds: list[str], n: int | None
                      ) -> list[Headline]:
     """Count headlines scaled to the population the sample represents (sample in small print)."""
-    import dataclasses
-
     scale = summary.get("scale")
     if not scale:
         return heads
@@ -1205,8 +1230,8 @@ def _scale_headlines(heads: list[Headline], summary: dict, kinds: list[str], n: 
             if h.key == "listed" and n:
                 note = f"{pct(h.value / n, 2)} of {people(scale.get('represents'))} people"
             text = approx(h.value * factor)
-            h = dataclasses.replace(h, scaled=h.value * factor, text=text,
-                                    sample_text=h.text if text != h.text else "", note=note)
+            h = replace(h, scaled=h.value * factor, text=text,
+                        sample_text=h.text if text != h.text else "", note=note)
         out.append(h)
     return out
 
@@ -1579,6 +1604,73 @@ def _wrap(text: str, width: int) -> str:
     return "<br>".join(lines)
 
 
+COMPARE_ABROAD_METRICS: list[tuple[str, str, bool, str]] = [
+    ("abroad_recorded_total", "people recorded abroad", False,
+     "Foreign residents with a record in the home system, all data flows, at the end of each "
+     "day."),
+    ("abroad_false_matches", "false matches onto home agents (so far)", True,
+     "Running total of captures abroad matched to the wrong person at home, all data flows."),
+    ("abroad_home_agents_misrecorded", "home agents misrecorded from abroad", False,
+     "Distinct home agents with at least one record from a false match abroad."),
+]
+
+
+def _has_flows(data: ComparisonData) -> bool:
+    return any(has_abroad(r.daily) for rs in data.runs.values() for r in rs)
+
+
+def comparison_abroad_figures(data: ComparisonData) -> list[ReportFigure]:
+    """The data-abroad measures, one line per scenario (none when no run has data flows)."""
+    if not _has_flows(data):
+        return []
+    figs = []
+    for metric, ytitle, cumulative, caption in COMPARE_ABROAD_METRICS:
+        f = fig_compare_metric(data, metric, ytitle, cumulative, caption)
+        if f.figure.data:
+            figs.append(f)
+    return figs
+
+
+def comparison_audit_table(data: ComparisonData) -> Table | None:
+    """Each scenario's data flows read against the laws, requirement by requirement."""
+    from scslab.audit import DISCLAIMER
+
+    per: dict[str, dict[tuple[str, str], str]] = {}
+    titles: dict[tuple[str, str], tuple[str, str]] = {}
+    flows_text = []
+    for lab in data.labels:
+        rs = data.runs.get(lab) or []
+        sc = rs[0].scenario if rs else None
+        flows = list(sc.data_flows) if sc is not None else []
+        flows_text.append(f"{lab}: " + (", ".join(f"{f.name} ({f.site.jurisdiction} → "
+                                                  f"{f.destination})" for f in flows)
+                                        or "no data flows"))
+        res = _audit_result(flows)
+        status: dict[tuple[str, str], str] = {}
+        for f in res.findings if res is not None else ():
+            key = (f.law, f.requirement_id)
+            titles.setdefault(key, (f.section, f.requirement))
+            if status.get(key) != "breach":
+                status[key] = f.status
+        per[lab] = status
+    if not titles:
+        return None
+    rows, attrs = [], []
+    for key, (section, title) in titles.items():
+        cells = [{"breach": "BREACH", "met": "met"}.get(per[lab].get(key, ""), "–")
+                 for lab in data.labels]
+        rows.append([key[0], section, title, *cells])
+        attrs.append({"data-law": key[0], "data-requirement": key[1],
+                      **{f"data-status-{_slug(lab)}": per[lab].get(key, "n/a")
+                         for lab in data.labels}})
+    note = ("BREACH: some flow of the scenario breaches the requirement; met: every flow it "
+            "applies to meets it; –: it applies to no flow of the scenario. Flows: "
+            + "; ".join(flows_text) + ". " + DISCLAIMER)
+    return Table("Privacy-law audit, scenario by scenario",
+                 ["law", "section", "requirement", *data.labels], rows, note,
+                 id="compare-audit", numeric_from=99, row_attrs=attrs)
+
+
 def comparison_figures(data: ComparisonData) -> list[ReportFigure]:
     """Every chart of a comparison report (shared with the dashboard)."""
     figs = [fig_compare_outcomes(data)]
@@ -1586,7 +1678,25 @@ def comparison_figures(data: ComparisonData) -> list[ReportFigure]:
         f = fig_compare_metric(data, metric, ytitle, cumulative, caption)
         if f.figure.data:
             figs.append(f)
-    return figs
+    return figs + comparison_abroad_figures(data)
+
+
+def comparison_sections(data: ComparisonData) -> list[Section]:
+    """The chart sections of a comparison report: outcomes, day by day, data abroad."""
+    figs = comparison_figures(data)
+    abroad = [f for f in figs if f.metric.startswith("abroad_")]
+    daily = [f for f in figs[1:] if f not in abroad]
+    out = [Section("compare-outcomes", "Outcome charts", "Each outcome for each scenario, as bars.",
+                   figs[:1]),
+           Section("compare-daily", "Day by day",
+                   "The main measures over time, one line per scenario.", daily)]
+    table = comparison_audit_table(data) if _has_flows(data) else None
+    if abroad or table is not None:
+        out.append(Section("compare-abroad", "Data abroad",
+                           "What the scenarios' data flows feed into the home system, and how "
+                           "each flow reads against the privacy laws in the rule set.", abroad,
+                           [table] if table is not None else []))
+    return out
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -1687,9 +1797,9 @@ def render_run_html(result: Result) -> str:
     scale = s.get("scale") or {}
     scale_text = ""
     if scale:
-        scale_text = (f"standing for {people(scale.get('represents'))} people (each counts "
-                      f"for {fmt(scale.get('factor'))})")
-        facts.insert(2, ["they stand for", scale_text[len("standing for "):]])
+        scale_text = f"standing for {people(scale.get('represents'))} people"
+        facts.insert(2, ["they stand for", f"{people(scale.get('represents'))} people (each "
+                                           f"counts for {fmt(scale.get('factor'))})"])
     ctx = _common(f"scslab report — {sc.name}")
     ctx.update(kind="run", scenario=sc, summary=s, facts=facts, people_text=people_text,
                days_text=days_text, scale_text=scale_text, headlines=headlines(result),
@@ -1713,16 +1823,9 @@ def render_comparison_html(data: ComparisonData) -> str:
                      "days": fmt(sc.days) if sc else "–",
                      "runs": [str(r.run_dir.name) if r.run_dir else "–" for r in rs]})
     seeds = sorted({int(x) for x in data.per_run["seed"]}) if "seed" in data.per_run else []
-    figs = comparison_figures(data)
     ctx = _common(f"scslab comparison — {' vs '.join(data.labels)}")
     ctx.update(kind="compare", labels=data.labels, scenarios=scen, replicates=data.replicates,
-               seeds=seeds, table=comparison_rows(data),
-               sections=[Section("compare-outcomes", "Outcome charts",
-                                 "Each outcome for each scenario, as bars.",
-                                 figs[:1]),
-                         Section("compare-daily", "Day by day",
-                                 "The main measures over time, one line per scenario.",
-                                 figs[1:])],
+               seeds=seeds, table=comparison_rows(data), sections=comparison_sections(data),
                differences=scenario_differences(data),
                governance_table=governance_side_by_side(data),
                out_dir=str(data.out_dir) if data.out_dir else None)

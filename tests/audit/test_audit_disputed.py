@@ -7,6 +7,7 @@ import json
 import pytest
 
 from scslab.audit import AuditResult, audit_flows
+from scslab.audit.examples import vancouver_restaurant, vancouver_restaurant_disputed
 from scslab.scenario import load_scenario
 
 REPORTED, DISPUTED = "vancouver-restaurant", "vancouver-restaurant-disputed"
@@ -36,6 +37,7 @@ def test_disputed_flow_changes_only_what_the_counter_claims_say() -> None:
     assert changed == {"name", "destination", "purpose", "foreign_authority_access",
                        "transfer_frequency"}
     assert dis.name != rep.name
+    assert rep == vancouver_restaurant() and dis == vancouver_restaurant_disputed()
     assert dis.site == rep.site and dis.cameras_total == 60
     assert dis.destination == "CA-BC" and not dis.cross_border
     assert dis.purpose == "security"

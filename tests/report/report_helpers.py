@@ -74,3 +74,61 @@ class ReportPage(HTMLParser):
 
 def parse(path: Path) -> ReportPage:
     return ReportPage(Path(path).read_text(encoding="utf-8"))
+
+
+class _Rows(HTMLParser):
+    """The rows of one table (by the id of the table or of its wrapping div)."""
+
+    def __init__(self, table_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.table_id = table_id
+        self.depth = 0  # > 0 inside the element with the id
+        self.rows: list[tuple[dict[str, str], list[str]]] = []
+        self.note: list[str] = []
+        self._cell: list[str] | None = None
+        self._in_note = False
+        self.found = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if self.depth:
+            self.depth += tag not in ("br", "col", "img", "input", "meta")
+            if tag == "tr":
+                self.rows.append((a, []))
+            elif tag in ("td", "th"):
+                self._cell = []
+            elif tag == "p" and "note" in a.get("class", ""):
+                self._in_note = True
+        elif a.get("id") == self.table_id:
+            self.depth, self.found = 1, True
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.depth:
+            return
+        if tag in ("td", "th") and self._cell is not None and self.rows:
+            self.rows[-1][1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        if tag == "p":
+            self._in_note = False
+        self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._in_note:
+            self.note.append(data)
+
+
+def table_rows(page: ReportPage, table_id: str) -> list[tuple[dict[str, str], list[str]]]:
+    """(attributes, cell texts) of every row of a table, header row first."""
+    p = _Rows(table_id)
+    p.feed(page.raw)
+    assert p.found, f"no table {table_id!r}"
+    return p.rows
+
+
+def table_note(page: ReportPage, table_id: str) -> str:
+    """The note under a table."""
+    p = _Rows(table_id)
+    p.feed(page.raw)
+    return " ".join("".join(p.note).split())

@@ -117,9 +117,8 @@ def test_columns_match_rows_and_registry() -> None:
 
 
 def test_duplicate_flow_names_are_rejected() -> None:
-    sc = _scenario([EXAMPLES[0], EXAMPLES[0]], days=1)
     with pytest.raises(ScslabError, match="unique"):
-        _stage(sc)
+        _stage(_scenario([EXAMPLES[0], EXAMPLES[0]], days=1))
 
 
 # --------------------------------------------------------------------------- determinism

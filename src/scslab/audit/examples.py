@@ -8,6 +8,9 @@ are assumptions of the right order of magnitude, marked as such.
   China to "people track" and check staff (calibration.md §8; the manager later
   called those statements false, and the chain says the cameras are for safety
   — the flow encodes the reported version, as a what-if).
+- :func:`vancouver_restaurant_disputed`: the same restaurant as the counter-claims
+  describe it: cameras for safety and security, footage kept in British Columbia,
+  nothing sent to China (calibration.md §8).
 - :func:`au_headquarters`: the African Union headquarters in Addis Ababa,
   whose servers reportedly copied data to China every night from 2012 to 2017
   (seed 004, citing the BBC).
@@ -21,7 +24,7 @@ from typing import Any
 
 from scslab.audit.flows import DataFlow
 
-__all__ = ["au_headquarters", "vancouver_restaurant"]
+__all__ = ["au_headquarters", "vancouver_restaurant", "vancouver_restaurant_disputed"]
 
 
 def vancouver_restaurant(**overrides: Any) -> DataFlow:
@@ -68,6 +71,29 @@ def vancouver_restaurant(**overrides: Any) -> DataFlow:
         "transfer_frequency": "continuous",
         "controller_established_in": ["CN"],
     }
+    return DataFlow.model_validate({**data, **overrides})
+
+
+def vancouver_restaurant_disputed(**overrides: Any) -> DataFlow:
+    """The Vancouver restaurant flow as the counter-claims describe it (calibration.md §8).
+
+    The manager later said the reported statements were false: the cameras are for
+    safety, city-approved, and nothing was sent to China; the chain said the cameras
+    are for safety and security. So the same 60 cameras serve security and the footage
+    stays in British Columbia (CA-BC), out of reach of foreign authorities. No source
+    says that notices were posted or consent asked, so notice stays false and consent
+    none, as in the reported version. Assumption: the footage leaves the premises only
+    after an incident (``transfer_frequency: occasional``); the sources do not say.
+
+    Args:
+        **overrides: Top-level ``DataFlow`` fields to replace (validated).
+
+    Returns:
+        The flow (named ``vancouver_restaurant_disputed``).
+    """
+    data = vancouver_restaurant().model_dump()
+    data.update(name="vancouver_restaurant_disputed", destination="CA-BC", purpose="security",
+                foreign_authority_access=False, transfer_frequency="occasional")
     return DataFlow.model_validate({**data, **overrides})
 
 

@@ -37,7 +37,10 @@ One day, for each flow:
    twin ledger has no identity errors), for what-if studies.
 
 Flows with dates (``started``/``ended``) are active only on those calendar days
-when the scenario has a ``start_date``; otherwise every day.
+when the scenario has a ``start_date``; otherwise every day. A flow whose
+destination is in the site's own country (``DataFlow.cross_border`` false, e.g.
+footage kept in British Columbia) sends nothing home: it is never active and its
+columns stay 0.
 
 Population size and memory. A flow keeps one status byte per simulated
 resident. A population above :data:`MAX_DENSE_RESIDENTS` (2**26 ≈ 67 M,
@@ -469,6 +472,8 @@ class AbroadStage:
     # ------------------------------------------------------------------ one day
 
     def _active(self, f: _FlowSim, day: int) -> bool:
+        if not f.flow.cross_border:  # the data stays in the site's country: nothing goes home
+            return False
         return ((f.first_day is None or day >= f.first_day)
                 and (f.last_day is None or day <= f.last_day))
 
