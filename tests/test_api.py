@@ -80,9 +80,6 @@ def test_summary_totals_sum_the_flows(result):
     assert "listed" not in totals and "mean_score" not in totals
 
 
-@pytest.mark.xfail(reason="BUG: summary['metrics'] turns integer columns into floats "
-                   "(daily.iloc[-1] upcasts the row), so summary.json says \"day\": 12.0, "
-                   "\"listed\": 3.0", strict=True)
 def test_summary_metrics_keep_integer_counts(result):
     m = result.summary["metrics"]
     assert isinstance(m["day"], int) and isinstance(m["listed"], int)

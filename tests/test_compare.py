@@ -10,7 +10,7 @@ import pytest
 
 import scslab
 from scslab.cli import main
-from scslab.compare import OUTCOMES, compare, interval, outcomes
+from scslab.comparison import OUTCOMES, compare, interval, outcomes
 
 KW = {"agents": 1500, "days": 6}
 
@@ -128,9 +128,6 @@ def test_compare_cli(capsys, tmp_path):
     assert "common random numbers" in out and (tmp_path / "c" / "comparison.csv").is_file()
 
 
-@pytest.mark.xfail(reason="BUG: scslab.compare() imports the scslab.compare submodule, which "
-                   "replaces the package attribute: the second call raises \"'module' object "
-                   "is not callable\"", strict=True)
 def test_top_level_compare_callable_twice():
     for _ in range(2):
         c = scslab.compare(["rm1", "rm1"], agents=100, days=2)

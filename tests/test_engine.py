@@ -289,9 +289,6 @@ def test_invariants_with_many_listings():
     assert sum(r["listed_court"] for r in sim.rows) > 0
 
 
-@pytest.mark.xfail(reason="BUG: expiry (and an upheld appeal on a right record) restores the "
-                   "score to exit_at_or_above without clamping it to policy.scoring.maximum",
-                   strict=True)
 def test_scores_stay_below_maximum_when_exit_threshold_is_above_it():
     sc = load_scenario("transparent", {
         "population.agents": 2000, "days": 6,
@@ -442,9 +439,6 @@ def test_changing_sanctions_does_not_move_behaviour():
     assert sum(r["denied_train"] for r in b) == 0
 
 
-@pytest.mark.xfail(reason="BUG: the behaviour kernel's candidate bound couples behaviours: "
-                   "raising the smoking rate changes which agents commit fraud and community "
-                   "service (common random numbers broken across behaviours)", strict=True)
 def test_worlds_one_more_act_one_more_consequence():
     """Raising one act's rate adds acts of that kind only; the others are the same draws."""
     over = {"population.agents": 20_000, "days": 5, "policy.lists.blacklist.enabled": False,

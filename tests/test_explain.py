@@ -10,7 +10,7 @@ import scslab
 from scslab.buffers import EV_ACT, EV_LIST_ENTER
 from scslab.cli import main
 from scslab.errors import RunDirError
-from scslab.explain import explain_agent
+from scslab.explanation import explain_agent
 
 
 def cli(capsys, *args):
@@ -93,9 +93,6 @@ def test_explain_api_matches(wrongful_run, wrongful_agent):
     assert a.events == b.events and a.findings == b.findings
 
 
-@pytest.mark.xfail(reason="BUG: importing the scslab.explain submodule (which scslab.explain() "
-                   "itself does) replaces the package attribute scslab.explain with the module: "
-                   "'module' object is not callable", strict=True)
 def test_top_level_explain_callable_twice(wrongful_run, wrongful_agent):
     for _ in range(2):
         ex = scslab.explain(wrongful_run.run_dir, wrongful_agent)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import scslab
-from scslab.compare import compare
+from scslab.comparison import compare
 
 N, DAYS = 5000, 15
 MANY = {"policy.lists.blacklist.enter_below": 995, "policy.lists.blacklist.exit_at_or_above": 999,
@@ -33,10 +33,6 @@ def test_no_identity_errors_no_wrongful_listing(tk, extra):
         assert d.listed.max() > 100  # the lists are busy: the zero is not vacuous
 
 
-@pytest.mark.xfail(reason="BUG: with every identity-error rate at zero, appeals upheld on "
-                   "right records delist and raise the recorded score only, so the recorded "
-                   "and the true ledger diverge; with expiry (or credit repair) this yields "
-                   "wrongful_listed > 0", strict=True)
 def test_no_identity_errors_no_wrongful_listing_with_due_process(tk):
     over = {**tk.zero_identity_errors(), **MANY, "population.agents": 5000, "days": 40,
             "seed": 3, "governance.appeals.success_if_right": 0.5,

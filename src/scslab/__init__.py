@@ -13,8 +13,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from scslab.api import Result, compare, explain, load_run, run
-from scslab.scenario import Scenario, load_scenario, preset_names
+from scslab import _kernel_cache
+
+_kernel_cache.configure()
+
+from scslab.api import Result, compare, explain, load_run, run  # noqa: E402
+from scslab.scenario import Scenario, load_scenario, preset_names  # noqa: E402
 
 __all__ = ["Result", "Scenario", "__version__", "compare", "explain", "load_run",
            "load_scenario", "preset_names", "run"]

@@ -136,7 +136,7 @@ def summarise(sim: Simulation, elapsed: float, completed: bool, run_id: str | No
     days_done = sim.day
     n = sim.world.n
     reg = {m.name: m for m in sim.metric_registry()}
-    last = daily.iloc[-1].to_dict() if len(daily) else {}
+    last = {c: daily[c].iloc[-1] for c in daily.columns} if len(daily) else {}
     totals = {c: int(daily[c].sum()) if daily[c].dtype.kind in "iu" else float(daily[c].sum())
               for c in daily.columns if c in reg and reg[c].kind == "flow"}
     summary = {
@@ -339,14 +339,14 @@ def chilling_summary(sc: Scenario, sim: Simulation, cf: Simulation) -> dict:
 
 
 def compare(*args, **kwargs):
-    """Run scenarios on common random numbers; see ``scslab.compare_runs``."""
-    from scslab.compare import compare as _compare
+    """Run scenarios on common random numbers; see ``scslab.comparison``."""
+    from scslab.comparison import compare as _compare
 
     return _compare(*args, **kwargs)
 
 
 def explain(run_dir: str | Path, agent: int):
-    """The audit trail of one synthetic agent; see ``scslab.explain``."""
-    from scslab.explain import explain_agent
+    """The audit trail of one synthetic agent; see ``scslab.explanation``."""
+    from scslab.explanation import explain_agent
 
     return explain_agent(run_dir, agent)

@@ -269,7 +269,7 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
         r = client.submit(evaluate, raw, ps, tg, best["x"], s, pure=False).result() \
             if client is not None else evaluate(raw, ps, tg, best["x"], s, threads=None)
         reps.append(r)
-    from scslab.compare import interval
+    from scslab.comparison import interval
 
     achieved = []
     for k, t in enumerate(tg):

@@ -257,7 +257,7 @@ def _resume(run_dir: Path, threads: int | None) -> None:
 def explain(run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
             agent: Annotated[int, typer.Argument(help="Agent id.")]) -> None:
     """Show the audit trail of one synthetic agent."""
-    from scslab.explain import explain_agent, render_explanation
+    from scslab.explanation import explain_agent, render_explanation
 
     ex = explain_agent(run_dir, agent)
     render_explanation(ex, console)
@@ -271,8 +271,8 @@ def compare(scenarios: Annotated[list[str], typer.Argument(help="Two or more sce
             threads: ThreadsOpt = None, set_: SetOpt = None, db: DbOpt = Path("scslab.duckdb"),
             no_catalog: Annotated[bool, typer.Option("--no-catalog")] = False) -> None:
     """Run scenarios on common random numbers and compare their outcomes."""
-    from scslab.compare import compare as do_compare
-    from scslab.compare import render_comparison
+    from scslab.comparison import compare as do_compare
+    from scslab.comparison import render_comparison
 
     if len(scenarios) < 2:
         raise ScslabError("compare needs at least two scenarios, e.g. `scslab compare national "

@@ -2,7 +2,7 @@
 
 Pick a preset, turn the main knobs, run with a progress bar, read the same
 charts as the HTML report, compare two settings on common random numbers and
-download the results. It calls ``scslab.api`` / ``scslab.compare`` only (no
+download the results. It calls ``scslab.api`` / ``scslab.comparison`` only (no
 simulation logic here), shows daily aggregates (never agent arrays) and reads
 and writes files only under its runs directory (``--runs-dir``, default
 ``./runs``). ``scslab serve`` binds it to 127.0.0.1.
@@ -454,7 +454,7 @@ def do_run(k: Knobs, root: Path) -> Result | None:
 
 def do_compare(a: Knobs, b: Knobs, replicates: int, root: Path) -> report.ComparisonData | None:
     """Compare settings A and B (same people, days and seeds) with a progress bar."""
-    from scslab.compare import compare
+    from scslab.comparison import compare
 
     try:
         sa = build_scenario(replace(a, agents=b.agents, days=b.days, seed=b.seed),

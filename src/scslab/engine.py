@@ -20,8 +20,6 @@ from scslab.eventlog import EventLogCollector
 from scslab.params import (
     N_HIST,
     P_AWARE,
-    P_DET_KNOWN,
-    P_DET_LISTED,
     P_HIST_HI,
     P_HIST_LO,
     P_LOG_FRAC,
@@ -31,7 +29,7 @@ from scslab.params import (
 from scslab.population import World, build_world
 from scslab.scenario.schema import Scenario
 from scslab.stages import metrics as M
-from scslab.stages.behaviour import behaviour_kernel, bound_tables
+from scslab.stages.behaviour import behaviour_kernel
 from scslab.stages.listing import apply_union_changes
 from scslab.stages.scoring import apply_events
 from scslab.stages.sensing import sensing_kernel
@@ -137,8 +135,6 @@ class Simulation:
         self.log_key = rng.stream_key(seed, "eventlog")
         self.log_frac = float(p.prm[P_LOG_FRAC])
         self.log = EventLogCollector(self.log_key, self.log_frac)
-        self.bounds = bound_tables(p.beh_rate, p.beh_dexp, p.beh_age, p.beh_penalised,
-                                   float(p.prm[P_DET_LISTED]), float(p.prm[P_DET_KNOWN]))
         self.abroad = None
         if sc.data_flows:
             from scslab.stages.abroad import AbroadStage
@@ -165,7 +161,7 @@ class Simulation:
 
         run_chunked(behaviour_kernel,
                     (self._key("behaviour", day), self.aware_key, aware, prm, p.beh_rate,
-                     p.beh_dexp, p.beh_age, p.beh_penalised, p.chill_risk, *self.bounds,
+                     p.beh_dexp, p.beh_age, p.beh_penalised, p.chill_risk,
                      w.attr, w.region, w.disposition, s.flags, s.listed_ties, w.tie_ptr,
                      w.has_ties, self.cnt, self.off),
                     self.starts, self.ends, self.acts)

@@ -31,7 +31,7 @@ from scslab.results import Result, load_run
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from scslab.compare import Comparison
+    from scslab.comparison import Comparison
     from scslab.scenario.schema import Scenario
 
 __all__ = [
@@ -1416,7 +1416,7 @@ def _glossary(daily: pd.DataFrame, sc: Scenario | None) -> list[list[str]]:
 
 
 def comparison_data(cmp: Comparison) -> ComparisonData:
-    """A `scslab.compare.Comparison` (in memory) as report data."""
+    """A `scslab.comparison.Comparison` (in memory) as report data."""
     runs: dict[str, list[Result]] = {lab: [] for lab in cmp.labels}
     for lab, res in zip(cmp.per_run["scenario"], cmp.results, strict=False):
         runs.setdefault(str(lab), []).append(res)

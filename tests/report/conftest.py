@@ -34,7 +34,7 @@ def run_page(run_result) -> ReportPage:
 @pytest.fixture(scope="session")
 def compare_dir(tmp_path_factory) -> Path:
     """A `compare` output directory: national vs transparent, two replicates, and its report."""
-    from scslab.compare import compare
+    from scslab.comparison import compare
     from scslab.report import build_report
 
     out = tmp_path_factory.mktemp("compare") / "c"

@@ -235,7 +235,7 @@ def test_panels_absent_when_not_applicable(run_page, abroad_page, target_page):
 
 @pytest.fixture(scope="module")
 def abroad_compare(tmp_path_factory):
-    from scslab.compare import compare
+    from scslab.comparison import compare
     from scslab.report import build_report, load_comparison
 
     out = tmp_path_factory.mktemp("cmp-abroad") / "c"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from robust_helpers import STOPPED
 
 
 @pytest.fixture(scope="session")
@@ -15,4 +16,33 @@ def finished_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("finished") / "run"
     r = scslab.run("national", agents=3000, days=6, seed=3, out=out, report=False)
     assert r.completed and (out / "events.parquet").exists()
+    return out
+
+
+@pytest.fixture(scope="session")
+def stopped_run(tmp_path_factory) -> Path:
+    """A run stopped after day 4 with checkpoints every 2 days (read-only for the tests).
+
+    Day 4 is saved twice (its periodic checkpoint, then on stopping): the second save
+    must not remove the checkpoint the pointer names, so it gets a name of its own.
+    """
+    import json
+
+    import scslab
+
+    out = tmp_path_factory.mktemp("stopped") / "run"
+    calls = [0]
+
+    def stop() -> bool:
+        calls[0] += 1
+        return calls[0] >= 4
+
+    r = scslab.run(out=out, stop=stop, **STOPPED)
+    assert not r.completed
+    ptr = json.loads((out / "checkpoint.json").read_text())
+    assert ptr["day"] == 4 and ptr["checkpoint"].startswith("checkpoint-000004-")
+    assert (out / ptr["checkpoint"] / "state.npz").exists()
+    assert [p.name for p in out.glob("checkpoint-*")] == [ptr["checkpoint"]]
+    assert sorted(p.name for p in (out / "events.parts").iterdir()) == [
+        "part-000002.parquet", "part-000004.parquet"]
     return out

@@ -20,6 +20,10 @@ from pathlib import Path
 
 BAD_DIR = Path(__file__).resolve().parents[1] / "data" / "bad"
 
+#: the ``stopped_run`` fixture: ``scslab.run(**STOPPED)`` stopped (as by Ctrl-C) after day 4
+STOPPED = {"scenario": "national", "agents": 3000, "days": 8, "seed": 4,
+           "checkpoint_every": 2, "report": False}
+
 #: summary.json keys that measure time or memory (or name the run): the only ones a
 #: resumed run may change.
 TIMING_KEYS = frozenset({"build_seconds", "elapsed_seconds", "agent_days_per_second",

@@ -195,6 +195,12 @@ ARG_CASES = [
     ("explain_not_a_run", ["explain", "empty_dir", "0"], "no summary.json"),
     ("catalog_add_not_a_run", ["catalog", "add", "somefile.txt"], "not a directory"),
     ("catalog_add_empty_dir", ["catalog", "add", "empty_dir"], "no summary.json"),
+    ("audit_laws_not_utf8", ["audit", "vancouver-restaurant", "--laws",
+                             BAD_DIR / "latin1.yaml"], "latin1.yaml: not valid UTF-8"),
+    ("audit_laws_deep", ["audit", "vancouver-restaurant", "--laws",
+                         BAD_DIR / "deep_nesting.yaml"], "deep_nesting.yaml"),
+    ("audit_laws_python_tag", ["audit", "vancouver-restaurant", "--laws",
+                               BAD_DIR / "python_tag.yaml"], "not valid (safe) YAML"),
 ]
 
 
@@ -230,28 +236,6 @@ def test_bad_arguments(arg_results, case_id, argv, expected):
 # --------------------------------------------------------------------------- checkpoints
 
 
-@pytest.fixture(scope="module")
-def stopped_run(tmp_path_factory) -> Path:
-    """A run stopped after day 3 with checkpoints every 2 days (as after Ctrl-C)."""
-    import scslab
-
-    out = tmp_path_factory.mktemp("stopped") / "run"
-    calls = [0]
-
-    def stop() -> bool:
-        calls[0] += 1
-        return calls[0] >= 3
-
-    r = scslab.run("national", agents=3000, days=8, seed=4, out=out, checkpoint_every=2,
-                   stop=stop, report=False)
-    assert not r.completed
-    ptr = json.loads((out / "checkpoint.json").read_text())
-    assert ptr["day"] == 3 and (out / ptr["checkpoint"] / "state.npz").exists()
-    assert sorted(p.name for p in (out / "events.parts").iterdir()) == [
-        "part-000002.parquet", "part-000003.parquet"]
-    return out
-
-
 def _truncate(path: Path, keep: float = 0.5) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
@@ -276,7 +260,7 @@ CORRUPTIONS = {
     "pointer_garbage": (lambda r: (r / "checkpoint.json").write_bytes(os.urandom(64)),
                         "corrupt or truncated"),
     "pointer_escapes": (lambda r: (r / "checkpoint.json").write_text(
-        json.dumps({"checkpoint": "../../etc", "day": 3})), "not a checkpoint folder"),
+        json.dumps({"checkpoint": "../../etc", "day": 4})), "not a checkpoint folder"),
     "pointer_list": (lambda r: (r / "checkpoint.json").write_text("[1, 2]"),
                      "corrupt or truncated"),
     "meta_truncated": (lambda r: _truncate(_ckdir(r) / "meta.json"), "corrupt or truncated"),

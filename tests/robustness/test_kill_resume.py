@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import pytest
-from robust_helpers import TIMING_KEYS, cli_cmd, cli_env, run_cli, snapshot
+from robust_helpers import STOPPED, TIMING_KEYS, cli_cmd, cli_env, run_cli, snapshot
 
 AGENTS = 300_000
 DAYS = 120
@@ -75,14 +75,10 @@ def _summary(run: Path) -> dict:
     return {k: v for k, v in data.items() if k not in TIMING_KEYS}
 
 
-def assert_same_run(ref: Path, got: Path, *, ignore: tuple[str, ...] = (),
-                    leftovers_ok: bool = False) -> None:
+def assert_same_run(ref: Path, got: Path, *, leftovers_ok: bool = False) -> None:
     for name in ("daily.parquet", "events.parquet"):
         assert (got / name).read_bytes() == (ref / name).read_bytes(), f"{name} differs"
     a, b = _summary(ref), _summary(got)
-    for k in ignore:
-        a.pop(k, None)
-        b.pop(k, None)
     diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
     assert not diff, f"summary.json differs beyond timings: {diff}"
     assert b["completed"] is True and b["days"] == DAYS
@@ -142,18 +138,20 @@ def test_killed_then_resumed_equals_uninterrupted(reference, tmp_path, moment):
         assert seen["day"] == -1, seen  # no checkpoint yet: resume starts from day 0
     if moment in ("random_after_checkpoints", "checkpoint_half_written"):
         assert seen["day"] >= 30, seen
+    if moment == "scenario_written":
+        # the run's options (--checkpoint-every, --db …) live in summary.json: it must
+        # exist as soon as scenario.yaml does, or the resumed run would lose them
+        assert seen["had_summary"], seen
     _resume(out)
-    # The options given on the command line (--checkpoint-every …) are recorded in
-    # summary.json, written just after scenario.yaml; a run killed between the two
-    # resumes with the scenario's own options, so only then may run_options differ.
-    ignore = ("run_options",) if not seen["had_summary"] else ()
     # killed in the instant between the final summary.json and the removal of the
     # checkpoints: the run is complete and the resume says so; leftovers are harmless
-    assert_same_run(reference, out, ignore=ignore, leftovers_ok=seen["completed"])
+    assert_same_run(reference, out, leftovers_ok=seen["completed"])
 
 
 def test_scenario_only_directory_runs_from_day_0(tmp_path):
-    """A run directory that holds only scenario.yaml (killed before anything else)."""
+    """A run directory that holds only scenario.yaml (its summary.json lost) still
+    resumes from day 0 and reproduces the run; only the run's command-line options,
+    which were in the lost summary, may differ."""
     ref = tmp_path / "ref"
     args = ("run", "national", "--agents", 20_000, "--days", 30, "--seed", 9, "--no-catalog")
     assert run_cli(*args, "--out", ref).returncode == 0
@@ -175,3 +173,35 @@ def test_resume_of_a_finished_run_says_so(reference):
     assert done.returncode == 0, done.stderr
     assert "already finished" in done.stdout
     assert snapshot(reference) == before
+
+
+def test_stopped_run_resumes_to_the_same_result(stopped_run, tmp_path):
+    """A run stopped early (Ctrl-C: completed false, checkpoint saved) and resumed."""
+    import scslab
+
+    ref = tmp_path / "ref"
+    scslab.run(out=ref, **STOPPED)
+    run = tmp_path / "run"
+    shutil.copytree(stopped_run, run)
+    _resume(run)
+    for name in ("daily.parquet", "events.parquet"):
+        assert (run / name).read_bytes() == (ref / name).read_bytes(), name
+    assert _summary(run) == _summary(ref)
+    assert not [p.name for pat in LEFTOVERS for p in run.glob(pat)]
+
+
+def test_the_scenario_field_sets_the_checkpoint_period(tmp_path):
+    """``output.checkpoint_every`` in the scenario (no --checkpoint-every) saves every K."""
+    import scslab
+
+    calls = [0]
+
+    def stop() -> bool:
+        calls[0] += 1
+        return calls[0] >= 7
+
+    r = scslab.run("national", agents=2000, days=10, seed=2, out=tmp_path / "r",
+                   set={"output.checkpoint_every": 3}, stop=stop, report=False)
+    assert not r.completed and r.summary["run_options"]["checkpoint_every"] == 3
+    parts = sorted(p.name for p in (tmp_path / "r" / "events.parts").iterdir())
+    assert parts == ["part-000003.parquet", "part-000006.parquet", "part-000007.parquet"]

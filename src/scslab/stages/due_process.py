@@ -122,25 +122,38 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
                          ev_value, ev_count)
                 if ok:
                     cnt[c, C_SUCCEEDED] += 1
-                    s = max(s, t)
-                    drop_bl = (f & F_BL) != 0 and (not wrong or (f & F_TBL) == 0)
-                    drop_ct = (f & F_CT) != 0 and (not wrong or (f & F_TCT) == 0)
-                    if not wrong:
+                    dropped_bl = False
+                    dropped_ct = False
+                    if wrong:
+                        # the record is corrected to what the twin ledger says
+                        s = max(s, t)
+                        dropped_bl = (f & F_BL) != 0 and (f & F_TBL) == 0
+                        dropped_ct = (f & F_CT) != 0 and (f & F_TCT) == 0
+                        if (f & F_BL) and (f & F_TBL):
+                            bl_since[i] = tbl_since[i]
+                        if (f & F_CT) and (f & F_TCT):
+                            ct_until[i] = tct_until[i]
+                    else:
+                        # leniency on a right record: without identity errors the same
+                        # appeal would have had the same outcome, so both ledgers change
                         s = max(s, bl_exit)
-                    if drop_bl:
+                        t = max(t, bl_exit)
+                        dropped_bl = (f & F_BL) != 0
+                        dropped_ct = (f & F_CT) != 0
+                        f &= ~(F_TBL | F_TCT)
+                    if dropped_bl:
                         f &= ~F_BL
                         if logged:
                             emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK, -1, s, ev_agent, ev_other,
                                  ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                    if drop_ct:
+                    if dropped_ct:
                         f &= ~F_CT
                         if logged:
                             emit(c, i, -1, EV_LIST_EXIT, LIST_COURT, -1, s, ev_agent, ev_other,
                                  ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                    if wrong and (f & F_BL) and (f & F_TBL):
-                        bl_since[i] = tbl_since[i]
-                    if wrong and (f & F_CT) and (f & F_TCT):
-                        ct_until[i] = tct_until[i]
+    smax = prm[P_MAX]
+    s = min(s, smax)
+    t = min(t, smax)
     score[i] = s
     twin[i] = t
     flags[i] = f
