@@ -205,17 +205,22 @@ def check_targets(sc: Scenario, daily, scales: dict[str, bool]) -> list[dict]:
 
 
 def _start_run_dir(out: Path, sc: Scenario, run_id: str, options: dict) -> None:
-    """Write the scenario and a 'not finished' summary before the first day runs."""
+    """Write a 'not finished' summary, then the scenario, before the first day runs.
+
+    The summary comes first: a directory with a scenario.yaml then always has the run's
+    id and options (--checkpoint-every, --db …), so a run killed at any moment resumes
+    with them (a directory with only the summary is not resumable: nothing ran).
+    """
     from scslab.fileio import atomic_write_json, atomic_write_text
     from scslab.results import SCENARIO_FILE, SUMMARY_FILE, clean_json
     from scslab.scenario.loader import scenario_to_yaml
 
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / SCENARIO_FILE, scenario_to_yaml(sc))
     atomic_write_json(out / SUMMARY_FILE, clean_json({
         "run_id": run_id, "scenario": sc.name, "agents": sc.population.agents, "days": 0,
         "days_planned": sc.days, "seed": sc.seed, "completed": False, "started": True,
         "run_options": options}))
+    atomic_write_text(out / SCENARIO_FILE, scenario_to_yaml(sc))
 
 
 def run(scenario: str | Path | Scenario | dict = "national", *, agents: int | None = None,

@@ -1,8 +1,10 @@
 """``scslab calibrate``: fit free parameters so that runs reproduce published figures.
 
-Targets name a daily column, how to read it and when: ``COLUMN[:AGG][@WHEN]=VALUE``
-with AGG one of ``last`` (default), ``sum``, ``mean``, ``max`` over days up to WHEN
-(a day number, or a date when the scenario has ``start_date``). Values are in
+Targets name a daily column, how to read it and when:
+``COLUMN[:AGG][+OFFSET][@WHEN]=VALUE`` with AGG one of ``last`` (default), ``sum``,
+``mean``, ``max`` over days up to WHEN (a day number, or a date when the scenario
+has ``start_date``); OFFSET is added to what the run gives (e.g. a cumulative
+total already published on day 1: ``denied_flight:sum+9.36e6@2019-03-31=20.47e6``). Values are in
 real-population units: when ``population.represents`` is set, columns that scale
 with the population are multiplied by represents / agents before comparison.
 
@@ -34,7 +36,8 @@ from scslab.scenario.refs import did_you_mean
 from scslab.scenario.schema import Scenario
 
 AGGS = ("last", "sum", "mean", "max")
-_TARGET = re.compile(r"^(?P<col>[a-z0-9_]+)(?::(?P<agg>[a-z]+))?(?:@(?P<when>[0-9-]+))?"
+_TARGET = re.compile(r"^(?P<col>[a-z0-9_]+)(?::(?P<agg>[a-z]+))?"
+                     r"(?:\+(?P<offset>[0-9.]+(?:[eE][+-]?[0-9]+)?))?(?:@(?P<when>[0-9-]+))?"
                      r"=(?P<value>.+)$")
 
 
@@ -47,6 +50,7 @@ class Target:
     day: int | None
     value: float
     text: str
+    offset: float = 0.0
 
     def read(self, daily: pd.DataFrame, factor: float) -> float:
         d = daily if self.day is None else daily[daily["day"] <= self.day]
@@ -55,7 +59,7 @@ class Target:
         col = d[self.column].astype(float)
         v = {"last": col.iloc[-1], "sum": col.sum(), "mean": col.mean(), "max": col.max()}[
             self.agg]
-        return float(v) * factor
+        return float(v) * factor + self.offset
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,8 @@ def date_of(day: int, sc: Scenario) -> str | None:
 def parse_target(text: str, sc: Scenario, columns: list[str]) -> Target:
     m = _TARGET.match(text.strip())
     if not m:
-        raise ScenarioError(f"--target {text!r}: expected COLUMN[:AGG][@DATE]=VALUE, e.g. "
-                            "listed_court@2018-12-31=13e6")
+        raise ScenarioError(f"--target {text!r}: expected COLUMN[:AGG][+OFFSET][@DATE]=VALUE, "
+                            "e.g. listed_court@2018-12-31=13e6")
     col = m["col"]
     if col not in columns:
         raise ScenarioError(f"--target {text!r}: unknown column {col!r}"
@@ -123,7 +127,8 @@ def parse_target(text: str, sc: Scenario, columns: list[str]) -> Target:
     if not math.isfinite(value) or value <= 0:
         raise ScenarioError(f"--target {text!r}: the value must be a positive number")
     day = day_of(m["when"], sc) if m["when"] else None
-    return Target(col, agg, day, value, text.strip())
+    offset = float(m["offset"]) if m["offset"] else 0.0
+    return Target(col, agg, day, value, text.strip(), offset)
 
 
 def parse_param(text: str, raw: dict) -> Param:

@@ -239,6 +239,9 @@ def _resume(run_dir: Path, threads: int | None) -> None:
 
         try:
             if read_summary(run_dir).get("completed"):
+                from scslab import checkpoint
+
+                checkpoint.clear(run_dir)
                 console.print(f"{run_dir}: this run had already finished; nothing to do")
                 return
         except ScslabError:

@@ -11,6 +11,8 @@ import scslab
 
 #: Frequent identity errors and a hair-trigger blacklist, so that the harms are not all zero.
 HARMFUL = {
+    "population.groups": [{"name": "majority", "share": 0.5}, {"name": "minority", "share": 0.5}],
+    "sensors.cameras.group_multipliers": {"minority": 5},
     "sensors.cameras.false_match_rate": 0.2,
     "policy.lists.blacklist.enter_below": 990,
     "policy.lists.blacklist.exit_at_or_above": 995,

@@ -112,7 +112,7 @@ def test_harms_panel(run_result, run_page):
         assert _same(run_page.trace("fig-harm-events", col)["y"], d[col].cumsum()), col
     # disparate impact: one bar per group, the last day's rate per 10,000
     groups = [c.split("__")[1] for c in d.columns if c.startswith("wrongful_rate__")]
-    assert groups == ["majority", "minority", "foreign"]
+    assert groups == ["majority", "minority"]
     bars = run_page.trace("fig-group-rates", "wrongful_rate__*", transform="last×10000")
     assert bars["x"] == groups
     assert _same(bars["y"], [d[f"wrongful_rate__{g}"].iloc[-1] * 1e4 for g in groups])

@@ -50,7 +50,8 @@ def abroad_page(abroad_run) -> ReportPage:
 def target_run(tmp_path_factory):
     return scslab.run("court-blacklist", agents=3000, days=15,
                       out=tmp_path_factory.mktemp("targets") / "r",
-                      set={"targets": TARGETS, "population.represents": REPRESENTS})
+                      set={"targets": TARGETS, "population.represents": REPRESENTS,
+                           "policy.lists.court.initial_share": 0.01})
 
 
 @pytest.fixture(scope="module")

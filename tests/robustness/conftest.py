@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from robust_helpers import STOPPED
+from robust_helpers import STOPPED, CliForkServer
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +47,11 @@ def stopped_run(tmp_path_factory) -> Path:
     assert sorted(p.name for p in (out / "events.parts").iterdir()) == [
         "part-000002.parquet", "part-000004.parquet"]
     return out
+
+
+@pytest.fixture(scope="session")
+def fork_server():
+    """Runs ``scslab`` commands in processes forked from one that imported the CLI."""
+    server = CliForkServer(workers=max(2, min(4, os.cpu_count() or 2)))
+    yield server
+    server.close()

@@ -1,9 +1,12 @@
 """Hostile input (issue "Nothing lost", part 3): every case exits 2 with one clear line.
 
-Each case runs ``scslab`` in a subprocess, as a user would, and checks: exit status 2,
-stderr exactly one non-empty line containing the expected text, no traceback, an
-answer within seconds, and nothing written before damaged (files snapshotted
-byte for byte before and after).
+Each case runs ``scslab`` in its own process, as a user would, and checks: exit
+status 2, stderr exactly one non-empty line containing the expected text, no
+traceback, an answer within seconds, and nothing written before damaged (files
+snapshotted byte for byte before and after). The big matrices run in processes forked
+from one that has imported the CLI (``robust_helpers.CliForkServer``: a second per
+command saved); a sample also runs as ``python -m scslab.cli`` and must answer the
+same, within 10 s, imports included.
 
 - the corpus ``tests/data/bad/*.yaml`` (messages in ``tests/data/bad/expected.yaml``)
   plus generated cases too big to commit, each through ``scslab validate FILE`` and
@@ -81,29 +84,40 @@ def _workdir(root: Path) -> tuple[Path, Path]:
     return root, out
 
 
-def _one_case(tmp: Path, name: str, command: str):
-    cwd, out = _workdir(tmp / f"{command}-{name}")
+def _corpus_argv(tmp: Path, name: str, command: str) -> list:
     path = tmp / "generated" / name if name in GENERATED else BAD_DIR / name
-    before = snapshot(cwd)
     if command == "validate":
-        done = run_cli("validate", path, cwd=cwd, timeout=60)
-    else:
-        done = run_cli("run", path, "--days", "1", "--agents", "10", "--no-catalog",
-                       "--out", out, cwd=cwd, timeout=60)
+        return ["validate", path]
+    return ["run", path, "--days", "1", "--agents", "10", "--no-catalog", "--out", "out"]
+
+
+def _one_case(runner, tmp: Path, name: str, command: str):
+    cwd, _ = _workdir(tmp / f"{command}-{name}")
+    before = snapshot(cwd)
+    done = runner(*_corpus_argv(tmp, name, command), cwd=cwd, timeout=60)
     return done, before, snapshot(cwd)
 
 
+def _run_all(jobs: dict) -> dict:
+    with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
+        futures = {key: pool.submit(fn, *args) for key, (fn, *args) in jobs.items()}
+        return {key: f.result() for key, f in futures.items()}
+
+
 @pytest.fixture(scope="module")
-def corpus_results(tmp_path_factory) -> dict:
-    """Every (file, command) pair, run a few at a time (each in its own directory)."""
+def corpus_tmp(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("corpus")
     (tmp / "generated").mkdir()
     for name, (writer, _) in GENERATED.items():
         writer(tmp / "generated" / name)
-    pairs = [(n, c) for n in FILE_CASES for c in COMMANDS]
-    with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
-        futures = {pair: pool.submit(_one_case, tmp, *pair) for pair in pairs}
-        return {pair: f.result() for pair, f in futures.items()}
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def corpus_results(fork_server, corpus_tmp) -> dict:
+    """Every (file, command) pair, each in its own process and directory."""
+    return _run_all({(n, c): (_one_case, fork_server.run, corpus_tmp, n, c)
+                     for n in FILE_CASES for c in COMMANDS})
 
 
 def test_manifest_lists_every_corpus_file():
@@ -128,6 +142,29 @@ def test_python_tag_never_executes(corpus_results):
         done, before, after = corpus_results[("python_tag.yaml", command)]
         assert "scslab_pwned.txt" not in after
     assert not Path("scslab_pwned.txt").exists()
+
+
+#: a sample answered both by ``python -m scslab.cli`` and by the fork server
+PARITY = [("alias_bomb.yaml", "validate"), ("alias_bomb.yaml", "run"),
+          ("enormous.yaml", "validate"), ("very_deep.yaml", "run"),
+          ("python_tag.yaml", "run"), ("nan.yaml", "validate"), ("nul_bytes.yaml", "run"),
+          ("unknown_nested_key.yaml", "validate")]
+
+
+@pytest.mark.parametrize("name,command", PARITY)
+def test_a_real_process_answers_the_same_within_seconds(fork_server, corpus_tmp, tmp_path,
+                                                        name, command):
+    """``python -m scslab.cli`` (imports and all) answers within seconds, exactly as the
+    fork server's process does."""
+    answers = []
+    for runner in (run_cli, fork_server.run):
+        cwd, _ = _workdir(tmp_path / runner.__name__)
+        before = snapshot(cwd)
+        done = runner(*_corpus_argv(corpus_tmp, name, command), cwd=cwd, timeout=60)
+        line = assert_bad_input(done, MANIFEST.get(name) or GENERATED[name][1])
+        assert snapshot(cwd) == before
+        answers.append((done.returncode, line.replace(str(cwd), "<cwd>"), done.stdout))
+    assert answers[0] == answers[1]
 
 
 # --------------------------------------------------------------------------- arguments
@@ -204,24 +241,23 @@ ARG_CASES = [
 ]
 
 
-def _arg_case(tmp: Path, case_id: str, argv: list[str]):
+def _arg_case(runner, tmp: Path, case_id: str, argv: list[str]):
     cwd, out = _workdir(tmp / case_id)
     (cwd / "empty_dir").mkdir()
     (cwd / "somefile.txt").write_text("not a run directory\n", encoding="utf-8")
     (cwd / "bad_run").mkdir()
     (cwd / "bad_run" / "scenario.yaml").write_text("~\n", encoding="utf-8")
     before = snapshot(cwd)
-    done = run_cli(*argv, cwd=cwd, timeout=60)
+    done = runner(*argv, cwd=cwd, timeout=60)
     return done, before, snapshot(cwd)
 
 
 @pytest.fixture(scope="module")
-def arg_results(tmp_path_factory) -> dict:
+def arg_results(fork_server, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("args")
-    cases = [c for c in ARG_CASES if c[0] != "scenario_dev_zero" or Path("/dev/zero").exists()]
-    with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
-        futures = {cid: pool.submit(_arg_case, tmp, cid, argv) for cid, argv, _ in cases}
-        return {cid: f.result() for cid, f in futures.items()}
+    return _run_all({cid: (_arg_case, fork_server.run, tmp, cid, argv)
+                     for cid, argv, _ in ARG_CASES
+                     if cid != "scenario_dev_zero" or Path("/dev/zero").exists()})
 
 
 @pytest.mark.parametrize("case_id,argv,expected", ARG_CASES, ids=[c[0] for c in ARG_CASES])
@@ -276,21 +312,20 @@ CORRUPTIONS = {
 }
 
 
-def _resume_damaged(stopped_run: Path, tmp: Path, corruption: str):
+def _resume_damaged(runner, stopped_run: Path, tmp: Path, corruption: str):
     run = tmp / corruption
     shutil.copytree(stopped_run, run)
     CORRUPTIONS[corruption][0](run)
     before = snapshot(run)
-    done = run_cli("run", "--resume", run, cwd=tmp, timeout=60)
+    done = runner("run", "--resume", run, cwd=tmp, timeout=60)
     return done, before, snapshot(run)
 
 
 @pytest.fixture(scope="module")
-def resume_results(stopped_run, tmp_path_factory) -> dict:
+def resume_results(fork_server, stopped_run, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("damaged")
-    with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
-        futures = {c: pool.submit(_resume_damaged, stopped_run, tmp, c) for c in CORRUPTIONS}
-        return {c: f.result() for c, f in futures.items()}
+    return _run_all({c: (_resume_damaged, fork_server.run, stopped_run, tmp, c)
+                     for c in CORRUPTIONS})
 
 
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))

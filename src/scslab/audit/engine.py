@@ -549,12 +549,16 @@ def _law_from_text(text: str, name: str) -> Law:
     except yaml.YAMLError as e:
         raise LawFileError(f"law file {name}: not valid (safe) YAML: "
                            f"{' '.join(str(e).split())}") from None
+    except RecursionError:
+        raise LawFileError(f"law file {name}: nested too deeply") from None
     if not isinstance(data, dict):
         raise LawFileError(f"law file {name}: expected a mapping at the top level")
     try:
         return Law.model_validate(data)
     except ValidationError as e:
         raise LawFileError(f"law file {name}: {_format_validation(e)}") from None
+    except RecursionError:
+        raise LawFileError(f"law file {name}: nested too deeply") from None
 
 
 def load_law(path: str | Path) -> Law:
@@ -571,10 +575,19 @@ def load_law(path: str | Path) -> Law:
             is not safe YAML, or uses an unknown operator, field or value.
     """
     p = Path(path)
+    limit = 1_000_000  # law files are a few kB; /dev/zero must not be read forever
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as fh:
+            raw = fh.read(limit + 1)
     except OSError as e:
         raise LawFileError(f"law file {p}: cannot read it ({e.strerror or e})") from None
+    if len(raw) > limit:
+        raise LawFileError(f"law file {p}: larger than {limit:,} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise LawFileError(f"law file {p}: not valid UTF-8 (byte {e.start}); save it as "
+                           "UTF-8") from None
     return _law_from_text(text, str(p))
 
 

@@ -44,7 +44,8 @@ def register(app: typer.Typer) -> None:
                                        processes=True, dashboard_address=None)
                 client = Client(cluster)
         try:
-            with Progress(console=Console(stderr=True)) as prog:
+            err = Console(stderr=True)
+            with Progress(console=err, disable=not err.is_terminal) as prog:
                 task = prog.add_task("calibrating", total=budget)
 
                 def progress(done: int, total: int, obj: float) -> None:

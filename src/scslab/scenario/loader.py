@@ -20,7 +20,7 @@ from scslab.scenario.schema import Scenario
 
 #: Scenario files are a few kB (the fully resolved national preset is ~8 kB, ~730
 #: YAML nodes). The limits below are far above that and keep the pure-Python YAML
-#: parser's worst case (a file full of tiny nodes) to about a second.
+#: parser's worst case (a megabyte of tiny values) to a couple of seconds.
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 20_000
 MAX_DEPTH = 64

@@ -488,9 +488,10 @@ class Output(Model):
 class PublishedTarget(Model):
     """A published figure the scenario should reproduce (checked after every run)."""
 
-    target: str = F(..., "COLUMN[:AGG][@DATE or DAY]=VALUE, e.g. "
+    target: str = F(..., "COLUMN[:AGG][+OFFSET][@DATE or DAY]=VALUE, e.g. "
                     "listed_court@2018-12-31=13.0e6 (see `scslab calibrate`).",
-                    pattern=r"^[a-z0-9_]+(:[a-z]+)?(@[0-9-]+)?=.+$", max_length=200)
+                    pattern=r"^[a-z0-9_]+(:[a-z]+)?(\+[0-9.eE+-]+)?(@[0-9-]+)?=.+$",
+                    max_length=200)
     source: str = F("", "Where the figure was published.", max_length=500)
 
 
