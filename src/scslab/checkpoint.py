@@ -21,24 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scslab.errors import RunDirError
-from scslab.fileio import atomic_write, atomic_write_json, remove_stale_temps
+from scslab.fileio import atomic_write, atomic_write_json, fsync_dir, remove_stale_temps
 
 POINTER = "checkpoint.json"
 PARTS = "events.parts"
 VERSION = 1
 _CHECKPOINT_NAME = re.compile(r"checkpoint-\d{6}(-[0-9a-f]{6})?")
 _PART_NAME = re.compile(r"part-\d{6}\.parquet")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def flush_events(sim, run_dir: Path) -> list[str]:
@@ -79,9 +68,9 @@ def save(sim, run_dir: Path, scenario_hash: str) -> Path:
                                           "agents": sim.world.n,
                                           "scenario_hash": scenario_hash, "event_parts": parts,
                                           "event_rows": sim.log.rows})
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     os.replace(tmp, final)
-    _fsync_dir(run_dir)
+    fsync_dir(run_dir)
     atomic_write_json(run_dir / POINTER, {"checkpoint": final.name, "day": sim.day})
     for old in run_dir.glob("checkpoint-*"):
         if old.is_dir() and old.name != final.name:

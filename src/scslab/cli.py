@@ -143,11 +143,11 @@ def _summary_table(summary: dict) -> Table:
         rows.append((f"scaled ×{scale['factor']:,.0f} to {scale['represents']:,} people",
                      f"listed {sm.get('listed', 0):,.0f}, court list "
                      f"{sm.get('listed_court', 0):,.0f}"))
-    for t in summary.get("targets", []):
-        ach = t["achieved"]
-        rows.append((f"target {t['target']}",
+    for tg in summary.get("targets", []):
+        ach = tg["achieved"]
+        rows.append((f"target {tg['target']}",
                      "not reached in this run" if ach is None else
-                     f"{ach:,.4g} ({t['relative_error']:+.1%})"))
+                     f"{ach:,.4g} ({tg['relative_error']:+.1%})"))
     rate = summary.get("agent_days_per_second") or 0
     rows += [("build", f"{summary['build_seconds']:.2f} s"),
              ("day loop", f"{summary['elapsed_seconds']:.2f} s ({rate:,.0f} agent-days/s)"),

@@ -19,7 +19,7 @@ def _file_mode() -> int:
 _MODE = _file_mode()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     """Make a rename in ``path`` durable (best effort: not every file system allows it)."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -56,7 +56,7 @@ def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
