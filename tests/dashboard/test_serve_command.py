@@ -35,9 +35,6 @@ def test_port_in_use_exits_2(tmp_path, capsys):
     assert f"port {port}" in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.xfail(reason="cli.main does not yet map typer's vendored click UsageError "
-                   "(typer._click.exceptions) to exit 2; it reports an internal error",
-                   strict=False)
 def test_bad_port_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as e:
         main(["serve", "--port", "70000"])
