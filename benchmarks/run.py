@@ -13,7 +13,6 @@ import json
 import math
 import os
 import platform
-import resource
 import socket
 import subprocess
 import sys
@@ -35,7 +34,9 @@ RM1_BYTES_PER_AGENT_DAY = 4 + 1 + 1 + 1 + 4 + 1 + 4 + 2 + 2 + 16 + 16
 
 
 def _rss() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    from scslab.api import _peak_rss
+
+    return _peak_rss()
 
 
 def machine() -> dict:

@@ -62,6 +62,18 @@ def chilling_counterfactual(sc: Scenario) -> Scenario:
 
 
 def _peak_rss() -> int:
+    """Peak resident memory of this process.
+
+    Linux's VmHWM belongs to the process image; ``ru_maxrss`` survives ``exec`` and so
+    reports the parent's size in a process started from a large one.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
