@@ -11,9 +11,9 @@ peak resident memory (``peak_memory_bytes`` in summary.json, the process's
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -80,14 +80,19 @@ def test_the_cli_accepts_force():
 def _measured(tmp: Path, agents: int, days: int) -> tuple[int, int]:
     """(peak RSS of the day loop from summary.json, peak RSS of the whole process)."""
     out = tmp / f"run{agents}"
-    proc = subprocess.Popen(cli_cmd("run", "national", "--agents", agents, "--days", days,
-                                    "--no-catalog", "--out", out), env=cli_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0, proc.stderr.read()
+    cmd = [str(c) for c in cli_cmd("run", "national", "--agents", agents, "--days", days,
+                                   "--no-catalog", "--out", out)]
+    # On Linux a child's ru_maxrss starts at its parent's size (it survives fork and
+    # exec), and pytest is large by now: a small launcher process starts the run and
+    # reports the run's own peak.
+    launcher = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], "
+                "stdout=subprocess.DEVNULL); _, st, ru = os.wait4(p.pid, 0); "
+                "print(ru.ru_maxrss); sys.exit(os.waitstatus_to_exitcode(st))")
+    proc = subprocess.run([sys.executable, "-c", launcher, *cmd], env=cli_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
-    return int(summary["peak_memory_bytes"]), int(ru.ru_maxrss) * 1024
+    return int(summary["peak_memory_bytes"]), int(proc.stdout.split()[-1]) * 1024
 
 
 @pytest.fixture(scope="module")
