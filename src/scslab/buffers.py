@@ -29,15 +29,6 @@ EV_CREDIT_REPAIR = 13  # value = points
 EV_REWARD = 14
 EV_COURT_FULFILLED = 15
 
-EVENT_NAMES = {
-    EV_ACT: "act recorded", EV_ACT_ELSEWHERE: "own act recorded on someone else",
-    EV_REVERSED: "misattribution reversed by evidence review", EV_LIST_ENTER: "list entry",
-    EV_LIST_EXIT: "list exit", EV_DENIAL: "denial", EV_EXPOSURE_START: "spillover starts",
-    EV_EXPOSURE_END: "spillover ends", EV_TIE_LISTED: "a tie's listing changed",
-    EV_APPEAL_FILED: "appeal filed", EV_APPEAL_DECIDED: "appeal decided",
-    EV_EXPIRED: "list entry expired", EV_CREDIT_REPAIR: "credit repair",
-    EV_REWARD: "reward", EV_COURT_FULFILLED: "court obligation fulfilled",
-}
 LIST_NAMES = {0: "blacklist", 1: "court list", 2: "redlist"}
 CHANNEL_NAMES = {0: "household", 1: "ties", 2: "employer", 3: "legal representative"}
 REASON_NAMES = {0: "own listing", 1: "household member listed", 2: "business listed"}

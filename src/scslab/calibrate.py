@@ -132,16 +132,10 @@ def parse_target(text: str, sc: Scenario, columns: list[str]) -> Target:
 
 
 def parse_param(text: str, raw: dict) -> Param:
-    path, sep, rng_ = text.partition("=")
-    lo_s, sep2, hi_s = rng_.partition(":")
-    if not sep or not sep2:
-        raise ScenarioError(f"--param {text!r}: expected PATH=LO:HI, e.g. "
-                            "behaviours.court_default.rate=1e-6:1e-4")
-    try:
-        lo, hi = float(lo_s), float(hi_s)
-    except ValueError:
-        raise ScenarioError(f"--param {text!r}: LO and HI must be numbers") from None
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+    from scslab.sensitivity import parse_param as parse_range
+
+    path, lo, hi = parse_range(text)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ScenarioError(f"--param {text!r}: needs finite LO < HI")
     # the path must exist and both bounds must validate
     for v in (lo, hi):

@@ -25,6 +25,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from scslab.commands.options import (
+    AgentsOpt,
+    DaysOpt,
+    DbOpt,
+    NoCatalogOpt,
+    SeedOpt,
+    SetOpt,
+    ThreadsOpt,
+)
 from scslab.errors import ScslabError
 
 try:  # typer ≥ 0.24 vendors its own copy of click
@@ -41,13 +50,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 console = Console()
 err_console = Console(stderr=True)
 
-SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", help="Override a scenario value: PATH=VALUE (YAML scalar), repeatable.")]
-AgentsOpt = Annotated[int | None, typer.Option("--agents", min=1, help="Population size.")]
-DaysOpt = Annotated[int | None, typer.Option("--days", min=1, help="Days to simulate.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="Random seed.")]
-ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads.")]
-DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB catalog file.")]
 
 
 class _Stop:
@@ -167,8 +169,7 @@ def run(scenario: Annotated[str | None, typer.Argument(help="Preset name or YAML
                                                   help="Write agents.parquet.")] = False,
         chilling: Annotated[bool, typer.Option("--chilling", help="Also run the counterfactual "
                                                "without monitoring of speech (2× cost).")] = False,
-        no_catalog: Annotated[bool, typer.Option("--no-catalog",
-                                                 help="Do not record in the catalog.")] = False,
+        no_catalog: NoCatalogOpt = False,
         checkpoint_every: Annotated[int | None, typer.Option(
             "--checkpoint-every", min=0, help="Save a checkpoint every K days.")] = None,
         resume: Annotated[Path | None, typer.Option("--resume", help="Continue a killed run "
@@ -272,7 +273,7 @@ def compare(scenarios: Annotated[list[str], typer.Argument(help="Two or more sce
             replicates: Annotated[int, typer.Option("--replicates", min=1, max=1000)] = 1,
             out: Annotated[Path | None, typer.Option("--out", help="Output directory.")] = None,
             threads: ThreadsOpt = None, set_: SetOpt = None, db: DbOpt = Path("scslab.duckdb"),
-            no_catalog: Annotated[bool, typer.Option("--no-catalog")] = False) -> None:
+            no_catalog: NoCatalogOpt = False) -> None:
     """Run scenarios on common random numbers and compare their outcomes."""
     from scslab.comparison import compare as do_compare
     from scslab.comparison import render_comparison

@@ -327,4 +327,5 @@ class Simulation:
             "state": self.state.nbytes_agents() / n,
             "attributes": self.world.nbytes_agents() / n,
             "ties": self.world.nbytes_ties() / n,
+            **({"abroad": self.abroad.nbytes() / n} if self.abroad is not None else {}),
         }

@@ -39,7 +39,7 @@ B_LISTED, B_TLISTED = 1, 2
  P_REWARDS_ON, P_REWARD_RATE,
  P_SPILL_ON, P_HH_PEN, P_TIE_PEN, P_EMP_PEN,
  P_BIZ_REP_PTS, P_BIZ_ENTER, P_BIZ_EXIT, P_BIZ_DECAY,
- P_PUBLISHED, P_AWARE,
+ P_AWARE,
  P_APPEALS_ON, P_APPEAL_FILE_KNOWN, P_APPEAL_FILE_UNKNOWN, P_APPEAL_DELAY,
  P_APPEAL_OK_WRONG, P_APPEAL_OK_RIGHT,
  P_REVIEW_ON, P_REVIEW_P,
@@ -47,7 +47,7 @@ B_LISTED, B_TLISTED = 1, 2
  P_REPAIR_ON, P_REPAIR_RATE, P_REPAIR_PTS,
  P_DET_LISTED, P_DET_KNOWN,
  P_CHILL_B, P_CHILL_STRENGTH, P_CHILL_TIE_W, P_CHILL_SELF_W,
- P_LOG_FRAC, P_HIST_LO, P_HIST_HI, P_N) = range(51)
+ P_LOG_FRAC, P_HIST_LO, P_HIST_HI, P_N) = range(50)
 
 N_HIST = 256  # score histogram bins (for the percentile fan)
 HIST_BELOW, HIST_ABOVE = 640.0, 320.0  # histogram window around the base score
@@ -125,7 +125,6 @@ def compile_params(sc: Scenario, n_agents: int) -> Params:
         e.business_decay)
     published = gov.transparency == Transparency.published
     det = resp.deterrence
-    prm[P_PUBLISHED] = published
     prm[P_AWARE] = det.awareness_published if published else det.awareness_secret
     a = gov.appeals
     prm[P_APPEALS_ON], prm[P_APPEAL_FILE_KNOWN], prm[P_APPEAL_FILE_UNKNOWN] = (

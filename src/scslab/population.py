@@ -71,9 +71,6 @@ class World:
     def nbytes_ties(self) -> int:
         return self.tie_ptr.nbytes + self.tie_idx.nbytes
 
-    def nbytes_other(self) -> int:
-        return self.region_start.nbytes + self.biz_rep.nbytes + self.biz_size.nbytes
-
     @property
     def has_ties(self) -> bool:
         return self.tie_idx.size > 0

@@ -51,8 +51,5 @@ class State:
     def nbytes_agents(self) -> int:
         return sum(getattr(self, f).nbytes for f in self.AGENT_FIELDS)
 
-    def nbytes(self) -> int:
-        return sum(getattr(self, f.name).nbytes for f in fields(self))
-
     def arrays(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -21,28 +21,24 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from scslab.commands.options import (
+    AgentsOpt,
+    DaysOpt,
+    DbOpt,
+    NoCatalogOpt,
+    SchedulerOpt,
+    SeedOpt,
+    SetOpt,
+    ThreadsOpt,
+    WorkersOpt,
+)
+
 if TYPE_CHECKING:
     from scslab.sweep import OutcomeFn, SweepPlan, SweepResult
 
 console = Console()
 err_console = Console(stderr=True)
 
-SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", help="Override a scenario value for every run: PATH=VALUE, repeatable.")]
-AgentsOpt = Annotated[int | None, typer.Option("--agents", min=1, help="Population size.")]
-DaysOpt = Annotated[int | None, typer.Option("--days", min=1, help="Days to simulate.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="Root seed (replicate "
-                                             "seeds are derived from it).")]
-WorkersOpt = Annotated[int | None, typer.Option(
-    "--workers", min=1, help="Start a local Dask cluster of N worker processes.")]
-SchedulerOpt = Annotated[str | None, typer.Option(
-    "--scheduler", help="Use a running Dask scheduler, e.g. tcp://HOST:8786.")]
-ThreadsOpt = Annotated[int | None, typer.Option(
-    "--threads", min=1, help="Numba threads per run (default: all in-process, 1 on Dask "
-    "workers).")]
-DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB catalog file.")]
-NoCatalogOpt = Annotated[bool, typer.Option("--no-catalog", help="Do not record in the "
-                                            "catalog.")]
 
 
 def _progress_bar() -> Progress:

@@ -162,5 +162,3 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
                  "(empty when the lowest is 0).", "ratio", "stock", False))
     return out
 
-
-GENERIC = [("<behaviour>", "acts_"), ("<kind>", "denied_"), ("<grade>", "grade_")]
