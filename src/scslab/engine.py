@@ -29,7 +29,7 @@ from scslab.params import (
 from scslab.population import World, build_world
 from scslab.scenario.schema import Scenario
 from scslab.stages import metrics as M
-from scslab.stages.behaviour import behaviour_kernel
+from scslab.stages.behaviour import behaviour_kernel, screening_bounds
 from scslab.stages.listing import apply_union_changes
 from scslab.stages.scoring import apply_events
 from scslab.stages.sensing import sensing_kernel
@@ -135,6 +135,7 @@ class Simulation:
         self.log_key = rng.stream_key(seed, "eventlog")
         self.log_frac = float(p.prm[P_LOG_FRAC])
         self.log = EventLogCollector(self.log_key, self.log_frac)
+        self.screen_ub = screening_bounds(p.prm, p.beh_rate, p.beh_age, p.beh_penalised)
         self.abroad = None
         if sc.data_flows:
             from scslab.stages.abroad import AbroadStage
@@ -161,7 +162,7 @@ class Simulation:
 
         run_chunked(behaviour_kernel,
                     (self._key("behaviour", day), self.aware_key, aware, prm, p.beh_rate,
-                     p.beh_dexp, p.beh_age, p.beh_penalised, p.chill_risk,
+                     p.beh_dexp, p.beh_age, p.beh_penalised, self.screen_ub, p.chill_risk,
                      w.attr, w.region, w.disposition, s.flags, s.listed_ties, w.tie_ptr,
                      w.has_ties, self.cnt, self.off),
                     self.starts, self.ends, self.acts)

@@ -8,19 +8,42 @@ stages' per-agent functions in order.
 separately (``Simulation(profile=True)``). Both give identical results: apart
 from household spillover, which reads start-of-day counts taken before any
 member is updated, no stage reads another agent's state.
+
+A quiet block — whole households in which nobody is on a list, exposed, under a
+court order or appealing, and nobody can become exposed today — needs only the
+score update and the score tallies unless someone crosses a list threshold. The
+fused pass settles such blocks in a few tight loops that the compiler vectorizes,
+and falls back to the per-agent functions for any block where a threshold is
+crossed; the results are the same bit for bit.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
 
-from scslab.params import N_HIST, P_HIST_HI, P_HIST_LO, P_SPILL_ON
+from scslab.params import (
+    N_HIST,
+    P_BASE,
+    P_BL_ENTER,
+    P_BL_ON,
+    P_DECAY,
+    P_HIST_HI,
+    P_HIST_LO,
+    P_MAX,
+    P_MAX_GAIN,
+    P_MAX_LOSS,
+    P_MIN,
+    P_RED_MIN,
+    P_RED_ON,
+    P_SPILL_ON,
+)
 from scslab.stages import due_process as DP
 from scslab.stages import listing as LS
 from scslab.stages import sanctions as SA
 from scslab.stages import spillover as SP
-from scslab.stages.metrics import accumulate
-from scslab.stages.scoring import score_agent
+from scslab.stages.metrics import accumulate, flush_tally, new_tally, tally_score
+from scslab.stages.scoring import new_score, score_agent
 
 ST_EXPOSURE, ST_SCORING, ST_LISTING, ST_SANCTIONS, ST_DUE_PROCESS, ST_METRICS = (
     1, 2, 4, 8, 16, 32)
@@ -28,6 +51,77 @@ ST_ALL = 63
 PLAN = (("spillover", ST_EXPOSURE), ("scoring", ST_SCORING), ("listing", ST_LISTING),
         ("sanctions", ST_SANCTIONS), ("due_process", ST_DUE_PROCESS), ("metrics", ST_METRICS))
 MAX_EVENTS = SP.MAX_EVENTS + LS.MAX_EVENTS + 2 + SA.MAX_EVENTS + DP.MAX_EVENTS + 2
+
+
+QUIET_BLOCK = 128  # most agents in a quiet block (whole households)
+
+
+@njit(inline="always", cache=True)
+def block_end(s, end, hh_size) -> int:
+    """End of a block of whole households from ``s``: at most QUIET_BLOCK agents
+    (empty when the first household alone is larger)."""
+    e = s
+    while e < end:
+        size = hh_size[e]
+        if e - s + size > QUIET_BLOCK:
+            break
+        e += size
+    return e
+
+
+@njit(inline="always", cache=True)
+def block_is_quiet(s, e, spill_on, biz_listed, flags, exposure, listed_ties, listed_ties_twin,
+                   employer, b_flags) -> bool:
+    """No list, order, appeal or exposure at the start of the day in ``[s, e)``, and
+    none can arise from ties or employers today."""
+    acc = 0
+    for i in range(s, e):
+        acc |= flags[i] | exposure[i]
+    if acc != 0:
+        return False
+    if spill_on:
+        t = 0
+        for i in range(s, e):
+            t |= listed_ties[i] | listed_ties_twin[i]
+        if t != 0:
+            return False
+        if biz_listed:
+            for i in range(s, e):
+                b = employer[i]
+                if b >= 0 and b_flags[b] != 0:
+                    return False
+    return True
+
+
+@njit(inline="always", cache=True)
+def settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s, tmp_t) -> bool:
+    """Settle a quiet block if nobody in it crosses a list threshold today.
+
+    Computes every new score into ``tmp_*`` first; writes them (and clears the day's
+    points) only when no agent would enter the blacklist or the redlist, and returns
+    whether it did. Same arithmetic as ``score_agent`` with no penalty.
+    """
+    max_loss, max_gain, decay = prm[P_MAX_LOSS], prm[P_MAX_GAIN], prm[P_DECAY]
+    base, smin, smax = prm[P_BASE], prm[P_MIN], prm[P_MAX]
+    lo = prm[P_BL_ENTER] if prm[P_BL_ON] > 0 else -np.inf
+    hi = prm[P_RED_MIN] if prm[P_RED_ON] > 0 else np.inf
+    crossed = False
+    for i in range(s, e):
+        a = np.float32(new_score(score[i], delta_rec[i], 0.0, max_loss, max_gain, decay, base,
+                                 smin, smax))
+        b = np.float32(new_score(twin[i], delta_twin[i], 0.0, max_loss, max_gain, decay, base,
+                                 smin, smax))
+        tmp_s[i - s] = a
+        tmp_t[i - s] = b
+        crossed |= (a < lo) | (b < lo) | (a >= hi)
+    if crossed:
+        return False
+    for i in range(s, e):
+        score[i] = tmp_s[i - s]
+        twin[i] = tmp_t[i - s]
+        delta_rec[i] = 0.0
+        delta_twin[i] = 0.0
+    return True
 
 
 @njit(parallel=True, cache=True)
@@ -44,49 +138,76 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
     smax = prm[P_HIST_HI]
     inv_width = N_HIST / (smax - smin) if smax > smin else 1.0
     cap = ev_agent.shape[1]
+    fused = stages == ST_ALL
+    biz_listed = False
+    for b in range(b_flags.size):
+        if b_flags[b] != 0:
+            biz_listed = True
+            break
     for c in prange(pos.size):
         s = pos[c]
         end = ends[c]
-        while s < end:
-            size = hh_size[s]
-            if ev_count[c] + MAX_EVENTS * size > cap:
-                break
-            n_rec = 0
-            n_twin = 0
-            first = -1
-            if stages & ST_EXPOSURE:
-                n_rec, n_twin, first = SP.household_listed(s, size, flags)
-            for i in range(s, s + size):
+        tally = new_tally()
+        tmp_s = np.empty(QUIET_BLOCK, np.float32)
+        tmp_t = np.empty(QUIET_BLOCK, np.float32)
+        full = False
+        while s < end and not full:
+            e = block_end(s, end, hh_size)
+            if e == s:
+                e = s + hh_size[s]
+            elif fused and block_is_quiet(s, e, spill_on, biz_listed, flags, exposure,
+                                          listed_ties, listed_ties_twin, employer, b_flags):
+                if settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s,
+                                      tmp_t):
+                    for i in range(s, e):
+                        tally = tally_score(c, score[i], twin[i], smin, inv_width, grade_min,
+                                            cnt, off, tally)
+                    s = e
+                    continue
+            while s < e:
+                size = hh_size[s]
+                if ev_count[c] + MAX_EVENTS * size > cap:
+                    full = True
+                    break
+                n_rec = 0
+                n_twin = 0
+                first = -1
                 if stages & ST_EXPOSURE:
-                    SP.update_exposure(c, i, s, size, n_rec, n_twin, first, spill_on, log_key,
-                                       log_frac, flags, listed_ties, listed_ties_twin, employer,
-                                       biz_rep, b_flags, exposure, cnt, ev_agent, ev_other,
-                                       ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                if stages & ST_SCORING:
-                    score_agent(c, i, prm, score, twin, delta_rec, delta_twin, exposure, cnt)
-                if stages & ST_LISTING:
-                    f0 = flags[i]
-                    LS.list_agent(c, i, key_list, day, prm, log_key, log_frac, score, twin, flags,
-                                  bl_since, tbl_since, ct_until, tct_until, ev_agent, ev_other,
-                                  ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                    LS.emit_union(c, i, f0, flags[i], cnt, ev_agent, ev_other, ev_kind,
-                                  ev_code, ev_sensor, ev_value, ev_count)
-                if stages & ST_SANCTIONS:
-                    SA.sanction_agent(c, i, key_sanc, prm, log_key, log_frac, sanc_rate,
-                                      sanc_lists, sanc_who, hh_mask, rep_mask, attr, flags,
-                                      exposure, cnt, off, ev_agent, ev_other, ev_kind, ev_code,
-                                      ev_sensor, ev_value, ev_count)
-                if stages & ST_DUE_PROCESS:
-                    f0 = flags[i]
-                    DP.due_process_agent(c, i, key_due, aware_key, aware_share, day, prm,
-                                         log_key, log_frac, score, twin, flags, bl_since,
-                                         tbl_since, ct_until, tct_until, appeal_day, cnt,
-                                         ev_agent, ev_other, ev_kind, ev_code, ev_sensor,
-                                         ev_value, ev_count)
-                    LS.emit_union(c, i, f0, flags[i], cnt, ev_agent, ev_other, ev_kind,
-                                  ev_code, ev_sensor, ev_value, ev_count)
-                if stages & ST_METRICS:
-                    accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, cnt, off,
-                               fsum)
-            s += size
+                    n_rec, n_twin, first = SP.household_listed(s, size, flags)
+                for i in range(s, s + size):
+                    if stages & ST_EXPOSURE:
+                        SP.update_exposure(c, i, s, size, n_rec, n_twin, first, spill_on,
+                                           log_key, log_frac, flags, listed_ties,
+                                           listed_ties_twin, employer, biz_rep, b_flags,
+                                           exposure, cnt, ev_agent, ev_other, ev_kind, ev_code,
+                                           ev_sensor, ev_value, ev_count)
+                    if stages & ST_SCORING:
+                        score_agent(c, i, prm, score, twin, delta_rec, delta_twin, exposure,
+                                    cnt)
+                    if stages & ST_LISTING:
+                        f0 = flags[i]
+                        LS.list_agent(c, i, key_list, day, prm, log_key, log_frac, score, twin,
+                                      flags, bl_since, tbl_since, ct_until, tct_until, ev_agent,
+                                      ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count)
+                        LS.emit_union(c, i, f0, flags[i], cnt, ev_agent, ev_other, ev_kind,
+                                      ev_code, ev_sensor, ev_value, ev_count)
+                    if stages & ST_SANCTIONS:
+                        SA.sanction_agent(c, i, key_sanc, prm, log_key, log_frac, sanc_rate,
+                                          sanc_lists, sanc_who, hh_mask, rep_mask, attr, flags,
+                                          exposure, cnt, off, ev_agent, ev_other, ev_kind,
+                                          ev_code, ev_sensor, ev_value, ev_count)
+                    if stages & ST_DUE_PROCESS:
+                        f0 = flags[i]
+                        DP.due_process_agent(c, i, key_due, aware_key, aware_share, day, prm,
+                                             log_key, log_frac, score, twin, flags, bl_since,
+                                             tbl_since, ct_until, tct_until, appeal_day, cnt,
+                                             ev_agent, ev_other, ev_kind, ev_code, ev_sensor,
+                                             ev_value, ev_count)
+                        LS.emit_union(c, i, f0, flags[i], cnt, ev_agent, ev_other, ev_kind,
+                                      ev_code, ev_sensor, ev_value, ev_count)
+                    if stages & ST_METRICS:
+                        tally = accumulate(c, i, smin, inv_width, grade_min, attr, score, twin,
+                                           flags, cnt, off, tally)
+                s += size
+        flush_tally(c, tally, cnt, off, fsum)
         pos[c] = s

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 
-from numba import njit, prange, uint64
+import numpy as np
+from numba import int64, njit, prange, uint16, uint64
 
 from scslab.params import (
     F_LISTED,
@@ -63,10 +64,109 @@ def act_probability(b, age, d, beh_rate, beh_dexp, beh_age, deterrence, penalise
     return p if p < 1.0 else 1.0
 
 
+SCREEN_BLOCK = 256  # agents screened together
+SCREEN_MARGIN = 1.0 + 1e-6  # keeps the screening bound above the exact probability
+
+
+@njit(inline="always", cache=True)
+def screen_block(key, i0, i1, ub, beh_dexp, disposition, hashes, cand) -> None:
+    """Mark in ``cand`` the agents of ``[i0, i1)`` who may act today.
+
+    Bit ``b`` is set unless the leading 16 bits of behaviour ``b``'s uniform already
+    exceed an upper bound of its probability: ``ub[b]`` (the rate at the most active
+    age, in units of 2^-16) times the disposition factor; deterrence and chilling
+    only lower it. The loops run behaviour by behaviour over the block without
+    branches, so the compiler vectorizes them; the exact draw (``draw_acts``) runs
+    for marked agents only.
+    """
+    m = i1 - i0
+    for j in range(m):
+        cand[j] = 0
+    for b in range(ub.size):
+        if (b & 3) == 0:
+            g = b >> 2
+            for j in range(m):
+                hashes[j] = agent_hash(key, i0 + j, g)
+        u = ub[b]
+        if u <= 0.0:
+            continue
+        sh = uint64(16 * (b & 3))
+        bit = uint16(1 << min(b, 15))
+        e = beh_dexp[b]
+        if e == 0.0:
+            for j in range(m):
+                top = float(int64((hashes[j] >> sh) & uint64(0xFFFF)))
+                cand[j] |= bit if top < u else uint16(0)
+        elif e == 1.0:
+            for j in range(m):
+                top = float(int64((hashes[j] >> sh) & uint64(0xFFFF)))
+                cand[j] |= bit if top < u * float(disposition[i0 + j]) else uint16(0)
+        elif e == -1.0:
+            for j in range(m):
+                top = float(int64((hashes[j] >> sh) & uint64(0xFFFF)))
+                cand[j] |= bit if top * float(disposition[i0 + j]) < u else uint16(0)
+        elif e == 0.5:
+            for j in range(m):
+                top = float(int64((hashes[j] >> sh) & uint64(0xFFFF)))
+                cand[j] |= bit if top < u * math.sqrt(float(disposition[i0 + j])) else uint16(0)
+        else:
+            for j in range(m):
+                cand[j] |= bit  # another exponent: every agent is drawn exactly
+
+
+@njit(cache=True)
+def draw_acts(c, i, key, aware_key, aware_share, n_b, det_listed, det_known, chill_b, strength,
+              tie_w, self_w, beh_rate, beh_dexp, beh_age, beh_pen, chill_risk, attr, region,
+              disposition, flags, listed_ties, tie_ptr, has_ties, cnt, off, ev_agent, ev_other,
+              ev_kind, ev_code, ev_sensor, ev_value, ev_count) -> None:
+    """Agent ``i``'s acts today: exact Bernoulli draws, each act into the chunk's buffer."""
+    age = (attr[i] >> 1) & 3
+    d = disposition[i]
+    listed = (flags[i] & F_LISTED) != 0
+    deterrence = det_listed if listed else 1.0
+    if det_known != 1.0 and knows_rules(aware_key, aware_share, i):
+        deterrence *= det_known
+    h = uint64(0)
+    for b in range(n_b):
+        if (b & 3) == 0:
+            h = agent_hash(key, i, b >> 2)
+        top = (h >> uint64(16 * (b & 3))) & uint64(0xFFFF)
+        chill = 1.0
+        if b == chill_b and strength > 0.0:
+            deg = 0
+            if has_ties:
+                deg = tie_ptr[i + 1] - tie_ptr[i]
+            chill = chilling_factor(chill_risk[region[i]], strength, tie_w, self_w,
+                                    listed_ties[i], deg, listed)
+        p = act_probability(b, age, d, beh_rate, beh_dexp, beh_age, deterrence,
+                            beh_pen[b] != 0, chill)
+        if float(top) * INV_2_16 >= p:
+            continue
+        u = (float(top) + u_hi(agent_hash(key, i, 64 + b))) * INV_2_16
+        if u >= p:
+            continue
+        j = ev_count[c]
+        ev_agent[c, j] = i
+        ev_code[c, j] = b
+        ev_other[c, j] = -1
+        ev_kind[c, j] = 0
+        ev_sensor[c, j] = -1
+        ev_value[c, j] = 0.0
+        ev_count[c] = j + 1
+        cnt[c, off[O_ACTS] + b] += 1
+
+
+def screening_bounds(prm, beh_rate, beh_age, beh_pen) -> np.ndarray:
+    """Per-behaviour upper bounds of the daily rate, in units of 2^-16 (see ``screen_block``)."""
+    lift = max(1.0, float(prm[P_DET_LISTED])) * max(1.0, float(prm[P_DET_KNOWN]))
+    mult = np.where(beh_pen != 0, lift, 1.0)
+    return beh_rate * beh_age.max(axis=1) * mult * 65536.0 * SCREEN_MARGIN
+
+
 @njit(parallel=True, cache=True)
 def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age, beh_pen,
-                     chill_risk, attr, region, disposition, flags, listed_ties, tie_ptr,
-                     has_ties, cnt, off,
+                     screen_ub, chill_risk, attr, region, disposition, flags, listed_ties,
+                     tie_ptr, has_ties, cnt, off,
                      pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
                      ev_count):
     """Draw the day's acts; each act goes into its chunk's buffer as (agent, behaviour).
@@ -76,7 +176,8 @@ def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_a
     differ in one behaviour share every other behaviour's random numbers. One hash
     gives the leading 16 bits of four behaviours' uniforms; since most ``p_b`` are
     small, ``u_b`` is completed with a second hash only when those 16 bits do not
-    already put it above ``p_b``.
+    already put it above ``p_b``. A vectorized screen (``screen_block``) skips the
+    agents whose leading bits exceed a bound of every ``p_b``.
     """
     n_b = beh_rate.size
     det_listed = prm[P_DET_LISTED]
@@ -89,42 +190,24 @@ def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_a
     for c in prange(pos.size):
         i = pos[c]
         end = ends[c]
-        while i < end:
-            if ev_count[c] + n_b > cap:
-                break
-            age = (attr[i] >> 1) & 3
-            d = disposition[i]
-            listed = (flags[i] & F_LISTED) != 0
-            deterrence = det_listed if listed else 1.0
-            if det_known != 1.0 and knows_rules(aware_key, aware_share, i):
-                deterrence *= det_known
-            h = uint64(0)
-            for b in range(n_b):
-                if (b & 3) == 0:
-                    h = agent_hash(key, i, b >> 2)
-                top = (h >> uint64(16 * (b & 3))) & uint64(0xFFFF)
-                chill = 1.0
-                if b == chill_b and strength > 0.0:
-                    deg = 0
-                    if has_ties:
-                        deg = tie_ptr[i + 1] - tie_ptr[i]
-                    chill = chilling_factor(chill_risk[region[i]], strength, tie_w, self_w,
-                                            listed_ties[i], deg, listed)
-                p = act_probability(b, age, d, beh_rate, beh_dexp, beh_age, deterrence,
-                                    beh_pen[b] != 0, chill)
-                if float(top) * INV_2_16 >= p:
+        hashes = np.empty(SCREEN_BLOCK, np.uint64)
+        cand = np.empty(SCREEN_BLOCK, np.uint16)
+        full = False
+        while i < end and not full:
+            i1 = min(end, i + SCREEN_BLOCK)
+            screen_block(key, i, i1, screen_ub, beh_dexp, disposition, hashes, cand)
+            for j in range(i1 - i):
+                if cand[j] == 0:
                     continue
-                u = (float(top) + u_hi(agent_hash(key, i, 64 + b))) * INV_2_16
-                if u >= p:
-                    continue
-                j = ev_count[c]
-                ev_agent[c, j] = i
-                ev_code[c, j] = b
-                ev_other[c, j] = -1
-                ev_kind[c, j] = 0
-                ev_sensor[c, j] = -1
-                ev_value[c, j] = 0.0
-                ev_count[c] = j + 1
-                cnt[c, off[O_ACTS] + b] += 1
-            i += 1
+                if ev_count[c] + n_b > cap:
+                    i += j
+                    full = True
+                    break
+                draw_acts(c, i + j, key, aware_key, aware_share, n_b, det_listed, det_known,
+                          chill_b, strength, tie_w, self_w, beh_rate, beh_dexp, beh_age, beh_pen,
+                          chill_risk, attr, region, disposition, flags, listed_ties, tie_ptr,
+                          has_ties, cnt, off, ev_agent, ev_other, ev_kind, ev_code, ev_sensor,
+                          ev_value, ev_count)
+            if not full:
+                i = i1
         pos[c] = i

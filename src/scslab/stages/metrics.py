@@ -35,42 +35,86 @@ def counter_layout(n_behaviours: int, n_groups: int, n_kinds: int, n_grades: int
 
 
 @njit(inline="always", cache=True)
-def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, cnt, off,
-               fsum) -> None:
-    """Add agent ``i``'s end-of-day stocks to chunk ``c``'s counters.
+def new_tally():
+    """Running per-chunk sums kept in registers: (score sum, twin sum, current
+    histogram bin, its run length, current grade, its run length)."""
+    return 0.0, 0.0, -1, 0, -1, 0
 
-    (Group sizes do not change during a run: the engine counts them once.)
+
+@njit(inline="always", cache=True)
+def flush_tally(c, tally, cnt, off, fsum) -> None:
+    """Add a chunk's running sums to its counters."""
+    ssum, tsum, hb, hrun, gk, grun = tally
+    fsum[c, S_SCORE] += ssum
+    fsum[c, S_TWIN] += tsum
+    if hrun:
+        cnt[c, off[O_HIST] + hb] += hrun
+    if grun:
+        cnt[c, off[O_GRADES] + gk] += grun
+
+
+@njit(inline="always", cache=True)
+def tally_score(c, s, t, smin, inv_width, grade_min, cnt, off, tally):
+    """Add one agent's recorded and twin score to the running sums, the histogram and
+    the grade counts.
+
+    Agents come in id order and neighbours usually share a histogram bin and a grade,
+    so a run of equal bins is counted in a register and written once it ends.
     """
-    s = score[i]
-    fsum[c, S_SCORE] += s
-    fsum[c, S_TWIN] += twin[i]
-    f = flags[i]
-    if f & F_LISTED:
-        g = attr[i] >> 3
-        cnt[c, C_LISTED] += 1
-        cnt[c, off[O_G_LISTED] + g] += 1
-        if f & F_BL:
-            cnt[c, C_LISTED_BL] += 1
-        if f & F_CT:
-            cnt[c, C_LISTED_CT] += 1
-        if (f & F_TLISTED) == 0:
-            cnt[c, C_WRONGFUL] += 1
-            cnt[c, off[O_G_WRONG] + g] += 1
-    if f & F_TLISTED:
-        cnt[c, C_TWIN_LISTED] += 1
-    if f & F_RED:
-        cnt[c, C_RED] += 1
+    ssum, tsum, hb, hrun, gk, grun = tally
+    ssum += s
+    tsum += t
     b = int((s - smin) * inv_width)
     if b < 0:
         b = 0
     elif b >= N_HIST:
         b = N_HIST - 1
-    cnt[c, off[O_HIST] + b] += 1
+    if b == hb:
+        hrun += 1
+    else:
+        if hrun:
+            cnt[c, off[O_HIST] + hb] += hrun
+        hb = b
+        hrun = 1
     n_g = grade_min.size
     k = 0
     while k < n_g - 1 and s < grade_min[k]:
         k += 1
-    cnt[c, off[O_GRADES] + k] += 1
+    if k == gk:
+        grun += 1
+    else:
+        if grun:
+            cnt[c, off[O_GRADES] + gk] += grun
+        gk = k
+        grun = 1
+    return ssum, tsum, hb, hrun, gk, grun
+
+
+@njit(inline="always", cache=True)
+def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, cnt, off, tally):
+    """Add agent ``i``'s end-of-day stocks to chunk ``c``'s counters (list counts go
+    straight to ``cnt``, scores to ``tally``).
+
+    (Group sizes do not change during a run: the engine counts them once.)
+    """
+    f = flags[i]
+    if f != 0:
+        if f & F_LISTED:
+            g = attr[i] >> 3
+            cnt[c, C_LISTED] += 1
+            cnt[c, off[O_G_LISTED] + g] += 1
+            if f & F_BL:
+                cnt[c, C_LISTED_BL] += 1
+            if f & F_CT:
+                cnt[c, C_LISTED_CT] += 1
+            if (f & F_TLISTED) == 0:
+                cnt[c, C_WRONGFUL] += 1
+                cnt[c, off[O_G_WRONG] + g] += 1
+        if f & F_TLISTED:
+            cnt[c, C_TWIN_LISTED] += 1
+        if f & F_RED:
+            cnt[c, C_RED] += 1
+    return tally_score(c, score[i], twin[i], smin, inv_width, grade_min, cnt, off, tally)
 
 
 @dataclass(frozen=True)

@@ -74,13 +74,25 @@ def apply_events(prm, points, region, log_key, log_frac, flags, delta_rec, delta
 
 
 @njit(inline="always", cache=True)
-def update_score(score, delta, exposure, hh_bit, tie_bit, emp_bit, prm) -> tuple:
-    """One agent's score after today's points, spillover penalty and decay."""
+def new_score(score, delta, pen, max_loss, max_gain, decay, base, smin, smax) -> float:
+    """A score after today's points (capped), a spillover penalty, decay and bounds."""
     d = delta
-    if d < -prm[P_MAX_LOSS]:
-        d = -prm[P_MAX_LOSS]
-    elif d > prm[P_MAX_GAIN]:
-        d = prm[P_MAX_GAIN]
+    if d < -max_loss:
+        d = -max_loss
+    elif d > max_gain:
+        d = max_gain
+    s = score + d - pen
+    s += decay * (base - s)
+    if s < smin:
+        s = smin
+    elif s > smax:
+        s = smax
+    return s
+
+
+@njit(inline="always", cache=True)
+def penalty(exposure, hh_bit, tie_bit, emp_bit, prm) -> float:
+    """Today's spillover penalty for the given exposure bits."""
     pen = 0.0
     if exposure & hh_bit:
         pen += prm[P_HH_PEN]
@@ -88,12 +100,15 @@ def update_score(score, delta, exposure, hh_bit, tie_bit, emp_bit, prm) -> tuple
         pen += prm[P_TIE_PEN]
     if exposure & emp_bit:
         pen += prm[P_EMP_PEN]
-    s = score + d - pen
-    s += prm[P_DECAY] * (prm[P_BASE] - s)
-    if s < prm[P_MIN]:
-        s = prm[P_MIN]
-    elif s > prm[P_MAX]:
-        s = prm[P_MAX]
+    return pen
+
+
+@njit(inline="always", cache=True)
+def update_score(score, delta, exposure, hh_bit, tie_bit, emp_bit, prm) -> tuple:
+    """One agent's score after today's points, spillover penalty and decay."""
+    pen = penalty(exposure, hh_bit, tie_bit, emp_bit, prm)
+    s = new_score(score, delta, pen, prm[P_MAX_LOSS], prm[P_MAX_GAIN], prm[P_DECAY],
+                  prm[P_BASE], prm[P_MIN], prm[P_MAX])
     return s, pen
 
 
@@ -101,9 +116,12 @@ def update_score(score, delta, exposure, hh_bit, tie_bit, emp_bit, prm) -> tuple
 def score_agent(c, i, prm, score, twin, delta_rec, delta_twin, exposure, cnt) -> None:
     """Apply agent ``i``'s points, spillover penalties and decay to both ledgers."""
     x = exposure[i]
-    s, pen = update_score(score[i], delta_rec[i], x, X_HH, X_TIE, X_EMP, prm)
-    t, _ = update_score(twin[i], delta_twin[i], x >> 4, X_THH >> 4, X_TTIE >> 4, X_TEMP >> 4,
-                        prm)
+    pen = penalty(x, X_HH, X_TIE, X_EMP, prm)
+    pen_twin = penalty(x >> 4, X_THH >> 4, X_TTIE >> 4, X_TEMP >> 4, prm)
+    max_loss, max_gain, decay = prm[P_MAX_LOSS], prm[P_MAX_GAIN], prm[P_DECAY]
+    base, smin, smax = prm[P_BASE], prm[P_MIN], prm[P_MAX]
+    s = new_score(score[i], delta_rec[i], pen, max_loss, max_gain, decay, base, smin, smax)
+    t = new_score(twin[i], delta_twin[i], pen_twin, max_loss, max_gain, decay, base, smin, smax)
     score[i] = s
     twin[i] = t
     delta_rec[i] = 0.0
