@@ -127,7 +127,6 @@ class Simulation:
         n_b, n_k, n_g = p.beh_rate.size, p.sanc_rate.size, len(p.group_names)
         self.off = M.counter_layout(n_b, n_g, n_k, len(p.grade_names))
         self.cnt = np.zeros((nc, int(self.off[M.O_END])), np.int64)
-        self.fsum = np.zeros((nc, M.S_N), np.float64)
         self.settle_buf = EventBuffer(nc, 256)
         self.group_sizes = np.bincount(self.world.attr >> 3, minlength=n_g).tolist()
         seed = sc.seed
@@ -157,7 +156,6 @@ class Simulation:
         prm = p.prm
         aware = prm[P_AWARE]
         self.cnt.fill(0)
-        self.fsum.fill(0.0)
         t = time.perf_counter()
 
         run_chunked(behaviour_kernel,
@@ -190,8 +188,9 @@ class Simulation:
                        p.hh_sanc_mask, p.rep_sanc_mask, p.grade_min, w.attr, w.hh_size,
                        w.employer, w.biz_rep, s.score, s.twin, s.delta_rec, s.delta_twin,
                        s.flags, s.exposure, s.bl_since, s.tbl_since, s.ct_until, s.tct_until,
-                       s.appeal_day, s.listed_ties, s.listed_ties_twin, s.b_flags, self.cnt,
-                       self.off, self.fsum)
+                       s.appeal_day, s.listed_ties, s.listed_ties_twin, w.has_ties, s.b_flags,
+                       self.cnt,
+                       self.off)
         if self.profile:
             for stage, bit in K.PLAN:
                 run_chunked(K.settle_kernel, (bit, *settle_args), self.starts, self.ends, buf,
@@ -238,11 +237,13 @@ class Simulation:
         p = self.params
         n = self.world.n
         c = self.cnt.sum(axis=0).tolist()
-        fs = self.fsum.sum(axis=0)
+        # exact integer totals of the fixed-point score sums (Python ints cannot overflow)
+        score_sum = sum(self.cnt[:, M.C_SCORE_SUM].tolist()) / M.SCORE_FIXED_POINT
+        twin_sum = sum(self.cnt[:, M.C_TWIN_SUM].tolist()) / M.SCORE_FIXED_POINT
         off = self.off.tolist()
         row: dict = {"day": day}
-        row["mean_score"] = float(fs[M.S_SCORE] / n)
-        row["mean_true_score"] = float(fs[M.S_TWIN] / n)
+        row["mean_score"] = score_sum / n
+        row["mean_true_score"] = twin_sum / n
         hist = np.asarray(c[off[M.O_HIST]:off[M.O_HIST] + N_HIST], dtype=np.float64)
         cum = np.cumsum(hist)
         smin, smax = p.prm[P_HIST_LO], p.prm[P_HIST_HI]

@@ -42,7 +42,7 @@ from scslab.stages import due_process as DP
 from scslab.stages import listing as LS
 from scslab.stages import sanctions as SA
 from scslab.stages import spillover as SP
-from scslab.stages.metrics import accumulate, flush_tally, new_tally, tally_score
+from scslab.stages.metrics import accumulate, flush_tally, new_tally, tally_block
 from scslab.stages.scoring import new_score, score_agent
 
 ST_EXPOSURE, ST_SCORING, ST_LISTING, ST_SANCTIONS, ST_DUE_PROCESS, ST_METRICS = (
@@ -70,26 +70,28 @@ def block_end(s, end, hh_size) -> int:
 
 
 @njit(inline="always", cache=True)
-def block_is_quiet(s, e, spill_on, biz_listed, flags, exposure, listed_ties, listed_ties_twin,
-                   employer, b_flags) -> bool:
+def block_is_quiet(s, e, spill_on, has_ties, biz_listed, flags, exposure, listed_ties,
+                   listed_ties_twin, employer, b_flags) -> bool:
     """No list, order, appeal or exposure at the start of the day in ``[s, e)``, and
     none can arise from ties or employers today."""
+    fl, ex = flags[s:e], exposure[s:e]
     acc = 0
-    for i in range(s, e):
-        acc |= flags[i] | exposure[i]
+    for j in range(e - s):
+        acc |= fl[j] | ex[j]
     if acc != 0:
         return False
-    if spill_on:
+    if spill_on and has_ties:
+        lt, ltt = listed_ties[s:e], listed_ties_twin[s:e]
         t = 0
-        for i in range(s, e):
-            t |= listed_ties[i] | listed_ties_twin[i]
+        for j in range(e - s):
+            t |= lt[j] | ltt[j]
         if t != 0:
             return False
-        if biz_listed:
-            for i in range(s, e):
-                b = employer[i]
-                if b >= 0 and b_flags[b] != 0:
-                    return False
+    if spill_on and biz_listed:
+        for i in range(s, e):
+            b = employer[i]
+            if b >= 0 and b_flags[b] != 0:
+                return False
     return True
 
 
@@ -105,22 +107,28 @@ def settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s, tmp
     base, smin, smax = prm[P_BASE], prm[P_MIN], prm[P_MAX]
     lo = prm[P_BL_ENTER] if prm[P_BL_ON] > 0 else -np.inf
     hi = prm[P_RED_MIN] if prm[P_RED_ON] > 0 else np.inf
+    # slices: indices from 0 let the compiler drop negative-index checks and vectorize
+    m = e - s
+    sc, tw, dr, dt = score[s:e], twin[s:e], delta_rec[s:e], delta_twin[s:e]
     crossed = False
-    for i in range(s, e):
-        a = np.float32(new_score(score[i], delta_rec[i], 0.0, max_loss, max_gain, decay, base,
-                                 smin, smax))
-        b = np.float32(new_score(twin[i], delta_twin[i], 0.0, max_loss, max_gain, decay, base,
-                                 smin, smax))
-        tmp_s[i - s] = a
-        tmp_t[i - s] = b
+    for j in range(m):
+        a = np.float32(new_score(sc[j], dr[j], 0.0, max_loss, max_gain, decay, base, smin,
+                                 smax))
+        b = np.float32(new_score(tw[j], dt[j], 0.0, max_loss, max_gain, decay, base, smin,
+                                 smax))
+        tmp_s[j] = a
+        tmp_t[j] = b
         crossed |= (a < lo) | (b < lo) | (a >= hi)
     if crossed:
         return False
-    for i in range(s, e):
-        score[i] = tmp_s[i - s]
-        twin[i] = tmp_t[i - s]
-        delta_rec[i] = 0.0
-        delta_twin[i] = 0.0
+    for j in range(m):
+        sc[j] = tmp_s[j]
+        tw[j] = tmp_t[j]
+        # most agents got no points today: leave their (zero) cache lines clean
+        if dr[j] != 0.0:
+            dr[j] = 0.0
+        if dt[j] != 0.0:
+            dt[j] = 0.0
     return True
 
 
@@ -129,7 +137,7 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
                   log_frac, prm, sanc_rate, sanc_lists, sanc_who, hh_mask, rep_mask, grade_min,
                   attr, hh_size, employer, biz_rep, score, twin, delta_rec, delta_twin, flags,
                   exposure, bl_since, tbl_since, ct_until, tct_until, appeal_day, listed_ties,
-                  listed_ties_twin, b_flags, cnt, off, fsum,
+                  listed_ties_twin, has_ties, b_flags, cnt, off,
                   pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
                   ev_count):
     """Run the selected per-agent stages over every household, chunk by chunk."""
@@ -150,18 +158,19 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
         tally = new_tally()
         tmp_s = np.empty(QUIET_BLOCK, np.float32)
         tmp_t = np.empty(QUIET_BLOCK, np.float32)
+        bins = np.empty(QUIET_BLOCK, np.int32)
         full = False
         while s < end and not full:
             e = block_end(s, end, hh_size)
             if e == s:
                 e = s + hh_size[s]
-            elif fused and block_is_quiet(s, e, spill_on, biz_listed, flags, exposure,
-                                          listed_ties, listed_ties_twin, employer, b_flags):
+            elif fused and block_is_quiet(s, e, spill_on, has_ties, biz_listed, flags,
+                                          exposure, listed_ties, listed_ties_twin, employer,
+                                          b_flags):
                 if settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s,
                                       tmp_t):
-                    for i in range(s, e):
-                        tally = tally_score(c, score[i], twin[i], smin, inv_width, grade_min,
-                                            cnt, off, tally)
+                    tally = tally_block(c, e - s, tmp_s, tmp_t, bins, smin, inv_width,
+                                        grade_min, cnt, off, tally)
                     s = e
                     continue
             while s < e:
@@ -209,5 +218,5 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
                         tally = accumulate(c, i, smin, inv_width, grade_min, attr, score, twin,
                                            flags, cnt, off, tally)
                 s += size
-        flush_tally(c, tally, cnt, off, fsum)
+        flush_tally(c, tally, cnt, off)
         pos[c] = s

@@ -80,6 +80,7 @@ def screen_block(key, i0, i1, ub, beh_dexp, disposition, hashes, cand) -> None:
     for marked agents only.
     """
     m = i1 - i0
+    disp = disposition[i0:i1]  # indices from 0: no negative-index checks, vector loops
     for j in range(m):
         cand[j] = 0
     for b in range(ub.size):
@@ -100,15 +101,15 @@ def screen_block(key, i0, i1, ub, beh_dexp, disposition, hashes, cand) -> None:
         elif e == 1.0:
             for j in range(m):
                 top = float(int64((hashes[j] >> sh) & uint64(0xFFFF)))
-                cand[j] |= bit if top < u * float(disposition[i0 + j]) else uint16(0)
+                cand[j] |= bit if top < u * float(disp[j]) else uint16(0)
         elif e == -1.0:
             for j in range(m):
                 top = float(int64((hashes[j] >> sh) & uint64(0xFFFF)))
-                cand[j] |= bit if top * float(disposition[i0 + j]) < u else uint16(0)
+                cand[j] |= bit if top * float(disp[j]) < u else uint16(0)
         elif e == 0.5:
             for j in range(m):
                 top = float(int64((hashes[j] >> sh) & uint64(0xFFFF)))
-                cand[j] |= bit if top < u * math.sqrt(float(disposition[i0 + j])) else uint16(0)
+                cand[j] |= bit if top < u * math.sqrt(float(disp[j])) else uint16(0)
         else:
             for j in range(m):
                 cand[j] |= bit  # another exponent: every agent is drawn exactly

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import float64, int64, njit
 
 from scslab.params import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED, N_HIST
 
@@ -17,11 +17,15 @@ from scslab.params import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED, N_HIST
 (C_OBS, C_MIS, C_REV, C_PEN, C_ENTRIES, C_EXITS, C_FILED, C_SUCCEEDED, C_EXPIRED, C_REPAIRS,
  C_DENIED_WRONGFUL, C_DENIED_COLLATERAL, C_COLLATERAL, C_REWARDS, C_SANCTIONED,
  C_LISTED, C_LISTED_BL, C_LISTED_CT, C_RED, C_TWIN_LISTED, C_WRONGFUL, C_BIZ_LISTED,
- C_BIZ_TLISTED, C_EXP_HH, C_EXP_TIE, C_EXP_EMP, C_EXP_REP, C_FIXED) = range(28)
+ C_BIZ_TLISTED, C_EXP_HH, C_EXP_TIE, C_EXP_EMP, C_EXP_REP, C_SCORE_SUM, C_TWIN_SUM,
+ C_FIXED) = range(30)
 # Variable-length blocks: their start columns are in the ``off`` vector.
 O_ACTS, O_MIS_G, O_DENIED, O_G_COUNT, O_G_LISTED, O_G_WRONG, O_HIST, O_GRADES, O_END = range(9)
-# Float sums ``fsum[chunk, column]``.
-S_SCORE, S_TWIN, S_N = range(3)
+# Score sums are kept in fixed point (units of 2^-20 points) so that they are exact
+# integers: the total does not depend on the order in which agents are added, which
+# lets the fused pass add a whole block at once. |score| <= 10^6 < 2^20, so one
+# chunk's sum stays far below 2^63; the engine adds chunks as Python integers.
+SCORE_FIXED_POINT = 1048576.0
 
 
 def counter_layout(n_behaviours: int, n_groups: int, n_kinds: int, n_grades: int) -> np.ndarray:
@@ -35,18 +39,35 @@ def counter_layout(n_behaviours: int, n_groups: int, n_kinds: int, n_grades: int
 
 
 @njit(inline="always", cache=True)
-def new_tally():
-    """Running per-chunk sums kept in registers: (score sum, twin sum, current
-    histogram bin, its run length, current grade, its run length)."""
-    return 0.0, 0.0, -1, 0, -1, 0
+def fixed_point(s) -> int:
+    """A score in units of 2^-20 points, rounded to nearest."""
+    return int64(np.rint(float64(s) * SCORE_FIXED_POINT))
 
 
 @njit(inline="always", cache=True)
-def flush_tally(c, tally, cnt, off, fsum) -> None:
+def hist_bin(s, smin, inv_width) -> int:
+    """Histogram bin of a score (the end bins take everything beyond the range)."""
+    b = int64((s - smin) * inv_width)
+    if b < 0:
+        b = 0
+    elif b >= N_HIST:
+        b = N_HIST - 1
+    return b
+
+
+@njit(inline="always", cache=True)
+def new_tally():
+    """Running per-chunk sums kept in registers: (score sum, twin sum, current
+    histogram bin, its run length, current grade, its run length)."""
+    return int64(0), int64(0), int64(-1), int64(0), int64(-1), int64(0)
+
+
+@njit(inline="always", cache=True)
+def flush_tally(c, tally, cnt, off) -> None:
     """Add a chunk's running sums to its counters."""
     ssum, tsum, hb, hrun, gk, grun = tally
-    fsum[c, S_SCORE] += ssum
-    fsum[c, S_TWIN] += tsum
+    cnt[c, C_SCORE_SUM] += ssum
+    cnt[c, C_TWIN_SUM] += tsum
     if hrun:
         cnt[c, off[O_HIST] + hb] += hrun
     if grun:
@@ -62,13 +83,9 @@ def tally_score(c, s, t, smin, inv_width, grade_min, cnt, off, tally):
     so a run of equal bins is counted in a register and written once it ends.
     """
     ssum, tsum, hb, hrun, gk, grun = tally
-    ssum += s
-    tsum += t
-    b = int((s - smin) * inv_width)
-    if b < 0:
-        b = 0
-    elif b >= N_HIST:
-        b = N_HIST - 1
+    ssum += fixed_point(s)
+    tsum += fixed_point(t)
+    b = hist_bin(s, smin, inv_width)
     if b == hb:
         hrun += 1
     else:
@@ -87,6 +104,39 @@ def tally_score(c, s, t, smin, inv_width, grade_min, cnt, off, tally):
             cnt[c, off[O_GRADES] + gk] += grun
         gk = k
         grun = 1
+    return ssum, tsum, hb, hrun, gk, grun
+
+
+@njit(inline="always", cache=True)
+def tally_block(c, m, new_s, new_t, bins, smin, inv_width, grade_min, cnt, off, tally):
+    """``tally_score`` for ``m`` agents at once (scores in ``new_*``), in loops the
+    compiler vectorizes; the counts are the same integers."""
+    ssum, tsum, hb, hrun, gk, grun = tally
+    for j in range(m):
+        ssum += fixed_point(new_s[j])
+    for j in range(m):
+        tsum += fixed_point(new_t[j])
+    for j in range(m):
+        bins[j] = hist_bin(new_s[j], smin, inv_width)
+    for j in range(m):
+        b = int64(bins[j])
+        if b == hb:
+            hrun += 1
+        else:
+            if hrun:
+                cnt[c, off[O_HIST] + hb] += hrun
+            hb = b
+            hrun = 1
+    # grades are highest first, so an agent's grade is the number of minimums above it
+    above = m
+    for k in range(grade_min.size - 1):
+        g = grade_min[k]
+        below = 0
+        for j in range(m):
+            below += new_s[j] < g
+        cnt[c, off[O_GRADES] + k] += above - below
+        above = below
+    cnt[c, off[O_GRADES] + grade_min.size - 1] += above
     return ssum, tsum, hb, hrun, gk, grun
 
 
