@@ -828,7 +828,8 @@ def _process(c: _Ctx) -> str:
         "",
         "**Scheduling and update order.** Time is discrete (one day per step). Agents are "
         "processed in parallel in chunks of whole households"
-        + (f" (about {_n(chunk)} agents each, cut at household starts)" if chunk else "")
+        + (f" (about {_n(chunk)} agents each, fewer in small populations, cut at "
+           "household starts)" if chunk else "")
         + "; the chunks depend on the population only, never on the number of threads. "
         "Every random draw is a pure function of (seed, stream, day, agent), so the order in "
         "which agents are visited does not matter. Effects on other agents — an act recorded "

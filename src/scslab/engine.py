@@ -42,13 +42,23 @@ STAGES = ("behaviour", "sensing", "scoring", "spillover", "listing", "sanctions"
 spillover exposure, scoring, listing, sanctions, due process and metrics together as
 "settle"."""
 CHUNK_TARGET = 16384
+CHUNK_MIN = 2048
 
 
-def household_chunks(world: World, target: int = CHUNK_TARGET) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk boundaries of about ``target`` agents, cut at household starts.
+def chunk_target(n: int) -> int:
+    """Agents per chunk: CHUNK_TARGET, but smaller for small populations so that at
+    least ~48 chunks share the threads (it depends on ``n`` only, never on threads)."""
+    return int(min(CHUNK_TARGET, max(CHUNK_MIN, n // 48)))
+
+
+def household_chunks(world: World, target: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk boundaries of about ``target`` agents (default ``chunk_target(n)``), cut at
+    household starts.
 
     They depend on the population only, never on the number of threads.
     """
+    if target is None:
+        target = chunk_target(world.n)
     n = world.n
     cuts = np.arange(0, n, target, dtype=np.int64)
     starts_hh = world.household_starts().astype(np.int64)
@@ -128,6 +138,7 @@ class Simulation:
         self.off = M.counter_layout(n_b, n_g, n_k, len(p.grade_names))
         self.cnt = np.zeros((nc, int(self.off[M.O_END])), np.int64)
         self.settle_buf = EventBuffer(nc, 256)
+        self.hist_scratch = np.zeros((nc, M.HIST_LANES, N_HIST), np.int32)
         self.group_sizes = np.bincount(self.world.attr >> 3, minlength=n_g).tolist()
         seed = sc.seed
         self.aware_key = rng.stream_key(seed, "awareness")
@@ -189,8 +200,7 @@ class Simulation:
                        w.employer, w.biz_rep, s.score, s.twin, s.delta_rec, s.delta_twin,
                        s.flags, s.exposure, s.bl_since, s.tbl_since, s.ct_until, s.tct_until,
                        s.appeal_day, s.listed_ties, s.listed_ties_twin, w.has_ties, s.b_flags,
-                       self.cnt,
-                       self.off)
+                       self.cnt, self.off, self.hist_scratch)
         if self.profile:
             for stage, bit in K.PLAN:
                 run_chunked(K.settle_kernel, (bit, *settle_args), self.starts, self.ends, buf,

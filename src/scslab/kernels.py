@@ -137,7 +137,7 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
                   log_frac, prm, sanc_rate, sanc_lists, sanc_who, hh_mask, rep_mask, grade_min,
                   attr, hh_size, employer, biz_rep, score, twin, delta_rec, delta_twin, flags,
                   exposure, bl_since, tbl_since, ct_until, tct_until, appeal_day, listed_ties,
-                  listed_ties_twin, has_ties, b_flags, cnt, off,
+                  listed_ties_twin, has_ties, b_flags, cnt, off, hist_scratch,
                   pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
                   ev_count):
     """Run the selected per-agent stages over every household, chunk by chunk."""
@@ -152,13 +152,13 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
         if b_flags[b] != 0:
             biz_listed = True
             break
+    scratch_s = np.empty((pos.size, QUIET_BLOCK), np.float32)
+    scratch_t = np.empty((pos.size, QUIET_BLOCK), np.float32)
     for c in prange(pos.size):
         s = pos[c]
         end = ends[c]
-        tally = new_tally()
-        tmp_s = np.empty(QUIET_BLOCK, np.float32)
-        tmp_t = np.empty(QUIET_BLOCK, np.float32)
-        bins = np.empty(QUIET_BLOCK, np.int32)
+        tmp_s, tmp_t, hist = scratch_s[c], scratch_t[c], hist_scratch[c]
+        tally = new_tally(hist)
         full = False
         while s < end and not full:
             e = block_end(s, end, hh_size)
@@ -169,8 +169,8 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
                                           b_flags):
                 if settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s,
                                       tmp_t):
-                    tally = tally_block(c, e - s, tmp_s, tmp_t, bins, smin, inv_width,
-                                        grade_min, cnt, off, tally)
+                    tally = tally_block(c, e - s, tmp_s, tmp_t, smin, inv_width, grade_min,
+                                        hist, cnt, off, tally)
                     s = e
                     continue
             while s < e:
@@ -216,7 +216,7 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
                                       ev_code, ev_sensor, ev_value, ev_count)
                     if stages & ST_METRICS:
                         tally = accumulate(c, i, smin, inv_width, grade_min, attr, score, twin,
-                                           flags, cnt, off, tally)
+                                           flags, hist, cnt, off, tally)
                 s += size
-        flush_tally(c, tally, cnt, off)
+        flush_tally(c, tally, hist, cnt, off)
         pos[c] = s

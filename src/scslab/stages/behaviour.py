@@ -116,11 +116,14 @@ def screen_block(key, i0, i1, ub, beh_dexp, disposition, hashes, cand) -> None:
 
 
 @njit(cache=True)
-def draw_acts(c, i, key, aware_key, aware_share, n_b, det_listed, det_known, chill_b, strength,
-              tie_w, self_w, beh_rate, beh_dexp, beh_age, beh_pen, chill_risk, attr, region,
+def draw_acts(c, i, mask, key, aware_key, aware_share, n_b, det_listed, det_known, chill_b,
+              strength, tie_w, self_w, beh_rate, beh_dexp, beh_age, beh_pen, chill_risk, attr, region,
               disposition, flags, listed_ties, tie_ptr, has_ties, cnt, off, ev_agent, ev_other,
               ev_kind, ev_code, ev_sensor, ev_value, ev_count) -> None:
-    """Agent ``i``'s acts today: exact Bernoulli draws, each act into the chunk's buffer."""
+    """Agent ``i``'s acts today: exact Bernoulli draws, each act into the chunk's buffer.
+
+    ``mask`` is the screen's mark: behaviours below 15 whose bit is clear cannot
+    happen today and are skipped."""
     age = (attr[i] >> 1) & 3
     d = disposition[i]
     listed = (flags[i] & F_LISTED) != 0
@@ -131,6 +134,8 @@ def draw_acts(c, i, key, aware_key, aware_share, n_b, det_listed, det_known, chi
     for b in range(n_b):
         if (b & 3) == 0:
             h = agent_hash(key, i, b >> 2)
+        if b < 15 and (mask >> b) & 1 == 0:
+            continue
         top = (h >> uint64(16 * (b & 3))) & uint64(0xFFFF)
         chill = 1.0
         if b == chill_b and strength > 0.0:
@@ -188,11 +193,12 @@ def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_a
     tie_w = prm[P_CHILL_TIE_W]
     self_w = prm[P_CHILL_SELF_W]
     cap = ev_agent.shape[1]
+    scratch_h = np.empty((pos.size, SCREEN_BLOCK), np.uint64)
+    scratch_c = np.empty((pos.size, SCREEN_BLOCK), np.uint16)
     for c in prange(pos.size):
         i = pos[c]
         end = ends[c]
-        hashes = np.empty(SCREEN_BLOCK, np.uint64)
-        cand = np.empty(SCREEN_BLOCK, np.uint16)
+        hashes, cand = scratch_h[c], scratch_c[c]
         full = False
         while i < end and not full:
             i1 = min(end, i + SCREEN_BLOCK)
@@ -204,8 +210,8 @@ def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_a
                     i += j
                     full = True
                     break
-                draw_acts(c, i + j, key, aware_key, aware_share, n_b, det_listed, det_known,
-                          chill_b, strength, tie_w, self_w, beh_rate, beh_dexp, beh_age, beh_pen,
+                draw_acts(c, i + j, cand[j], key, aware_key, aware_share, n_b, det_listed,
+                          det_known, chill_b, strength, tie_w, self_w, beh_rate, beh_dexp, beh_age, beh_pen,
                           chill_risk, attr, region, disposition, flags, listed_ties, tie_ptr,
                           has_ties, cnt, off, ev_agent, ev_other, ev_kind, ev_code, ev_sensor,
                           ev_value, ev_count)

@@ -55,44 +55,42 @@ def hist_bin(s, smin, inv_width) -> int:
     return b
 
 
-@njit(inline="always", cache=True)
-def new_tally():
-    """Running per-chunk sums kept in registers: (score sum, twin sum, current
-    histogram bin, its run length, current grade, its run length)."""
-    return int64(0), int64(0), int64(-1), int64(0), int64(-1), int64(0)
+HIST_LANES = 4  # interleaved histogram copies: neighbours in one bin do not wait on each other
 
 
 @njit(inline="always", cache=True)
-def flush_tally(c, tally, cnt, off) -> None:
-    """Add a chunk's running sums to its counters."""
-    ssum, tsum, hb, hrun, gk, grun = tally
+def new_tally(hist):
+    """Start a chunk's running sums: (score sum, twin sum, current grade, its run
+    length) in registers, and the chunk's histogram scratch ``hist`` (HIST_LANES ×
+    N_HIST) cleared."""
+    hist[:, :] = 0
+    return int64(0), int64(0), int64(-1), int64(0)
+
+
+@njit(inline="always", cache=True)
+def flush_tally(c, tally, hist, cnt, off) -> None:
+    """Add a chunk's running sums and histogram to its counters."""
+    ssum, tsum, gk, grun = tally
     cnt[c, C_SCORE_SUM] += ssum
     cnt[c, C_TWIN_SUM] += tsum
-    if hrun:
-        cnt[c, off[O_HIST] + hb] += hrun
     if grun:
         cnt[c, off[O_GRADES] + gk] += grun
+    o = off[O_HIST]
+    for b in range(N_HIST):
+        total = 0
+        for lane in range(HIST_LANES):
+            total += hist[lane, b]
+        cnt[c, o + b] += total
 
 
 @njit(inline="always", cache=True)
-def tally_score(c, s, t, smin, inv_width, grade_min, cnt, off, tally):
+def tally_score(c, s, t, smin, inv_width, grade_min, hist, cnt, off, tally):
     """Add one agent's recorded and twin score to the running sums, the histogram and
-    the grade counts.
-
-    Agents come in id order and neighbours usually share a histogram bin and a grade,
-    so a run of equal bins is counted in a register and written once it ends.
-    """
-    ssum, tsum, hb, hrun, gk, grun = tally
+    the grade counts (a run of agents in one grade is counted in a register)."""
+    ssum, tsum, gk, grun = tally
     ssum += fixed_point(s)
     tsum += fixed_point(t)
-    b = hist_bin(s, smin, inv_width)
-    if b == hb:
-        hrun += 1
-    else:
-        if hrun:
-            cnt[c, off[O_HIST] + hb] += hrun
-        hb = b
-        hrun = 1
+    hist[0, hist_bin(s, smin, inv_width)] += 1
     n_g = grade_min.size
     k = 0
     while k < n_g - 1 and s < grade_min[k]:
@@ -104,29 +102,21 @@ def tally_score(c, s, t, smin, inv_width, grade_min, cnt, off, tally):
             cnt[c, off[O_GRADES] + gk] += grun
         gk = k
         grun = 1
-    return ssum, tsum, hb, hrun, gk, grun
+    return ssum, tsum, gk, grun
 
 
 @njit(inline="always", cache=True)
-def tally_block(c, m, new_s, new_t, bins, smin, inv_width, grade_min, cnt, off, tally):
+def tally_block(c, m, new_s, new_t, smin, inv_width, grade_min, hist, cnt, off, tally):
     """``tally_score`` for ``m`` agents at once (scores in ``new_*``), in loops the
-    compiler vectorizes; the counts are the same integers."""
-    ssum, tsum, hb, hrun, gk, grun = tally
+    compiler vectorizes or that carry no dependence from one agent to the next; the
+    counts are the same integers."""
+    ssum, tsum, gk, grun = tally
     for j in range(m):
         ssum += fixed_point(new_s[j])
     for j in range(m):
         tsum += fixed_point(new_t[j])
     for j in range(m):
-        bins[j] = hist_bin(new_s[j], smin, inv_width)
-    for j in range(m):
-        b = int64(bins[j])
-        if b == hb:
-            hrun += 1
-        else:
-            if hrun:
-                cnt[c, off[O_HIST] + hb] += hrun
-            hb = b
-            hrun = 1
+        hist[j & (HIST_LANES - 1), hist_bin(new_s[j], smin, inv_width)] += 1
     # grades are highest first, so an agent's grade is the number of minimums above it
     above = m
     for k in range(grade_min.size - 1):
@@ -137,11 +127,12 @@ def tally_block(c, m, new_s, new_t, bins, smin, inv_width, grade_min, cnt, off, 
         cnt[c, off[O_GRADES] + k] += above - below
         above = below
     cnt[c, off[O_GRADES] + grade_min.size - 1] += above
-    return ssum, tsum, hb, hrun, gk, grun
+    return ssum, tsum, gk, grun
 
 
 @njit(inline="always", cache=True)
-def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, cnt, off, tally):
+def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, hist, cnt, off,
+               tally):
     """Add agent ``i``'s end-of-day stocks to chunk ``c``'s counters (list counts go
     straight to ``cnt``, scores to ``tally``).
 
@@ -164,7 +155,7 @@ def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, cnt, 
             cnt[c, C_TWIN_LISTED] += 1
         if f & F_RED:
             cnt[c, C_RED] += 1
-    return tally_score(c, score[i], twin[i], smin, inv_width, grade_min, cnt, off, tally)
+    return tally_score(c, score[i], twin[i], smin, inv_width, grade_min, hist, cnt, off, tally)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ bounds."""
 
 from __future__ import annotations
 
-from numba import njit
+from numba import njit, prange
 
 from scslab.buffers import EV_ACT, EV_ACT_ELSEWHERE, EV_REVERSED
 from scslab.params import (
@@ -33,34 +33,56 @@ from scslab.stages.metrics import C_PEN
 from scslab.stages.sensing import CORRECT, MISATTRIBUTED, REVERSED
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def apply_events(prm, points, region, log_key, log_frac, flags, delta_rec, delta_twin,
                  ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_count,
                  lg_agent, lg_other, lg_kind, lg_code, lg_sensor, lg_value, lg_count):
-    """Credit attributed acts, in chunk order (sequential, hence deterministic)."""
+    """Credit attributed acts.
+
+    Everything that lands on the actor — the twin ledger's points and a correctly
+    attributed act — stays inside the actor's chunk, so chunks run in parallel.
+    Misattributed acts land anywhere: they, and the event log, follow in one
+    sequential pass in chunk order. Either way each agent's points add up in an
+    order fixed by the agents, never by the threads.
+    """
     court_b = int(prm[P_CT_TRIGGER])
-    for c in range(ev_count.size):
+    for c in prange(ev_count.size):
         for j in range(ev_count[c]):
             k = ev_kind[c, j]
             if k == 0:
+                continue
+            i = ev_agent[c, j]
+            b = ev_code[c, j]
+            pts = points[region[i], b]
+            delta_twin[i] += pts
+            if b == court_b:
+                flags[i] |= F_TCT_ORDER
+            if k == CORRECT:
+                delta_rec[i] += pts
+                if b == court_b:
+                    flags[i] |= F_CT_ORDER
+    logging = log_frac > 0.0
+    for c in range(ev_count.size):
+        for j in range(ev_count[c]):
+            k = ev_kind[c, j]
+            if k == 0 or (k == CORRECT and not logging):
                 continue
             i = ev_agent[c, j]
             t = ev_other[c, j]
             b = ev_code[c, j]
             s = ev_sensor[c, j]
             pts = points[region[i], b]
-            delta_twin[i] += pts
-            if b == court_b:
-                flags[i] |= F_TCT_ORDER
-            if k == CORRECT or k == MISATTRIBUTED:
+            if k == MISATTRIBUTED:
                 delta_rec[t] += pts
                 if b == court_b:
                     flags[t] |= F_CT_ORDER
-                if is_logged(log_key, log_frac, t):
-                    n = lg_count[0]
-                    lg_agent[n], lg_other[n], lg_kind[n] = t, i, EV_ACT
-                    lg_code[n], lg_sensor[n], lg_value[n] = b, s, pts
-                    lg_count[0] = n + 1
+            if not logging:
+                continue
+            if (k == CORRECT or k == MISATTRIBUTED) and is_logged(log_key, log_frac, t):
+                n = lg_count[0]
+                lg_agent[n], lg_other[n], lg_kind[n] = t, i, EV_ACT
+                lg_code[n], lg_sensor[n], lg_value[n] = b, s, pts
+                lg_count[0] = n + 1
             if k == MISATTRIBUTED and is_logged(log_key, log_frac, i):
                 n = lg_count[0]
                 lg_agent[n], lg_other[n], lg_kind[n] = i, t, EV_ACT_ELSEWHERE
