@@ -308,17 +308,46 @@ def test_stages_in_design_order():
                       "due_process", "metrics")
 
 
-def test_profiled_plan_gives_identical_results():
-    """One pass per stage (timed) and the fused pass give the same days."""
-    sc = load_scenario("transparent", {"population.agents": 3000, "days": 10,
-                                       **{"sensors.cameras.false_match_rate": 0.2}})
+PLAN_CASES = {
+    "transparent": ("transparent", {"population.agents": 3000, "days": 10,
+                                    "sensors.cameras.false_match_rate": 0.2}),
+    # thresholds close to the base score: quiet blocks cross them every day
+    "rm1-tight-lists": ("rm1", {"population.agents": 20000, "days": 40,
+                                "policy.lists.blacklist.enter_below": 992,
+                                "policy.lists.blacklist.exit_at_or_above": 996}),
+    "rm1-redlist": ("rm1", {"population.agents": 20000, "days": 30,
+                            "policy.lists.redlist.enabled": True,
+                            "policy.lists.redlist.min_score": 1002}),
+    "national": ("national", {"population.agents": 8000, "days": 15}),
+    "rongcheng": ("rongcheng", {"population.agents": 6000, "days": 15}),
+    "court-blacklist": ("court-blacklist", {"population.agents": 6000, "days": 15}),
+}
+
+
+@pytest.mark.parametrize("case", list(PLAN_CASES))
+def test_profiled_plan_gives_identical_results(case):
+    """One pass per stage through the per-agent functions (timed) and the fused pass —
+    which settles quiet household blocks in vectorized loops — give the same days and
+    the same state, bit for bit."""
+    name, over = PLAN_CASES[case]
+    sc = load_scenario(name, over)
     fused = Simulation(sc).build()
     fused.run()
     prof = Simulation(sc, profile=True).build()
     prof.run()
     assert _rows_equal(fused.rows, prof.rows)
-    np.testing.assert_array_equal(fused.state.score, prof.state.score)
+    for field_name, arr in fused.state.arrays().items():
+        np.testing.assert_array_equal(arr, getattr(prof.state, field_name), err_msg=field_name)
     assert all(prof.stage_seconds[s] >= 0 for s in STAGES)
+    # the fused run did take the quiet path (else this test would prove nothing about it)
+    assert fused.quiet_agent_days > 0 and prof.quiet_agent_days == 0
+
+
+def test_rm1_is_settled_mostly_on_the_quiet_path():
+    sc = load_scenario("rm1", {"population.agents": 20000, "days": 30})
+    sim = Simulation(sc).build()
+    sim.run()
+    assert sim.quiet_agent_days / (20000 * 30) > 0.95
 
 
 def _rows_equal(a: list[dict], b: list[dict]) -> bool:

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from scslab.params import N_HIST
 from scslab.reference import (
     container_of,
     field_meta,
@@ -1431,7 +1432,7 @@ def _sub_metrics(c: _Ctx) -> str:
     return (f"After the last stage the engine reduces per-chunk counts, in chunk order, to one "
             f"row of {n_cols} columns: stocks at the end of the day (list sizes, scores, "
             "grades, exposure) and flows during the day (acts, observations, misattributions, "
-            "denials, appeals). Score percentiles come from a 64-bin histogram between the "
+            f"denials, appeals). Score percentiles come from a {N_HIST}-bin histogram between the "
             "score bounds. Per-group columns are named `<metric>__<group>`. See the daily "
             "columns reference for the meaning of every column.")
 

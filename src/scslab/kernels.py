@@ -42,7 +42,13 @@ from scslab.stages import due_process as DP
 from scslab.stages import listing as LS
 from scslab.stages import sanctions as SA
 from scslab.stages import spillover as SP
-from scslab.stages.metrics import accumulate, flush_tally, new_tally, tally_block
+from scslab.stages.metrics import (
+    C_QUIET,
+    accumulate,
+    flush_tally,
+    new_tally,
+    tally_block,
+)
 from scslab.stages.scoring import new_score, score_agent
 
 ST_EXPOSURE, ST_SCORING, ST_LISTING, ST_SANCTIONS, ST_DUE_PROCESS, ST_METRICS = (
@@ -57,15 +63,15 @@ QUIET_BLOCK = 128  # most agents in a quiet block (whole households)
 
 
 @njit(inline="always", cache=True)
-def block_end(s, end, hh_size) -> int:
-    """End of a block of whole households from ``s``: at most QUIET_BLOCK agents
-    (empty when the first household alone is larger)."""
-    e = s
-    while e < end:
-        size = hh_size[e]
-        if e - s + size > QUIET_BLOCK:
-            break
-        e += size
+def block_end(s, end, hh_off) -> int:
+    """End of the block of whole households from ``s`` (a household start): the last
+    household start at most QUIET_BLOCK agents on (``s`` itself when the first
+    household alone is larger)."""
+    e = s + QUIET_BLOCK
+    if e >= end:
+        return end
+    while e > s and hh_off[e] != 0:
+        e -= 1
     return e
 
 
@@ -135,8 +141,8 @@ def settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s, tmp
 @njit(parallel=True, cache=True)
 def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_share, log_key,
                   log_frac, prm, sanc_rate, sanc_lists, sanc_who, hh_mask, rep_mask, grade_min,
-                  attr, hh_size, employer, biz_rep, score, twin, delta_rec, delta_twin, flags,
-                  exposure, bl_since, tbl_since, ct_until, tct_until, appeal_day, listed_ties,
+                  attr, hh_size, hh_off, employer, biz_rep, score, twin, delta_rec, delta_twin,
+                  flags, exposure, bl_since, tbl_since, ct_until, tct_until, appeal_day, listed_ties,
                   listed_ties_twin, has_ties, b_flags, cnt, off, hist_scratch,
                   pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
                   ev_count):
@@ -161,7 +167,7 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
         tally = new_tally(hist)
         full = False
         while s < end and not full:
-            e = block_end(s, end, hh_size)
+            e = block_end(s, end, hh_off)
             if e == s:
                 e = s + hh_size[s]
             elif fused and block_is_quiet(s, e, spill_on, has_ties, biz_listed, flags,
@@ -171,6 +177,7 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
                                       tmp_t):
                     tally = tally_block(c, e - s, tmp_s, tmp_t, smin, inv_width, grade_min,
                                         hist, cnt, off, tally)
+                    cnt[c, C_QUIET] += e - s
                     s = e
                     continue
             while s < e:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from scslab.errors import RunDirError, ScslabError
 from scslab.fileio import atomic_write_text
+from scslab.params import N_HIST
 from scslab.results import Result, load_run
 
 if TYPE_CHECKING:
@@ -418,8 +419,8 @@ def fig_score(daily: pd.DataFrame) -> ReportFigure:
     if _has(daily, "mean_true_score") and len(daily):
         gap = float(daily["mean_true_score"].iloc[-1] - daily["mean_score"].iloc[-1])
     caption = ("Everyone starts with the same score. Each day the shaded bands show where the "
-               "middle half and the middle 90% of scores lie (read from a 64-bin histogram); the "
-               "solid line is the average recorded score, and the dashed line the average score "
+               f"middle half and the middle 90% of scores lie (read from a {N_HIST}-bin "
+               "histogram); the solid line is the average recorded score, and the dashed line the average score "
                "people would have had if no act had ever been recorded against the wrong person.")
     if first is not None:
         caption += (f" The average went from {fmt(float(first))} on day 1 to {fmt(float(last))} "

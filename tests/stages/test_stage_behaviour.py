@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scslab.buffers import EV_ACT
 from scslab.stages.behaviour import chilling_factor, disposition_factor
@@ -191,3 +193,90 @@ def test_rate_one_means_every_agent_acts(tk):
                               "behaviours.community_service.rate": 1.0,
                               "policy.lists.blacklist.enabled": False})
     assert all(r["acts_community_service"] == 3000 for r in sim.rows)
+
+
+# --------------------------------------------------------------------------- the act screen
+
+
+def _acts_with_bound(sim, ub):
+    """Run the behaviour kernel for day 1 with screening bounds ``ub``; the acts and counts.
+
+    A tiny buffer makes chunks stop and resume, so that path is exercised too."""
+    from scslab import rng
+    from scslab.buffers import EventBuffer, run_chunked
+    from scslab.params import P_AWARE
+    from scslab.stages.behaviour import behaviour_kernel
+
+    p, w, s = sim.params, sim.world, sim.state
+    buf = EventBuffer(sim.n_chunks, 8)
+    cnt = np.zeros_like(sim.cnt)
+    key = rng.day_key(sim.scenario.seed, "behaviour", 1)
+    run_chunked(behaviour_kernel,
+                (key, sim.aware_key, p.prm[P_AWARE], p.prm, p.beh_rate, p.beh_dexp, p.beh_age,
+                 p.beh_penalised, ub, p.chill_risk, w.attr, w.region, w.disposition, s.flags,
+                 s.listed_ties, w.tie_ptr, w.has_ties, cnt, sim.off),
+                sim.starts, sim.ends, buf)
+    f = buf.flat()
+    return f["agent"], f["code"], cnt
+
+
+_behaviour = st.fixed_dictionaries({
+    "rate": st.floats(0.0, 1.0),
+    "disposition_exponent": st.sampled_from([0.0, 1.0, -1.0, 0.5, 2.0, -0.3, 4.0, -4.0]),
+    "age": st.fixed_dictionaries({"child": st.floats(0, 3), "adult": st.floats(0, 3),
+                                  "elderly": st.floats(0, 3)}),
+})
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(extra=st.lists(_behaviour, max_size=18), listed_mult=st.floats(0, 3),
+       known_mult=st.floats(0, 3), chill=st.floats(0, 5), listed_share=st.floats(0, 1),
+       sigma=st.floats(0, 2), seed=st.integers(0, 2**31 - 1))
+def test_the_act_screen_never_drops_an_act(extra, listed_mult, known_mult, chill, listed_share,
+                                           sigma, seed):
+    """Screening agents by a bound of their rates gives exactly the acts of drawing every
+    agent exactly (bound +inf), whatever the rates, exponents (common or not), age
+    factors, deterrence multipliers above 1, chilling, listing and the number of
+    behaviours (beyond 15 the screen's marks are shared)."""
+    from scslab.engine import Simulation
+    from scslab.params import F_BL
+    from scslab.scenario import load_scenario
+
+    behaviours = {f"act_{k}": b for k, b in enumerate(extra)}
+    chilled = {"chilling": {"behaviour": "act_0", "strength": chill}} if extra else {}
+    raw = {"base": "rm1", "seed": seed, "days": 1,
+           "population": {"agents": 900, "disposition": {"sigma": sigma},
+                          "age": {"child_share": 0.2, "elderly_share": 0.2}},
+           "behaviours": behaviours,
+           "responses": {"deterrence": {"listed_multiplier": listed_mult,
+                                        "known_rules_multiplier": known_mult}, **chilled}}
+    sim = Simulation(load_scenario(raw)).build()
+    u = np.random.default_rng(seed).random(sim.world.n)
+    sim.state.flags[u < listed_share] |= F_BL
+    agents, codes, cnt = _acts_with_bound(sim, sim.screen_ub)
+    agents_x, codes_x, cnt_x = _acts_with_bound(sim, np.full_like(sim.screen_ub, np.inf))
+    np.testing.assert_array_equal(agents, agents_x)
+    np.testing.assert_array_equal(codes, codes_x)
+    np.testing.assert_array_equal(cnt, cnt_x)
+
+
+def test_the_act_screen_skips_most_agents():
+    """The screen is worth having: in RM1 it passes on a few agents in a hundred."""
+    from scslab.engine import Simulation
+    from scslab.scenario import load_scenario
+    from scslab.stages.behaviour import SCREEN_BLOCK, screen_block
+
+    sim = Simulation(load_scenario("rm1", {"population.agents": 20_000})).build()
+    n = sim.world.n
+    hashes = np.empty(SCREEN_BLOCK, np.uint64)
+    cand = np.empty(SCREEN_BLOCK, np.uint16)
+    marked = 0
+    for i0 in range(0, n, SCREEN_BLOCK):
+        i1 = min(n, i0 + SCREEN_BLOCK)
+        screen_block(np.uint64(12345), i0, i1, sim.screen_ub, sim.params.beh_dexp,
+                     sim.world.disposition, hashes, cand)
+        marked += int(np.count_nonzero(cand[:i1 - i0]))
+    # each agent is marked for behaviour b with probability ~ bound_b (rate x disposition)
+    d = sim.world.disposition.astype(float)
+    expected = np.mean(1 - (1 - 0.01) * (1 - np.minimum(1, 0.005 * d)) * (1 - np.minimum(1, 0.0005 * d)))
+    assert abs(marked / n - expected) < 5 * math.sqrt(expected / n)

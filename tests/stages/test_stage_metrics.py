@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scslab.params import F_LISTED, F_TLISTED
-from scslab.stages.metrics import registry
+from scslab.stages.metrics import SCORE_FIXED_POINT, registry
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,31 @@ def test_percentiles_within_a_histogram_bin(sim):
     row = sim.rows[-1]
     for q in (5, 25, 50, 75, 95):
         assert abs(row[f"score_p{q:02d}"] - np.percentile(s, q)) <= width + 1e-9, q
+
+
+def test_mean_scores_are_exact_fixed_point_means(sim):
+    """Score sums are exact integers in units of 2^-20 points, so the mean does not depend
+    on the order agents were added in (chunks, threads, the fused pass's blocks)."""
+    n = sim.world.n
+    row = sim.rows[-1]
+    for col, arr in (("mean_score", sim.state.score), ("mean_true_score", sim.state.twin)):
+        fixed = np.rint(arr.astype(np.float64) * SCORE_FIXED_POINT).astype(np.int64)
+        assert row[col] == int(fixed.sum()) / SCORE_FIXED_POINT / n
+        assert abs(row[col] - arr.astype(np.float64).mean()) <= 2.0**-21
+
+
+def test_histogram_counts_every_agent_once(sim):
+    """The day's histogram (four interleaved lanes per chunk) adds up to the population,
+    bin by bin equal to binning the final scores."""
+    from scslab.params import N_HIST, P_HIST_HI, P_HIST_LO
+    from scslab.stages import metrics as M
+
+    c = sim.cnt.sum(axis=0)
+    hist = c[sim.off[M.O_HIST]:sim.off[M.O_HIST] + N_HIST]
+    lo, hi = sim.params.prm[P_HIST_LO], sim.params.prm[P_HIST_HI]
+    s = sim.state.score.astype(np.float64)
+    b = np.clip(((s - lo) * (N_HIST / (hi - lo))).astype(np.int64), 0, N_HIST - 1)
+    np.testing.assert_array_equal(hist, np.bincount(b, minlength=N_HIST))
 
 
 def test_grades(sim):

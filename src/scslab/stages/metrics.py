@@ -18,7 +18,9 @@ from scslab.params import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED, N_HIST
  C_DENIED_WRONGFUL, C_DENIED_COLLATERAL, C_COLLATERAL, C_REWARDS, C_SANCTIONED,
  C_LISTED, C_LISTED_BL, C_LISTED_CT, C_RED, C_TWIN_LISTED, C_WRONGFUL, C_BIZ_LISTED,
  C_BIZ_TLISTED, C_EXP_HH, C_EXP_TIE, C_EXP_EMP, C_EXP_REP, C_SCORE_SUM, C_TWIN_SUM,
- C_FIXED) = range(30)
+ C_QUIET, C_FIXED) = range(31)
+# C_QUIET counts agents settled on the fused pass's quiet-block path (a diagnostic of the
+# engine's speed, not a daily column).
 # Variable-length blocks: their start columns are in the ``off`` vector.
 O_ACTS, O_MIS_G, O_DENIED, O_G_COUNT, O_G_LISTED, O_G_WRONG, O_HIST, O_GRADES, O_END = range(9)
 # Score sums are kept in fixed point (units of 2^-20 points) so that they are exact
@@ -181,7 +183,7 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
     ]
     for q in (5, 25, 50, 75, 95):
         out.append(M(f"score_p{q:02d}", f"{q}th percentile of the recorded score (from a "
-                     "64-bin histogram).", "points", "stock", False))
+                     f"{N_HIST}-bin histogram).", "points", "stock", False))
     out += [
         M("listed", "Agents on the blacklist or the court list at the end of the day.",
           "agents", "stock", True),
