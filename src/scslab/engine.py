@@ -44,6 +44,7 @@ spillover exposure, scoring, listing, sanctions, due process and metrics togethe
 CHUNK_TARGET = 16384
 CHUNK_MIN = 2048
 WARM_UP_AGENTS = 2000
+PERCENTILES = np.array([5, 25, 50, 75, 95])
 
 
 def chunk_target(n: int) -> int:
@@ -166,9 +167,13 @@ class Simulation:
         scenario, so that compilation counts in the build, not in the timed day loop."""
         if self.world.n <= WARM_UP_AGENTS:
             return
+        from scslab.errors import ScslabError
         from scslab.scenario import load_scenario
 
-        tiny = load_scenario(self.scenario, {"population.agents": WARM_UP_AGENTS, "days": 1})
+        try:
+            tiny = load_scenario(self.scenario, {"population.agents": WARM_UP_AGENTS, "days": 1})
+        except ScslabError:
+            return  # a scenario that cannot shrink compiles on its first day instead
         Simulation(tiny, threads=self.threads, profile=self.profile, warm_up=False).build().step()
 
     # ------------------------------------------------------------------ one day
@@ -263,7 +268,8 @@ class Simulation:
         """The day's metrics row from the per-chunk counters (reduced in chunk order)."""
         p = self.params
         n = self.world.n
-        c = self.cnt.sum(axis=0).tolist()
+        total = self.cnt.sum(axis=0)
+        c = total.tolist()
         self.quiet_agent_days += c[M.C_QUIET]
         # exact integer totals of the fixed-point score sums (Python ints cannot overflow)
         score_sum = sum(self.cnt[:, M.C_SCORE_SUM].tolist()) / M.SCORE_FIXED_POINT
@@ -272,16 +278,18 @@ class Simulation:
         row: dict = {"day": day}
         row["mean_score"] = score_sum / n
         row["mean_true_score"] = twin_sum / n
-        hist = np.asarray(c[off[M.O_HIST]:off[M.O_HIST] + N_HIST], dtype=np.float64)
+        hist = total[off[M.O_HIST]:off[M.O_HIST] + N_HIST].astype(np.float64)
         cum = np.cumsum(hist)
         smin, smax = p.prm[P_HIST_LO], p.prm[P_HIST_HI]
         width = (smax - smin) / N_HIST
-        for q in (5, 25, 50, 75, 95):
-            target = q / 100.0 * n
-            b = min(int(np.searchsorted(cum, target, side="left")), N_HIST - 1)
-            below = cum[b - 1] if b > 0 else 0.0
-            frac = (target - below) / hist[b] if hist[b] else 0.0
-            row[f"score_p{q:02d}"] = float(smin + width * (b + frac))
+        # linear interpolation inside the bin where each quantile falls
+        targets = PERCENTILES / 100.0 * n
+        b = np.minimum(np.searchsorted(cum, targets, side="left"), N_HIST - 1)
+        below = np.where(b > 0, cum[b - 1], 0.0)
+        safe = np.where(hist[b] > 0, hist[b], 1.0)
+        frac = np.where(hist[b] > 0, (targets - below) / safe, 0.0)
+        for q, v in zip(PERCENTILES.tolist(), (smin + width * (b + frac)).tolist(), strict=True):
+            row[f"score_p{q:02d}"] = v
         row["listed"] = c[M.C_LISTED]
         row["listed_blacklist"] = c[M.C_LISTED_BL]
         row["listed_court"] = c[M.C_LISTED_CT]

@@ -59,7 +59,7 @@ PLAN = (("spillover", ST_EXPOSURE), ("scoring", ST_SCORING), ("listing", ST_LIST
 MAX_EVENTS = SP.MAX_EVENTS + LS.MAX_EVENTS + 2 + SA.MAX_EVENTS + DP.MAX_EVENTS + 2
 
 
-QUIET_BLOCK = 128  # most agents in a quiet block (whole households)
+QUIET_BLOCK = 256  # most agents in a quiet block (whole households)
 
 
 @njit(inline="always", cache=True)

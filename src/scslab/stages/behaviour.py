@@ -115,15 +115,22 @@ def screen_block(key, i0, i1, ub, beh_dexp, disposition, hashes, cand) -> None:
                 cand[j] |= bit  # another exponent: every agent is drawn exactly
 
 
-@njit(cache=True)
-def draw_acts(c, i, mask, key, aware_key, aware_share, n_b, det_listed, det_known, chill_b,
-              strength, tie_w, self_w, beh_rate, beh_dexp, beh_age, beh_pen, chill_risk, attr, region,
-              disposition, flags, listed_ties, tie_ptr, has_ties, cnt, off, ev_agent, ev_other,
-              ev_kind, ev_code, ev_sensor, ev_value, ev_count) -> None:
+@njit(inline="always", cache=True)
+def draw_acts(c, i, mask, key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age,
+              beh_pen, chill_risk, attr, region, disposition, flags, listed_ties, tie_ptr,
+              has_ties, cnt, off, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
+              ev_count) -> None:
     """Agent ``i``'s acts today: exact Bernoulli draws, each act into the chunk's buffer.
 
     ``mask`` is the screen's mark: behaviours below 15 whose bit is clear cannot
     happen today and are skipped."""
+    n_b = beh_rate.size
+    det_listed = prm[P_DET_LISTED]
+    det_known = prm[P_DET_KNOWN]
+    chill_b = int(prm[P_CHILL_B])
+    strength = prm[P_CHILL_STRENGTH]
+    tie_w = prm[P_CHILL_TIE_W]
+    self_w = prm[P_CHILL_SELF_W]
     age = (attr[i] >> 1) & 3
     d = disposition[i]
     listed = (flags[i] & F_LISTED) != 0
@@ -186,12 +193,6 @@ def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_a
     agents whose leading bits exceed a bound of every ``p_b``.
     """
     n_b = beh_rate.size
-    det_listed = prm[P_DET_LISTED]
-    det_known = prm[P_DET_KNOWN]
-    chill_b = int(prm[P_CHILL_B])
-    strength = prm[P_CHILL_STRENGTH]
-    tie_w = prm[P_CHILL_TIE_W]
-    self_w = prm[P_CHILL_SELF_W]
     cap = ev_agent.shape[1]
     scratch_h = np.empty((pos.size, SCREEN_BLOCK), np.uint64)
     scratch_c = np.empty((pos.size, SCREEN_BLOCK), np.uint16)
@@ -210,11 +211,10 @@ def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_a
                     i += j
                     full = True
                     break
-                draw_acts(c, i + j, cand[j], key, aware_key, aware_share, n_b, det_listed,
-                          det_known, chill_b, strength, tie_w, self_w, beh_rate, beh_dexp, beh_age, beh_pen,
-                          chill_risk, attr, region, disposition, flags, listed_ties, tie_ptr,
-                          has_ties, cnt, off, ev_agent, ev_other, ev_kind, ev_code, ev_sensor,
-                          ev_value, ev_count)
+                draw_acts(c, i + j, cand[j], key, aware_key, aware_share, prm, beh_rate, beh_dexp,
+                          beh_age, beh_pen, chill_risk, attr, region, disposition, flags,
+                          listed_ties, tie_ptr, has_ties, cnt, off, ev_agent, ev_other, ev_kind,
+                          ev_code, ev_sensor, ev_value, ev_count)
             if not full:
                 i = i1
         pos[c] = i
