@@ -8,7 +8,10 @@ Two implementations over float64 arrays much larger than the caches:
   single-threaded, two passes: it moves 5 arrays' worth of data, not 3).
 
 Each is timed ``repeats`` times and the best (shortest) time is kept, as STREAM
-does. Rates are quoted in GB/s = 10^9 bytes/s under two conventions:
+does. The Numba triad, whose figure sets the bound in ``run.py``, is measured in
+``rounds`` such rounds and the median of the round bests is quoted: on a shared
+virtual machine one round now and then reads far above the rest (once 79 GB/s
+against a usual 43-47), and one glitch should not move the bound. Rates are quoted in GB/s = 10^9 bytes/s under two conventions:
 ``gb_per_s`` counts 3 arrays × 8 bytes per element (STREAM's convention: read
 b, read c, write a); ``gb_per_s_write_allocate`` counts 4 × 8 bytes (the store
 to ``a`` also reads its cache line first, unless the CPU uses streaming stores).
@@ -76,6 +79,7 @@ def measure_bandwidth(
     n_elements: int = DEFAULT_N_ELEMENTS,
     repeats: int = 5,
     threads: int | None = None,
+    rounds: int = 3,
 ) -> dict[str, Any]:
     """Measure triad bandwidth with Numba (parallel) and NumPy (single-threaded).
 
@@ -83,18 +87,21 @@ def measure_bandwidth(
         n_elements: elements per array (three float64 arrays are allocated).
             The default, 2^26, makes 1.5 GiB in all; shrink it for quick checks
             (the figure is then a cache bandwidth, not a memory bandwidth).
-        repeats: timed repetitions; the best is kept.
+        repeats: timed repetitions per round; the best is kept.
+        rounds: rounds of the Numba triad; the median of their bests is quoted.
         threads: Numba threads for this measurement (restored afterwards);
             ``None`` keeps Numba's current setting.
 
     Returns:
         ``method``, ``n_elements``, ``total_bytes`` (of the three arrays),
         ``repeats``, ``threads``, ``bytes_per_element`` (both conventions) and,
-        under ``numba`` and ``numpy``: ``best_seconds``, ``gb_per_s`` (24 B per
-        element) and ``gb_per_s_write_allocate`` (32 B per element).
+        under ``numba`` and ``numpy``: ``best_seconds`` (for ``numba``, the median of
+        the rounds' bests), ``gb_per_s`` (24 B per element) and
+        ``gb_per_s_write_allocate`` (32 B per element); ``rounds`` and
+        ``numba_round_gb_per_s`` (each round's best).
     """
-    if n_elements < 1 or repeats < 1:
-        raise ValueError("n_elements and repeats must be positive")
+    if n_elements < 1 or repeats < 1 or rounds < 1:
+        raise ValueError("n_elements, repeats and rounds must be positive")
     previous_threads = numba.get_num_threads()
     if threads is not None:
         numba.set_num_threads(threads)
@@ -112,7 +119,9 @@ def measure_bandwidth(
         _fill(b, 1.0)
         _fill(c, 2.0)
 
-        numba_s = _best_seconds(_triad_numba, (a, b, c, SCALAR), repeats)
+        round_bests = [_best_seconds(_triad_numba, (a, b, c, SCALAR), repeats)
+                       for _ in range(rounds)]
+        numba_s = float(np.median(round_bests))
         if not (a[0] == a[-1] == 1.0 + SCALAR * 2.0):
             raise RuntimeError("numba triad gave a wrong result")
         _fill(a, 0.0)
@@ -126,13 +135,15 @@ def measure_bandwidth(
         "method": (
             "STREAM-like triad a[i] = b[i] + s*c[i] over float64 arrays; best of "
             f"{repeats}; numba: @njit(parallel=True) prange loop on {used_threads} "
-            "thread(s); numpy: np.multiply(c, s, out=a); np.add(a, b, out=a), "
+            f"thread(s), median of {rounds} rounds' bests; numpy: np.multiply(c, s, out=a); np.add(a, b, out=a), "
             "single-threaded, two passes (bytes still counted as one triad); "
             "GB = 1e9 bytes"
         ),
         "n_elements": n_elements,
         "total_bytes": 3 * 8 * n_elements,
         "repeats": repeats,
+        "rounds": rounds,
+        "numba_round_gb_per_s": [BYTES_STREAM * n_elements / t / 1e9 for t in round_bests],
         "threads": used_threads,
         "bytes_per_element": {"stream": BYTES_STREAM, "write_allocate": BYTES_WRITE_ALLOCATE},
         "numba": _rates(n_elements, numba_s),

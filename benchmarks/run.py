@@ -315,7 +315,10 @@ def render_markdown(res: dict) -> str:
         "## Memory bandwidth and the RM1 bound",
         "",
         f"STREAM-like triad: {res['bandwidth']['numba']['gb_per_s']:.1f} GB/s (Numba, "
-        f"{res['bandwidth']['threads']} threads; 24 bytes per element counted). "
+        f"{res['bandwidth']['threads']} threads; 24 bytes per element counted; median of "
+        f"{res['bandwidth'].get('rounds', 1)} rounds' bests: "
+        + ", ".join(f"{x:.1f}" for x in res["bandwidth"].get("numba_round_gb_per_s", []))
+        + " GB/s). "
         f"RM1 touches {bw['bytes_per_agent_day']} bytes per agent-day (below), so the bound is "
         f"{_f(bw['bound_agent_days_per_second'])} agent-days/s. scslab's RM1 at "
         f"{bw['run']['agents']:,} agents runs {_f(bw['run']['agent_days_per_second'])} "
