@@ -2,7 +2,8 @@
 
 Run it with ``scslab bench`` (or ``python benchmarks/run.py``). It writes
 ``benchmarks/results/<date>-<host>.json`` and regenerates the table in
-``BENCHMARKS.md``. Throughput is agent-days per second (agents × days / seconds of
+``BENCHMARKS.md`` (``--quick`` only prints it, so a trial run never replaces the
+full figures; ``--markdown PATH`` writes it elsewhere). Throughput is agent-days per second (agents × days / seconds of
 the day loop; the population build is timed separately); memory is bytes per agent.
 """
 
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> dict:
                     help="days for national at 10^8 (throughput is per day)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--markdown", type=Path, default=None,
+                    help="where to write the table (default: BENCHMARKS.md after a full run; "
+                         "a --quick run only prints it)")
     args = ap.parse_args(argv)
     import scslab
     from bandwidth import measure_bandwidth
@@ -252,7 +256,9 @@ def main(argv: list[str] | None = None) -> dict:
     path = args.out / name
     path.write_text(json.dumps(res, indent=2) + "\n")
     md = render_markdown(res)
-    (HERE.parent / "BENCHMARKS.md").write_text(md)
+    target = args.markdown or (None if quick else HERE.parent / "BENCHMARKS.md")
+    if target is not None:
+        target.write_text(md)
     print(md)
     print(f"results: {path}")
     return res
