@@ -34,6 +34,8 @@ from scslab.errors import ScenarioError
 from scslab.scenario.loader import apply_overrides, validate_raw
 from scslab.scenario.refs import did_you_mean
 from scslab.scenario.schema import Scenario
+from scslab.sensitivity import Param, resolve_params
+from scslab.sensitivity import parse_param as parse_range
 
 AGGS = ("last", "sum", "mean", "max")
 _TARGET = re.compile(r"^(?P<col>[a-z0-9_]+)(?::(?P<agg>[a-z]+))?"
@@ -60,30 +62,6 @@ class Target:
         v = {"last": col.iloc[-1], "sum": col.sum(), "mean": col.mean(), "max": col.max()}[
             self.agg]
         return float(v) * factor + self.offset
-
-
-@dataclass(frozen=True)
-class Param:
-    """One free parameter and its bounds (searched on a log scale when they span 100×)."""
-
-    path: str
-    lo: float
-    hi: float
-    integer: bool = False
-
-    @property
-    def log(self) -> bool:
-        return self.lo > 0 and self.hi / self.lo >= 100
-
-    def value(self, x: float) -> float:
-        v = math.exp(math.log(self.lo) + x * (math.log(self.hi) - math.log(self.lo))) \
-            if self.log else self.lo + x * (self.hi - self.lo)
-        return float(round(v)) if self.integer else v
-
-    def unit(self, v: float) -> float:
-        if self.log:
-            return (math.log(v) - math.log(self.lo)) / (math.log(self.hi) - math.log(self.lo))
-        return (v - self.lo) / (self.hi - self.lo)
 
 
 def day_of(when: str, sc: Scenario) -> int:
@@ -132,16 +110,11 @@ def parse_target(text: str, sc: Scenario, columns: list[str]) -> Target:
 
 
 def parse_param(text: str, raw: dict) -> Param:
-    from scslab.sensitivity import parse_param as parse_range
-
+    """``PATH=LO:HI`` checked against the scenario (path, both bounds, integer or not)."""
     path, lo, hi = parse_range(text)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ScenarioError(f"--param {text!r}: needs finite LO < HI")
-    # the path must exist and both bounds must validate
-    for v in (lo, hi):
-        validate_raw(apply_overrides(raw, {path: v}), f"--param {path}")
-    integer = isinstance(_get(validate_raw(raw), path), int)
-    return Param(path, lo, hi, integer)
+    return resolve_params(validate_raw(raw), [(path, lo, hi)])[0]
 
 
 def _get(sc: Scenario, path: str):
@@ -171,7 +144,7 @@ def evaluate(raw: dict, params: list[Param], targets: list[Target], x: list[floa
     from scslab.api import simulate
     from scslab.results import daily_frame
 
-    over = {p.path: p.value(xi) for p, xi in zip(params, x, strict=True)}
+    over = {p.path: p.from_unit(xi) for p, xi in zip(params, x, strict=True)}
     if seed is not None:
         over["seed"] = seed
     sc = validate_raw(apply_overrides(raw, over), "calibration")
@@ -245,7 +218,7 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
     for p in ps:
         cur = _get(sc, p.path)
         ok = isinstance(cur, int | float) and p.lo <= float(cur) <= p.hi
-        x0.append(min(1.0, max(0.0, p.unit(float(cur)))) if ok else 0.5)
+        x0.append(min(1.0, max(0.0, p.to_unit(float(cur)))) if ok else 0.5)
     m = max(1, int(math.log2(max(2, min(budget // 2, 4 * dim + 4)))))
     design = qmc.Sobol(dim, scramble=True, seed=sc.seed % (2**32)).random_base2(m)
     n_init = 1 + len(design)

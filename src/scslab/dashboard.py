@@ -348,6 +348,14 @@ def show_result(result: Result, root: Path, prefix: str = "run") -> None:
             show_table(t, f"{prefix}-param-{i}")
 
 
+def _file_button(col, label: str, d: Path, name: str, mime: str, key: str, root: Path) -> None:
+    """A download button for ``d/name``, if that file exists (read only when clicked)."""
+    path = d / name
+    if path.is_file():
+        col.download_button(label, lambda: _read(path, root), file_name=f"{d.name}-{name}",
+                            mime=mime, key=key, on_click="ignore")
+
+
 def downloads(result: Result, root: Path, prefix: str) -> None:
     """Download buttons for a run directory's files."""
     d = Path(result.run_dir)
@@ -355,12 +363,8 @@ def downloads(result: Result, root: Path, prefix: str) -> None:
     cols[0].download_button("Daily table (CSV)", result.daily.to_csv(index=False),
                             file_name=f"{d.name}-daily.csv", mime="text/csv",
                             key=f"{prefix}-dl-csv", on_click="ignore")
-    if (d / "daily.parquet").is_file():
-        cols[1].download_button("Daily table (Parquet)",
-                                lambda: _read(d / "daily.parquet", root),
-                                file_name=f"{d.name}-daily.parquet",
-                                mime="application/octet-stream", key=f"{prefix}-dl-pq",
-                                on_click="ignore")
+    _file_button(cols[1], "Daily table (Parquet)", d, "daily.parquet",
+                 "application/octet-stream", f"{prefix}-dl-pq", root)
 
     def html() -> bytes:
         path = d / report.REPORT_FILE
@@ -370,14 +374,10 @@ def downloads(result: Result, root: Path, prefix: str) -> None:
 
     cols[2].download_button("Report (HTML)", html, file_name=f"{d.name}-report.html",
                             mime="text/html", key=f"{prefix}-dl-html", on_click="ignore")
-    if (d / "summary.json").is_file():
-        cols[3].download_button("Summary (JSON)", lambda: _read(d / "summary.json", root),
-                                file_name=f"{d.name}-summary.json", mime="application/json",
-                                key=f"{prefix}-dl-summary", on_click="ignore")
-    if (d / "scenario.yaml").is_file():
-        cols[4].download_button("Scenario (YAML)", lambda: _read(d / "scenario.yaml", root),
-                                file_name=f"{d.name}-scenario.yaml", mime="text/yaml",
-                                key=f"{prefix}-dl-yaml", on_click="ignore")
+    _file_button(cols[3], "Summary (JSON)", d, "summary.json", "application/json",
+                 f"{prefix}-dl-summary", root)
+    _file_button(cols[4], "Scenario (YAML)", d, "scenario.yaml", "text/yaml",
+                 f"{prefix}-dl-yaml", root)
     st.caption(f"Saved in `{d}`.")
 
 
@@ -401,15 +401,10 @@ def show_comparison(data: report.ComparisonData, root: Path, prefix: str = "cmp"
         cols[0].download_button("Comparison report (HTML)", html,
                                 file_name=f"{d.name}-report.html", mime="text/html",
                                 key=f"{prefix}-dl-html", on_click="ignore")
-        if (d / "comparison.csv").is_file():
-            cols[1].download_button("Outcome table (CSV)",
-                                    lambda: _read(d / "comparison.csv", root),
-                                    file_name=f"{d.name}-comparison.csv", mime="text/csv",
-                                    key=f"{prefix}-dl-csv", on_click="ignore")
-        if (d / "runs.csv").is_file():
-            cols[2].download_button("Per-run outcomes (CSV)", lambda: _read(d / "runs.csv", root),
-                                    file_name=f"{d.name}-runs.csv", mime="text/csv",
-                                    key=f"{prefix}-dl-runs", on_click="ignore")
+        _file_button(cols[1], "Outcome table (CSV)", d, "comparison.csv", "text/csv",
+                     f"{prefix}-dl-csv", root)
+        _file_button(cols[2], "Per-run outcomes (CSV)", d, "runs.csv", "text/csv",
+                     f"{prefix}-dl-runs", root)
         st.caption(f"Saved in `{d}`.")
 
 

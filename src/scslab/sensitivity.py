@@ -66,12 +66,34 @@ _NUM = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 
 @dataclass(frozen=True)
 class Param:
-    """One varied setting: its scenario path, range and whether it is an integer."""
+    """One varied setting: its scenario path, range and whether it is an integer.
+
+    Sensitivity analysis samples it through ``bounds``/``value``; calibration searches
+    it through ``from_unit``/``to_unit`` (a log scale when the range spans 100×).
+    """
 
     path: str
     lo: float
     hi: float
     integer: bool = False
+
+    @property
+    def log(self) -> bool:
+        """Whether the range is searched on a log scale (positive and spanning 100×)."""
+        return self.lo > 0 and self.hi / self.lo >= 100
+
+    def from_unit(self, x: float) -> float:
+        """The setting at position ``x`` in [0, 1] of the (log or linear) range."""
+        lo, hi = (math.log(self.lo), math.log(self.hi)) if self.log else (self.lo, self.hi)
+        v = lo + x * (hi - lo)
+        v = math.exp(v) if self.log else v
+        return float(round(v)) if self.integer else v
+
+    def to_unit(self, v: float) -> float:
+        """The position in [0, 1] of the range of a setting ``v`` (inverse of ``from_unit``)."""
+        if self.log:
+            return (math.log(v) - math.log(self.lo)) / (math.log(self.hi) - math.log(self.lo))
+        return (v - self.lo) / (self.hi - self.lo)
 
     @property
     def bounds(self) -> list[float]:
