@@ -30,16 +30,19 @@ def pack_attr(sex, age, group):
 
 @njit(inline="always", cache=True)
 def attr_sex(a) -> int:
+    """Sex bit of a packed attribute byte (see ``pack_attr``)."""
     return a & 1
 
 
 @njit(inline="always", cache=True)
 def attr_age(a) -> int:
+    """Age class (0 child, 1 adult, 2 elderly) of a packed attribute byte."""
     return (a >> 1) & 3
 
 
 @njit(inline="always", cache=True)
 def attr_group(a) -> int:
+    """Group index of a packed attribute byte."""
     return a >> 3
 
 
@@ -148,7 +151,7 @@ def _attributes(n, key, hh_off, hh_size, group_cum, female_share, p_elderly_firs
 def _employers(n, key, attr, region, employed_share, biz_region_start, biz_cum, employer):
     for i in range(n):
         employer[i] = -1
-        if ((attr[i] >> 1) & 3) != 1:
+        if attr_age(attr[i]) != 1:
             continue
         h = agent_hash(key, i, 4)
         if u_hi(h) >= employed_share:

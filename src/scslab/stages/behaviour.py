@@ -19,6 +19,7 @@ from scslab.params import (
     P_DET_KNOWN,
     P_DET_LISTED,
 )
+from scslab.population import attr_age
 from scslab.rng import agent_hash, u_hi
 from scslab.stages.common import knows_rules
 from scslab.stages.metrics import O_ACTS
@@ -131,7 +132,7 @@ def draw_acts(c, i, mask, key, aware_key, aware_share, prm, beh_rate, beh_dexp, 
     strength = prm[P_CHILL_STRENGTH]
     tie_w = prm[P_CHILL_TIE_W]
     self_w = prm[P_CHILL_SELF_W]
-    age = (attr[i] >> 1) & 3
+    age = attr_age(attr[i])
     d = disposition[i]
     listed = (flags[i] & F_LISTED) != 0
     deterrence = det_listed if listed else 1.0

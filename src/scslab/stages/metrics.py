@@ -12,6 +12,7 @@ import numpy as np
 from numba import float64, int64, njit
 
 from scslab.params import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED, N_HIST
+from scslab.population import attr_group
 
 # Fixed columns of the per-chunk counter matrix ``cnt[chunk, column]`` (int64).
 (C_OBS, C_MIS, C_REV, C_PEN, C_ENTRIES, C_EXITS, C_FILED, C_SUCCEEDED, C_EXPIRED, C_REPAIRS,
@@ -143,7 +144,7 @@ def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, hist,
     f = flags[i]
     if f != 0:
         if f & F_LISTED:
-            g = attr[i] >> 3
+            g = attr_group(attr[i])
             cnt[c, C_LISTED] += 1
             cnt[c, off[O_G_LISTED] + g] += 1
             if f & F_BL:

@@ -18,6 +18,7 @@ from scslab.params import (
     X_HH,
     X_REP,
 )
+from scslab.population import attr_age
 from scslab.rng import agent_hash, u_hi, u_lo
 from scslab.stages.common import emit, is_logged
 from scslab.stages.metrics import (
@@ -52,7 +53,7 @@ def sanction_agent(c, i, key, prm, log_key, log_frac, sanc_rate, sanc_lists, san
     own = f & F_LISTED
     if own == 0 and (x & (X_HH | X_REP)) == 0 and (f & F_RED) == 0:
         return
-    age = (attr[i] >> 1) & 3
+    age = attr_age(attr[i])
     wrongful = own != 0 and (f & F_TLISTED) == 0
     spill_only = False
     sanctioned = False

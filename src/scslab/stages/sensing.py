@@ -8,6 +8,7 @@ from __future__ import annotations
 from numba import njit, prange
 
 from scslab.params import P_REVIEW_ON, P_REVIEW_P
+from scslab.population import attr_age, attr_group, attr_sex
 from scslab.rng import agent_hash, below, u_hi, u_lo
 from scslab.stages.metrics import C_MIS, C_OBS, C_REV, O_MIS_G
 
@@ -45,9 +46,9 @@ def pick_target(key, actor, b, attr, lo, hi, want_sex, want_age, want_group, use
                 continue
             a = attr[v]
             if level < 2 and use_attrs:
-                if (a & 1) != want_sex or ((a >> 1) & 3) != want_age:
+                if attr_sex(a) != want_sex or attr_age(a) != want_age:
                     continue
-            if level == 0 and same_group and (a >> 3) != want_group:
+            if level == 0 and same_group and attr_group(a) != want_group:
                 continue
             return v
     v = lo + below(agent_hash(key, actor, 2999), m - 1)
@@ -68,7 +69,7 @@ def sensing_kernel(key, prm, sens_prob, sens_fmr, sens_scope, sens_class, sens_s
             b = ev_code[c, j]
             r = region[i]
             a = attr[i]
-            g = a >> 3
+            g = attr_group(a)
             claimed = -1
             for s in range(n_s):
                 p = sens_prob[s, r, b]
@@ -94,7 +95,7 @@ def sensing_kernel(key, prm, sens_prob, sens_fmr, sens_scope, sens_class, sens_s
                     hi = n_agents
                 hc = agent_hash(key, i, 2500 + b)
                 use_attrs = sens_class[s, 0] > 0
-                want_sex, want_age = classify(hc, a & 1, (a >> 1) & 3, sens_class[s, 1],
+                want_sex, want_age = classify(hc, attr_sex(a), attr_age(a), sens_class[s, 1],
                                               sens_class[s, 2])
                 same = u_lo(h) < sens_same_group[s]
                 t = pick_target(key, i, b, attr, lo, hi, want_sex, want_age, g, use_attrs,
@@ -110,7 +111,7 @@ def sensing_kernel(key, prm, sens_prob, sens_fmr, sens_scope, sens_class, sens_s
                 else:
                     ev_kind[c, j] = MISATTRIBUTED
                     cnt[c, C_MIS] += 1
-                    cnt[c, off[O_MIS_G] + (attr[t] >> 3)] += 1
+                    cnt[c, off[O_MIS_G] + attr_group(attr[t])] += 1
             else:
                 ev_kind[c, j] = CORRECT
                 ev_other[c, j] = i
