@@ -29,7 +29,7 @@ from scslab.params import (
 from scslab.population import World, build_world
 from scslab.scenario.schema import Scenario
 from scslab.stages import metrics as M
-from scslab.stages.behaviour import behaviour_kernel, screening_bounds
+from scslab.stages.behaviour import SCREEN_BLOCK, behaviour_kernel, screening_bounds
 from scslab.stages.listing import apply_union_changes
 from scslab.stages.scoring import apply_events
 from scslab.stages.sensing import sensing_kernel
@@ -144,7 +144,11 @@ class Simulation:
         self.off = M.counter_layout(n_b, n_g, n_k, len(p.grade_names))
         self.cnt = np.zeros((nc, int(self.off[M.O_END])), np.int64)
         self.settle_buf = EventBuffer(nc, 256)
+        # per-chunk scratch of the kernels, allocated once per run
         self.hist_scratch = np.zeros((nc, M.HIST_LANES, N_HIST), np.int32)
+        self.score_scratch = np.zeros((nc, 2, K.QUIET_BLOCK), np.float32)
+        self.screen_hashes = np.zeros((nc, SCREEN_BLOCK), np.uint64)
+        self.screen_marks = np.zeros((nc, SCREEN_BLOCK), np.uint16)
         self.group_sizes = np.bincount(self.world.attr >> 3, minlength=n_g).tolist()
         seed = sc.seed
         self.aware_key = rng.stream_key(seed, "awareness")
@@ -195,7 +199,7 @@ class Simulation:
                     (self._key("behaviour", day), self.aware_key, aware, prm, p.beh_rate,
                      p.beh_dexp, p.beh_age, p.beh_penalised, self.screen_ub, p.chill_risk,
                      w.attr, w.region, w.disposition, s.flags, s.listed_ties, w.tie_ptr,
-                     w.has_ties, self.cnt, self.off),
+                     w.has_ties, self.cnt, self.off, self.screen_hashes, self.screen_marks),
                     self.starts, self.ends, self.acts)
         t = self._lap("behaviour", t)
 
@@ -222,7 +226,8 @@ class Simulation:
                        w.employer, w.biz_rep, s.score, s.twin, s.delta_rec, s.delta_twin,
                        s.flags, s.exposure, s.bl_since, s.tbl_since, s.ct_until, s.tct_until,
                        s.appeal_day, s.listed_ties, s.listed_ties_twin, w.has_ties, s.b_flags,
-                       self.cnt, self.off, self.hist_scratch)
+                       self.cnt, self.off, self.hist_scratch,
+                       self.score_scratch)
         if self.profile:
             for stage, bit in K.PLAN:
                 run_chunked(K.settle_kernel, (bit, *settle_args), self.starts, self.ends, buf,

@@ -143,10 +143,13 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
                   log_frac, prm, sanc_rate, sanc_lists, sanc_who, hh_mask, rep_mask, grade_min,
                   attr, hh_size, hh_off, employer, biz_rep, score, twin, delta_rec, delta_twin,
                   flags, exposure, bl_since, tbl_since, ct_until, tct_until, appeal_day, listed_ties,
-                  listed_ties_twin, has_ties, b_flags, cnt, off, hist_scratch,
+                  listed_ties_twin, has_ties, b_flags, cnt, off, hist_scratch, score_scratch,
                   pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
                   ev_count):
-    """Run the selected per-agent stages over every household, chunk by chunk."""
+    """Run the selected per-agent stages over every household, chunk by chunk.
+
+    ``hist_scratch`` (chunks × HIST_LANES × N_HIST) and ``score_scratch`` (chunks × 2 ×
+    QUIET_BLOCK) are the engine's per-chunk scratch, allocated once per run."""
     spill_on = prm[P_SPILL_ON] > 0
     smin = prm[P_HIST_LO]
     smax = prm[P_HIST_HI]
@@ -158,12 +161,10 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
         if b_flags[b] != 0:
             biz_listed = True
             break
-    scratch_s = np.empty((pos.size, QUIET_BLOCK), np.float32)
-    scratch_t = np.empty((pos.size, QUIET_BLOCK), np.float32)
     for c in prange(pos.size):
         s = pos[c]
         end = ends[c]
-        tmp_s, tmp_t, hist = scratch_s[c], scratch_t[c], hist_scratch[c]
+        tmp_s, tmp_t, hist = score_scratch[c, 0], score_scratch[c, 1], hist_scratch[c]
         tally = new_tally(hist)
         full = False
         while s < end and not full:

@@ -214,7 +214,8 @@ def _acts_with_bound(sim, ub):
     run_chunked(behaviour_kernel,
                 (key, sim.aware_key, p.prm[P_AWARE], p.prm, p.beh_rate, p.beh_dexp, p.beh_age,
                  p.beh_penalised, ub, p.chill_risk, w.attr, w.region, w.disposition, s.flags,
-                 s.listed_ties, w.tie_ptr, w.has_ties, cnt, sim.off),
+                 s.listed_ties, w.tie_ptr, w.has_ties, cnt, sim.off, sim.screen_hashes,
+                 sim.screen_marks),
                 sim.starts, sim.ends, buf)
     f = buf.flat()
     return f["agent"], f["code"], cnt

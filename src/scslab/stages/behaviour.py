@@ -180,7 +180,7 @@ def screening_bounds(prm, beh_rate, beh_age, beh_pen) -> np.ndarray:
 @njit(parallel=True, cache=True)
 def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age, beh_pen,
                      screen_ub, chill_risk, attr, region, disposition, flags, listed_ties,
-                     tie_ptr, has_ties, cnt, off,
+                     tie_ptr, has_ties, cnt, off, screen_hashes, screen_marks,
                      pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
                      ev_count):
     """Draw the day's acts; each act goes into its chunk's buffer as (agent, behaviour).
@@ -195,12 +195,10 @@ def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_a
     """
     n_b = beh_rate.size
     cap = ev_agent.shape[1]
-    scratch_h = np.empty((pos.size, SCREEN_BLOCK), np.uint64)
-    scratch_c = np.empty((pos.size, SCREEN_BLOCK), np.uint16)
     for c in prange(pos.size):
         i = pos[c]
         end = ends[c]
-        hashes, cand = scratch_h[c], scratch_c[c]
+        hashes, cand = screen_hashes[c], screen_marks[c]
         full = False
         while i < end and not full:
             i1 = min(end, i + SCREEN_BLOCK)
