@@ -226,7 +226,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     n_big = 1_000_000 if quick else 10_000_000
     print(f"RM1 at {n_big:,} agents (bandwidth bound)…", flush=True)
-    big = scslab_run("rm1", n_big, 30 if quick else 60, 1)
+    # a fresh process, as a user's run: not one whose heap holds twenty earlier runs
+    big = in_subprocess("scslab_run", name="rm1", agents=n_big, days=30 if quick else 60,
+                        seed=1, threads=args.threads)
     per_day = big["bytes_per_agent_day"]["total"]
     bound = gbs * 1e9 / per_day
     res["rm1_bandwidth"] = {"run": big, "bytes_per_agent_day": per_day,
