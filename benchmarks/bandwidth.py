@@ -9,9 +9,11 @@ Two implementations over float64 arrays much larger than the caches:
 
 Each is timed ``repeats`` times and the best (shortest) time is kept, as STREAM
 does. The Numba triad, whose figure sets the bound in ``run.py``, is measured in
-``rounds`` such rounds and the median of the round bests is quoted: on a shared
-virtual machine one round now and then reads far above the rest (once 79 GB/s
-against a usual 43-47), and one glitch should not move the bound. Rates are quoted in GB/s = 10^9 bytes/s under two conventions:
+``rounds`` such rounds and the median of the round bests is quoted, so that one
+odd round does not move the bound. What a shared virtual machine delivers also
+changes over hours (on 2026-11-23 this one measured 42-47 GB/s for most of the
+day and 80-83 GB/s later): compare a throughput only with the bandwidth measured
+in the same run. Rates are quoted in GB/s = 10^9 bytes/s under two conventions:
 ``gb_per_s`` counts 3 arrays × 8 bytes per element (STREAM's convention: read
 b, read c, write a); ``gb_per_s_write_allocate`` counts 4 × 8 bytes (the store
 to ``a`` also reads its cache line first, unless the CPU uses streaming stores).
