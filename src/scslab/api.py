@@ -108,7 +108,8 @@ def agents_table(sim: Simulation) -> pa.Table:
 
 def simulate(sc: Scenario, *, threads: int | None = None, progress: ProgressFn | None = None,
              stop: Callable[[], bool] | None = None, run_dir: Path | None = None,
-             checkpoint_every: int = 0, restore: dict | None = None
+             checkpoint_every: int = 0, restore: dict | None = None,
+             on_phase: Callable[[str], None] | None = None
              ) -> tuple[Simulation, float, bool]:
     """Build and run; returns (simulation, day-loop seconds, completed).
 
@@ -117,9 +118,13 @@ def simulate(sc: Scenario, *, threads: int | None = None, progress: ProgressFn |
     """
     from scslab import checkpoint
 
+    if on_phase is not None:
+        on_phase("building")
     sim = Simulation(sc, threads=threads).build()
     if restore is not None:
         checkpoint.restore(sim, restore)
+    if on_phase is not None:
+        on_phase("running")
     h = scenario_hash(sc)
     t0 = time.perf_counter()
 
@@ -235,42 +240,120 @@ def _start_run_dir(out: Path, sc: Scenario, run_id: str, options: dict) -> None:
     atomic_write_text(out / SCENARIO_FILE, scenario_to_yaml(sc))
 
 
+PhaseFn = Callable[[str], None]
+
+
 def run(scenario: str | Path | Scenario | dict = "national", *, agents: int | None = None,
         days: int | None = None, seed: int | None = None,
         set: list[str] | dict[str, Any] | None = None, out: str | Path | None = None,  # noqa: A002
-        threads: int | None = None, db: str | Path | None = None, save_agents: bool = False,
-        chilling: bool = False, progress: ProgressFn | None = None,
+        overwrite: bool = False, threads: int | None = None, db: str | Path | None = None,
+        save_agents: bool = False, chilling: bool = False, progress: ProgressFn | None = None,
         stop: Callable[[], bool] | None = None, report: bool = True,
-        checkpoint_every: int | None = None) -> Result:
+        checkpoint_every: int | None = None, on_phase: PhaseFn | None = None) -> Result:
     """Run a scenario (preset name, YAML path, mapping or Scenario) and return its Result.
 
     Args:
         agents, days, seed: shortcuts for ``population.agents``, ``days``, ``seed``.
         set: overrides, as ``["path=value", …]`` or ``{"path": value}``.
         out: write a run directory there (scenario.yaml, daily.parquet, summary.json, …).
+            The run works in ``<out>.partial`` and moves into place only when complete
+            (DESIGN.md §6); ``out`` must be new, an empty directory, or (with
+            ``overwrite``) a run, which stays intact until the new one is complete.
+        overwrite: replace the run at ``out`` (and its catalog row), or discard an
+            unfinished ``<out>.partial``.
         db: record the run in this DuckDB catalog.
-        chilling: also run the counterfactual without monitoring or penalty for speech and
-            add ``chilling_effect`` to the summary (doubles the cost).
+        chilling: also run the counterfactual without the penalty on speech and add
+            ``chilling_effect`` to the summary (doubles the cost).
         progress: called after each day with (day, days, row).
-        stop: polled after each day; returning True stops the run early (completed: false).
+        stop: polled after each day; returning True stops the run early, which is then
+            committed with ``completed: false``.
         checkpoint_every: save a checkpoint every K days (default: the scenario's
             ``output.checkpoint_every``); needs ``out``. ``resume(out)`` continues from it.
+        on_phase: called with what the run is doing: ``"building"``, ``"running"``,
+            ``"writing"`` (the CLI shows it, and lets Ctrl-C interrupt at once outside
+            the day loop).
     """
+    from scslab import rundir
+
     sc = resolve(scenario, agents=agents, days=days, seed=seed, set=set)
     run_id = new_run_id(sc)
     k = sc.output.checkpoint_every if checkpoint_every is None else checkpoint_every
     options = {"save_agents": save_agents, "chilling": chilling, "checkpoint_every": k,
-               "db": str(db) if db is not None else None, "report": report}
-    out = Path(out) if out is not None else None
-    if out is not None:
-        _start_run_dir(out, sc, run_id, options)
-    sim, elapsed, completed = simulate(sc, threads=threads, progress=progress, stop=stop,
-                                       run_dir=out, checkpoint_every=k if out else 0)
-    return _finish(sc, sim, elapsed, completed, run_id, out, options, threads, progress)
+               "db": str(db) if db is not None else None, "report": report,
+               "threads": threads}
+    if out is None:
+        sim, elapsed, completed = simulate(sc, threads=threads, progress=progress, stop=stop,
+                                           on_phase=on_phase)
+        _phase(on_phase, "writing")
+        return _finish(sc, sim, elapsed, completed, run_id, None, options, threads)
+    w = _guard_os(lambda: rundir.open_new(out, overwrite=overwrite), Path(out))
+    try:
+        _guard_os(lambda: _start_run_dir(w.partial, sc, run_id, options), w.out, w)
+        return _run_in(w, sc, run_id, options, threads, progress, stop, on_phase, None)
+    finally:
+        w.release()
+
+
+def _phase(on_phase: PhaseFn | None, phase: str) -> None:
+    if on_phase is not None:
+        on_phase(phase)
+
+
+def _guard_os(fn: Callable[[], Any], out: Path, w=None, resumable: bool = False):
+    """Call ``fn``; an environment error (full disk, read-only folder …) becomes one
+    line with its fix (exit 2). ``resumable``: the partial run is kept for --resume."""
+    from scslab.errors import ScslabError
+    from scslab.fileio import describe_os_error
+
+    try:
+        return fn()
+    except OSError as e:
+        msg = describe_os_error(e)
+        if msg is None:
+            raise
+        if w is not None and not resumable:
+            w.discard()
+        hint = (f"; nothing was committed: once fixed, `scslab run --resume {out}` "
+                "continues the run") if resumable else ""
+        raise ScslabError(f"{msg}{hint}") from None
+
+
+def _run_in(w, sc: Scenario, run_id: str, options: dict, threads: int | None,
+            progress: ProgressFn | None, stop: Callable[[], bool] | None,
+            on_phase: PhaseFn | None, restore: dict | None) -> Result:
+    """Simulate in ``w.partial``, write every output there, then commit it."""
+    from scslab import checkpoint
+    from scslab.errors import Interrupted
+
+    k = int(options.get("checkpoint_every") or 0)
+    try:
+        sim, elapsed, completed = _guard_os(
+            lambda: simulate(sc, threads=threads, progress=progress, stop=stop,
+                             run_dir=w.partial, checkpoint_every=k, restore=restore,
+                             on_phase=on_phase), w.out, w, resumable=True)
+    except (KeyboardInterrupt, MemoryError) as e:
+        if w.created and restore is None and checkpoint.load_pointer(w.partial) is None:
+            w.discard()  # nothing to continue from
+            if isinstance(e, MemoryError):
+                raise
+            raise Interrupted(f"interrupted before any day was saved: nothing was written "
+                              f"to {w.out}") from None
+        if isinstance(e, MemoryError):
+            raise
+        raise Interrupted(f"interrupted: nothing was committed; `scslab run --resume "
+                          f"{w.out}` continues the run from its last checkpoint") from None
+    _phase(on_phase, "writing")
+    try:
+        return _guard_os(lambda: _finish(sc, sim, elapsed, completed, run_id, w, options,
+                                         threads), w.out, w, resumable=True)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted while writing the outputs: nothing was committed; "
+                          f"`scslab run --resume {w.out}` finishes the run") from None
 
 
 def _finish(sc: Scenario, sim: Simulation, elapsed: float, completed: bool, run_id: str,
-            out: Path | None, options: dict, threads: int | None, progress) -> Result:
+            w, options: dict, threads: int | None) -> Result:
+    """The daily table, the summary and, with a writer ``w``, every file of the run."""
     from scslab import checkpoint
 
     columns = [m.name for m in sim.metric_registry()]
@@ -281,68 +364,121 @@ def _finish(sc: Scenario, sim: Simulation, elapsed: float, completed: bool, run_
         extra.update(chilling_summary(sc, sim, cf))
     summary = summarise(sim, elapsed, completed, run_id, daily, extra)
     result = Result(scenario=sc, daily=daily, summary=summary, run_id=run_id)
-    if out is not None:
-        events = checkpoint.event_table(out, sim) if completed else None
-        if not completed and sim.log.enabled:
-            checkpoint.flush_events(sim, out)
-        write_run_dir(out, sc, daily, summary, events=events,
-                      agents=agents_table(sim) if options.get("save_agents") else None)
-        if completed:
-            checkpoint.clear(out)
-        result.run_dir = out
-        if options.get("report", True) and completed:
-            from scslab.report import write_report
+    if w is None:
+        _record(options, result, None)
+        return result
+    part = w.partial
+    events = checkpoint.event_table(part, sim)
+    pending = {**summary, "completed": False, "outputs_written": True,
+               "will_complete": bool(completed)}
+    write_run_dir(part, sc, daily, pending, events=events,
+                  agents=agents_table(sim) if options.get("save_agents") else None)
+    if completed:
+        checkpoint.clear(part)
+    result.run_dir = w.out
+    return _commit(w, result, options)
 
-            write_report(result)
-    db = options.get("db")
-    if db is not None:
-        from scslab.catalog import record_run
 
-        record_run(db, run_id, result.run_dir, sc.name, summary, daily)
+def _commit(w, result: Result, options: dict) -> Result:
+    """The last steps in ``w.partial``: report, catalog row, ``completed``, then the move
+    into place. Each is redone by ``resume`` if a kill interrupts them."""
+    from scslab.fileio import atomic_write_json, atomic_write_text
+    from scslab.results import SUMMARY_FILE, clean_json
+
+    part = w.partial
+    if options.get("report", True) and result.completed:
+        from scslab.report import REPORT_FILE, render_run_html
+
+        atomic_write_text(part / REPORT_FILE, render_run_html(result))
+    _record(options, result, w)
+    atomic_write_json(part / SUMMARY_FILE, clean_json(result.summary))
+    w.commit()
     return result
 
 
+def _record(options: dict, result: Result, w) -> None:
+    db = options.get("db")
+    if db is None:
+        return
+    from scslab.catalog import record_run
+    from scslab.errors import ScslabError
+
+    try:
+        record_run(db, result.run_id, w.out if w is not None else None, result.scenario.name,
+                   result.summary, result.daily, replaces=w.old_run_id() if w else None,
+                   add_later_hint=w is None)
+    except ScslabError as e:
+        if w is None:
+            raise
+        raise ScslabError(f"{e}; the run is finished but not committed (its catalog row is "
+                          f"part of it): once the catalog is usable, `scslab run --resume "
+                          f"{w.out}` commits it (add --db FILE to record it elsewhere, or "
+                          "--no-catalog)") from None
+
+
 def resume(run_dir: str | Path, *, threads: int | None = None,
-           progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None
-           ) -> Result:
+           progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
+           on_phase: PhaseFn | None = None, db: str | Path | None | bool = True) -> Result:
     """Continue a run that was killed or stopped, from its last checkpoint (or day 0).
 
-    A run that had already finished is returned as it is (``Result.extra['already']``).
-    """
-    from scslab import checkpoint
-    from scslab.errors import RunDirError
-    from scslab.results import SCENARIO_FILE, read_summary
+    ``run_dir`` is the run's ``--out``: an unfinished ``<out>.partial`` is continued
+    (or, if only its last steps were cut short, finished); a run committed after
+    Ctrl-C (``completed: false``) continues in a copy and replaces it when complete. A
+    run that had already finished is returned as it is (``Result.extra['already']``).
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunDirError(f"{run_dir}: not a directory; give the run directory to resume")
-    if not (run_dir / SCENARIO_FILE).exists():
-        raise RunDirError(f"{run_dir}: no {SCENARIO_FILE}, so this is not a scslab run "
-                          "directory (or it died before writing anything); start the run "
-                          "again")
-    sc = load_scenario(run_dir / SCENARIO_FILE)
+    ``db``: True records the run in the catalog it was started with; a path records it
+    there instead; None records it nowhere.
+    """
+    from scslab import checkpoint, rundir
+    from scslab.errors import RunDirError, ScslabError
+    from scslab.results import SCENARIO_FILE, read_daily, read_summary
+
+    w, found = _guard_os(lambda: rundir.open_resume(run_dir), Path(run_dir))
     try:
-        old = read_summary(run_dir)
-    except RunDirError:
-        old = {}
-    if old.get("completed"):
-        res = load_run(run_dir)
-        res.extra["already"] = True
-        return res
-    options = old.get("run_options") or {"checkpoint_every": sc.output.checkpoint_every,
-                                         "report": True}
-    run_id = old.get("run_id") or new_run_id(sc)
-    ck = checkpoint.load(run_dir)
-    if ck is None:
-        checkpoint.clear(run_dir)
-    elif ck["meta"].get("scenario_hash") != scenario_hash(sc):
-        raise RunDirError(f"{run_dir}: the checkpoint belongs to another scenario; delete "
-                          "the checkpoint-* folders to restart from day 0")
-    sim, elapsed, completed = simulate(sc, threads=threads, progress=progress, stop=stop,
-                                       run_dir=run_dir,
-                                       checkpoint_every=int(options.get("checkpoint_every")
-                                                            or 0), restore=ck)
-    return _finish(sc, sim, elapsed, completed, run_id, run_dir, options, threads, progress)
+        if found == "finished":
+            res = load_run(w.out)
+            res.extra["already"] = True
+            return res
+        part = w.partial
+        try:
+            sc = load_scenario(part / SCENARIO_FILE)
+            old = read_summary(part) if (part / "summary.json").exists() else {}
+            finishing = bool(old.get("completed") or (old.get("outputs_written")
+                                                      and old.get("will_complete")))
+            ck = None if finishing else _guard_os(lambda: checkpoint.load(part), w.out, w,
+                                                  resumable=True)
+        except ScslabError as e:
+            if found != "stopped":
+                raise
+            w.discard()  # the copy; the stopped run itself is untouched
+            raise type(e)(str(e).replace(str(part), str(w.out))) from None
+        options = dict(old.get("run_options") or {
+            "checkpoint_every": sc.output.checkpoint_every, "report": True})
+        if db is not True:
+            options["db"] = str(db) if db is not None else None
+        run_id = old.get("run_id") or new_run_id(sc)
+        if threads is None:
+            threads = options.get("threads")
+        if old.get("completed"):  # killed between its last write and the move into place
+            _guard_os(w.commit, w.out, w, resumable=True)
+            return load_run(w.out)
+        if finishing:  # killed while writing the outputs: only the last steps are left
+            summary = {k: v for k, v in old.items() if k not in ("outputs_written",
+                                                                 "will_complete")}
+            summary["completed"] = True
+            summary["run_options"] = options
+            res = Result(scenario=sc, daily=read_daily(part), summary=summary, run_id=run_id,
+                         run_dir=w.out)
+            _phase(on_phase, "writing")
+            return _guard_os(lambda: _commit(w, res, options), w.out, w, resumable=True)
+        if ck is None:
+            checkpoint.clear(part)
+        elif ck["meta"].get("scenario_hash") != scenario_hash(sc):
+            raise RunDirError(f"{part}: the checkpoint belongs to another scenario; delete "
+                              "the checkpoint-* folders to restart from day 0")
+        return _run_in(w, sc, run_id, options, threads, progress, stop, on_phase, ck)
+    finally:
+        w.release()
 
 
 def chilling_summary(sc: Scenario, sim: Simulation, cf: Simulation) -> dict:

@@ -138,8 +138,13 @@ def _ensure_daily(con, df: pd.DataFrame) -> None:
 
 
 def record_run(db: str | Path, run_id: str, run_dir: Path | None, scenario_name: str,
-               summary: dict, daily: pd.DataFrame, sweep: dict | None = None) -> None:
+               summary: dict, daily: pd.DataFrame, sweep: dict | None = None,
+               replaces: str | None = None, add_later_hint: bool = True) -> None:
     """Insert (or replace) one run, its daily rows and its sweep row in one transaction.
+
+    ``replaces``: the id of a run this one overwrote (``--overwrite``); its rows go in
+    the same transaction. ``add_later_hint``: errors say how to add ``run_dir`` later
+    (for a run directory that is already complete).
 
     Raises ScslabError (exit 2) when the catalog stays locked past the bounded retry or
     is corrupt; the message says how to add the (complete) run directory later.
@@ -152,10 +157,12 @@ def record_run(db: str | Path, run_id: str, run_dir: Path | None, scenario_name:
     try:
         con = connect(db)
     except ScslabError as e:
-        raise _add_later(e, db, run_dir) from None
+        raise _add_later(e, db, run_dir if add_later_hint else None) from None
     try:
         con.execute("BEGIN TRANSACTION")
-        con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+        gone = [run_id] if replaces in (None, run_id) else [run_id, replaces]
+        for rid in gone:
+            con.execute("DELETE FROM runs WHERE run_id = ?", [rid])
         con.execute(
             "INSERT INTO runs VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, str(run_dir) if run_dir else None, scenario_name,
@@ -168,7 +175,10 @@ def record_run(db: str | Path, run_id: str, run_dir: Path | None, scenario_name:
         df = daily.copy()
         df.insert(0, "run_id", run_id)
         _ensure_daily(con, df)
-        con.execute("DELETE FROM daily WHERE run_id = ?", [run_id])
+        for rid in gone:
+            con.execute("DELETE FROM daily WHERE run_id = ?", [rid])
+        if replaces not in (None, run_id):
+            con.execute("DELETE FROM sweep_runs WHERE run_id = ?", [replaces])
         con.execute("INSERT INTO daily BY NAME SELECT * FROM df")
         if sweep:
             con.execute("DELETE FROM sweep_runs WHERE run_id = ?", [run_id])
@@ -188,7 +198,7 @@ def record_run(db: str | Path, run_id: str, run_dir: Path | None, scenario_name:
         except Exception:  # noqa: BLE001 - the original error matters more
             pass
         if isinstance(e, duckdb.Error):
-            raise _add_later(_unusable(db, e), db, run_dir) from None
+            raise _add_later(_unusable(db, e), db, run_dir if add_later_hint else None) from None
         raise
     finally:
         con.close()

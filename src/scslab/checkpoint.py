@@ -78,6 +78,14 @@ def save(sim, run_dir: Path, scenario_hash: str) -> Path:
     return final
 
 
+def load_pointer(run_dir: Path) -> dict | None:
+    """The checkpoint pointer of ``run_dir`` if one was saved (not validated)."""
+    try:
+        return json.loads((Path(run_dir) / POINTER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def load(run_dir: Path) -> dict | None:
     """The latest checkpoint's contents, or None when the run has none.
 

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -25,6 +24,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+# typer >= 0.26 ships its own copy of click (and no longer depends on click)
+from typer._click import exceptions as _click_exc
+
 from scslab.commands.options import (
     AgentsOpt,
     DaysOpt,
@@ -36,12 +38,7 @@ from scslab.commands.options import (
 )
 from scslab.errors import ScslabError
 
-try:  # typer ≥ 0.24 vendors its own copy of click
-    from typer._click.exceptions import UsageError as _TyperUsageError
-except ImportError:  # pragma: no cover - older typer raises click's own
-    _TyperUsageError = click.UsageError
-_EXITS = (click.exceptions.Exit, typer.Exit)
-_ABORTS = (click.Abort, typer.Abort)
+_USAGE = (_click_exc.UsageError,)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None,
@@ -53,17 +50,26 @@ err_console = Console(stderr=True)
 
 
 class _Stop:
-    """First Ctrl-C: finish the current day, write what is done, exit 130."""
+    """Ctrl-C in the day loop: finish the current day, commit the days done, exit 130.
+
+    Outside the day loop (building, writing the outputs), or at a second Ctrl-C, it
+    interrupts at once (KeyboardInterrupt): nothing is committed, and the message says
+    how to continue.
+    """
 
     def __init__(self) -> None:
         self.requested = False
+        self.in_loop = False
         self._old = None
+        self.on_request = None
 
     def __enter__(self) -> _Stop:
         def handler(signum, frame):
-            if self.requested:
+            if self.requested or not self.in_loop:
                 raise KeyboardInterrupt
             self.requested = True
+            if self.on_request is not None:
+                self.on_request()
 
         self._old = signal.signal(signal.SIGINT, handler)
         return self
@@ -162,9 +168,16 @@ def _summary_table(summary: dict) -> Table:
 @app.command()
 def run(scenario: Annotated[str | None, typer.Argument(help="Preset name or YAML file.")] = None,
         agents: AgentsOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
-        out: Annotated[Path | None, typer.Option("--out", help="Run directory.")] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Run directory: a new path or "
+                                                 "an empty directory.")] = None,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run at --out "
+                                                "(kept intact until the new one is complete), "
+                                                "or discard its unfinished <out>.partial."
+                                                )] = False,
         threads: ThreadsOpt = None, set_: SetOpt = None,
-        db: DbOpt = Path("scslab.duckdb"),
+        db: Annotated[Path | None, typer.Option(
+            "--db", help="DuckDB catalog file [default: scslab.duckdb; with --resume, the "
+                         "run's own].")] = None,
         save_agents: Annotated[bool, typer.Option("--save-agents",
                                                   help="Write agents.parquet.")] = False,
         chilling: Annotated[bool, typer.Option("--chilling", help="Also run the counterfactual "
@@ -172,17 +185,21 @@ def run(scenario: Annotated[str | None, typer.Argument(help="Preset name or YAML
         no_catalog: NoCatalogOpt = False,
         checkpoint_every: Annotated[int | None, typer.Option(
             "--checkpoint-every", min=0, help="Save a checkpoint every K days.")] = None,
-        resume: Annotated[Path | None, typer.Option("--resume", help="Continue a killed run "
-                                                    "from its directory.")] = None,
+        resume: Annotated[Path | None, typer.Option("--resume", help="Continue a run that was "
+                                                    "killed or stopped: give its --out.")] = None,
         force: Annotated[bool, typer.Option("--force", help="Run even if the memory or disk "
                                             "estimate says it will not fit.")] = False) -> None:
-    """Run a scenario and write its run directory (and record it in the catalog)."""
+    """Run a scenario and write its run directory (and record it in the catalog).
+
+    The run works in <out>.partial and appears at --out only when every file and the
+    catalog row are written.
+    """
     from scslab import api
 
     if resume is not None:
         if scenario is not None:
             raise ScslabError("--resume takes the run directory only, not a SCENARIO")
-        _resume(resume, threads)
+        _resume(resume, threads, None if no_catalog else (db if db is not None else True))
         return
     if scenario is None:
         raise ScslabError("missing SCENARIO: give a preset name (`scslab presets`) or a YAML "
@@ -193,17 +210,26 @@ def run(scenario: Annotated[str | None, typer.Argument(help="Preset name or YAML
     out = out or Path("runs") / api.new_run_id(sc)
     check_fits(sc, out, force=force)
     with _Stop() as stop, _progress() as prog:
-        progress = _day_progress(prog, sc.name, sc.days, sc.population.agents)
-        result = api.run(sc, out=out, threads=threads, db=None if no_catalog else db,
-                         save_agents=save_agents, chilling=chilling, progress=progress,
-                         stop=stop, checkpoint_every=checkpoint_every)
+        progress, on_phase = _day_progress(prog, stop, sc.name, sc.days, sc.population.agents)
+        result = api.run(sc, out=out, overwrite=overwrite, threads=threads,
+                         db=None if no_catalog else (db or Path("scslab.duckdb")), save_agents=save_agents,
+                         chilling=chilling, progress=progress, stop=stop,
+                         checkpoint_every=checkpoint_every, on_phase=on_phase)
     _print_result(result)
 
 
-def _day_progress(prog: Progress, label: str, days: int, n: int):
+_PHASES = {
+    "building": "building the population and loading the kernels (compiling kernels — "
+                "first run only, about a minute)",
+    "writing": "writing the outputs",
+}
+
+
+def _day_progress(prog: Progress, stop: _Stop, label: str, days: int, n: int):
+    """The day-loop progress callback and the phase callback for one run."""
     import time
 
-    task = prog.add_task(label, total=days, rate="")
+    task = prog.add_task(label, total=days or None, rate="")
     t0 = [0.0, -1]
 
     def progress(day: int, total: int, row: dict) -> None:
@@ -212,52 +238,64 @@ def _day_progress(prog: Progress, label: str, days: int, n: int):
             rate = ""
         else:
             dt = time.perf_counter() - t0[0]
-            rate = f"{n * (day - t0[1]) / dt:,.0f} agent-days/s" if dt > 0 else ""
-        prog.update(task, completed=day, rate=rate)
+            rate = f"{n * (day - t0[1]) / dt:,.0f} agent-days/s" if dt > 0 and n else ""
+        prog.update(task, completed=day, total=total, rate=rate)
 
-    return progress
+    def on_phase(phase: str) -> None:
+        stop.in_loop = phase == "running"
+        text = _PHASES.get(phase)
+        prog.update(task, description=f"{label}: {text}" if text else label)
+
+    def on_request() -> None:
+        prog.update(task, description=f"{label}: stopping after this day (Ctrl-C again to "
+                                      "stop at once)")
+
+    stop.on_request = on_request
+    return progress, on_phase
 
 
 def _print_result(result) -> None:
     console.print(_summary_table(result.summary))
     console.print(f"run directory: {result.run_dir}")
-    report = Path(result.run_dir) / "report.html"
-    if report.exists():
+    report = Path(result.run_dir) / "report.html" if result.run_dir else None
+    if report is not None and report.exists():
         console.print(f"report: {report}")
     if not result.completed:
-        err_console.print(f"stopped early after day {result.summary['days']}: the days done "
-                          f"are written (completed: false); continue with `scslab run "
-                          f"--resume {result.run_dir}`")
+        where = (f"are committed in {result.run_dir} (completed: false); continue with "
+                 f"`scslab run --resume {result.run_dir}`") if result.run_dir else \
+            "are in the result (completed: false)"
+        _err(f"stopped early after day {result.summary['days']}: the days done {where}")
         raise typer.Exit(130)
 
 
-def _resume(run_dir: Path, threads: int | None) -> None:
+def _resume(out: Path, threads: int | None, db: Path | None | bool) -> None:
     from scslab import api
     from scslab.results import SCENARIO_FILE
-
-    if (run_dir / SCENARIO_FILE).exists():
-        from scslab.results import read_summary
-
-        try:
-            if read_summary(run_dir).get("completed"):
-                from scslab import checkpoint
-
-                checkpoint.clear(run_dir)
-                console.print(f"{run_dir}: this run had already finished; nothing to do")
-                return
-        except ScslabError:
-            pass
+    from scslab.rundir import normalise, partial_path
     from scslab.scenario.loader import load_scenario
 
-    sc = load_scenario(run_dir / SCENARIO_FILE) if (run_dir / SCENARIO_FILE).exists() else None
+    out = normalise(out)
+    sc = None
+    for d in (partial_path(out), out):  # for the progress bar only; resume re-reads it
+        if (d / SCENARIO_FILE).is_file():
+            try:
+                sc = load_scenario(d / SCENARIO_FILE)
+            except ScslabError:
+                pass
+            break
     with _Stop() as stop, _progress() as prog:
-        progress = _day_progress(prog, f"{sc.name if sc else run_dir} (resumed)",
-                                 sc.days if sc else 0, sc.population.agents if sc else 0)
-        result = api.resume(run_dir, threads=threads, progress=progress, stop=stop)
+        progress, on_phase = _day_progress(prog, stop, f"{sc.name if sc else out} (resumed)",
+                                           sc.days if sc else 0,
+                                           sc.population.agents if sc else 0)
+        result = api.resume(out, threads=threads, progress=progress, stop=stop,
+                            on_phase=on_phase, db=db)
+    if result.extra.get("already"):
+        console.print(f"{out}: this run had already finished; nothing to do")
+        return
     _print_result(result)
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})
 def explain(run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
             agent: Annotated[int, typer.Argument(help="Agent id.")]) -> None:
     """Show the audit trail of one synthetic agent."""
@@ -371,32 +409,50 @@ def _err(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: map errors to exit statuses (0 ok, 1 internal, 2 bad input, 130 Ctrl-C)."""
-    from pydantic import ValidationError
+    try:
+        code = _main(argv)
+    except KeyboardInterrupt:  # also while an error below is being reported
+        _err("interrupted")
+        code = 130
+    sys.exit(code)
 
+
+def _main(argv: list[str] | None) -> int:
     try:
         rv = app(args=argv, standalone_mode=False)
-        code = rv if isinstance(rv, int) else 0
-    except _EXITS as e:
-        code = e.exit_code
-    except (click.UsageError, _TyperUsageError) as e:
+        return rv if isinstance(rv, int) else 0
+    except typer.Exit as e:
+        return e.exit_code
+    except _USAGE as e:
         cmd = e.ctx.command_path if e.ctx else "scslab"
         _err(f"error: {e.format_message()} (see `{cmd} --help`)")
-        code = 2
-    except _ABORTS:
+        return 2
+    except typer.Abort:
         _err("interrupted")
-        code = 130
+        return 130
     except ScslabError as e:
-        _err(f"error: {e}")
-        code = 2
-    except ValidationError as e:
-        from scslab.scenario.loader import format_validation_error
-
-        _err(f"error: {format_validation_error(e, 'input')}")
-        code = 2
+        _err(f"{'' if getattr(e, 'exit_code', 2) == 130 else 'error: '}{e}")
+        return getattr(e, "exit_code", 2)
     except KeyboardInterrupt:
         _err("interrupted")
-        code = 130
+        return 130
+    except MemoryError:
+        _err("error: out of memory: this run needs more memory than is free; use fewer "
+             "--agents (`scslab validate` estimates the memory a run needs)")
+        return 2
     except Exception as e:  # noqa: BLE001 - last resort: no traceback for users
+        from pydantic import ValidationError
+
+        from scslab.fileio import describe_os_error
+
+        if isinstance(e, ValidationError):
+            from scslab.scenario.loader import format_validation_error
+
+            _err(f"error: {format_validation_error(e, 'input')}")
+            return 2
+        if isinstance(e, OSError) and describe_os_error(e) is not None:
+            _err(f"error: {describe_os_error(e)}")
+            return 2
         import os
         import traceback
 
@@ -404,8 +460,7 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         _err(f"internal error: {type(e).__name__}: {e}. This is a bug in scslab; please report "
              "it with the command you ran (set SCSLAB_DEBUG=1 for the traceback).")
-        code = 1
-    sys.exit(code)
+        return 1
 
 
 if __name__ == "__main__":

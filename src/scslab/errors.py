@@ -15,3 +15,9 @@ class RunDirError(ScslabError):
 
 class ResourceError(ScslabError):
     """A run that would not fit in memory or on disk."""
+
+
+class Interrupted(ScslabError):
+    """Ctrl-C outside the day loop: the CLI prints the message and exits 130."""
+
+    exit_code = 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -97,3 +98,51 @@ def remove_stale_temps(folder: Path) -> list[str]:
             p.unlink(missing_ok=True)
             removed.append(p.name)
     return removed
+
+
+_ENV_ERRNOS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file size limit reached (ulimit -f)",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOTDIR: "a part of the path is a file, not a directory",
+    errno.EISDIR: "is a directory",
+    errno.EEXIST: "already exists",
+    errno.ENOENT: "no such file or directory",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EMFILE: "too many open files",
+    errno.ENFILE: "too many open files in the system",
+    errno.EIO: "input/output error",
+}
+_FIXES = {
+    errno.ENOSPC: "free some space, or write elsewhere (--out, --db)",
+    errno.EDQUOT: "free some space, or write elsewhere (--out, --db)",
+    errno.EFBIG: "raise the limit (ulimit -f unlimited), or write smaller outputs",
+    errno.EROFS: "write elsewhere (--out, --db)",
+    errno.EACCES: "fix the permissions, or write elsewhere (--out, --db)",
+    errno.EPERM: "fix the permissions, or write elsewhere (--out, --db)",
+    errno.ENOTDIR: "choose a path whose folders are directories",
+    errno.EISDIR: "give a file, not a directory",
+    errno.EEXIST: "choose another path",
+    errno.ENOENT: "check the path",
+    errno.ENAMETOOLONG: "choose a shorter path",
+    errno.EMFILE: "raise the limit (ulimit -n)",
+    errno.ENFILE: "close other programs",
+    errno.EIO: "check the disk",
+}
+
+
+def describe_os_error(e: OSError) -> str | None:
+    """One line naming the path, what went wrong and the fix, for errors of the user's
+    environment (full disk, file-size limit, read-only or missing folder …); None for
+    other OS errors (those are bugs)."""
+    what = _ENV_ERRNOS.get(e.errno or -1)
+    if what is None:
+        return None
+    path = e.filename if e.filename is not None else None
+    where = f"{path}: " if path is not None else ""
+    if e.filename2 is not None:
+        where = f"{e.filename} → {e.filename2}: "
+    return f"{where}{what}; {_FIXES[e.errno]}"

@@ -16,6 +16,12 @@ import zlib
 import numpy as np
 from numba import int64, njit, uint64
 
+from scslab import _kernel_cache
+
+# Every kernel module imports this one before defining its kernels, so the cache
+# folder is set before Numba looks for it.
+_kernel_cache.configure()
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)

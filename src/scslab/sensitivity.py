@@ -290,6 +290,9 @@ class SensitivityPlan:
 
 def _draw(method: str, problem: dict, samples: int, *, seed: int, second_order: bool,
           levels: int) -> tuple[np.ndarray, list[str]]:
+    from scslab.extras import require
+
+    require("SALib")
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

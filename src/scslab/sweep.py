@@ -445,10 +445,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
     if workers is None and scheduler is None:
         yield None
         return
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ScslabError("Dask is not installed: pip install 'scslab[dask]'") from None
+    from scslab.extras import require
+
+    require("distributed")
+    from distributed import Client, LocalCluster
     if workers is not None:
         if workers < 1:
             raise ScslabError(f"--workers must be at least 1 (got {workers})")

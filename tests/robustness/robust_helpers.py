@@ -77,8 +77,9 @@ def run_cli(*args, cwd: Path | str | None = None, env: dict | None = None,
                 time.monotonic() - t0)
 
 
-def assert_bad_input(done: Done, *needles: str, max_seconds: float = 10.0) -> str:
-    """Exit 2, stderr exactly one non-empty line naming ``needles``, no traceback, fast."""
+def assert_bad_input(done: Done, *needles: str, max_seconds: float = 60.0) -> str:
+    """Exit 2, stderr exactly one non-empty line naming ``needles``, no traceback, and no
+    hang (``max_seconds`` is a generous bound for a loaded machine, not a speed target)."""
     where = f"scslab {' '.join(done.args)}"
     assert done.returncode == 2, (where, done.returncode, done.stdout, done.stderr)
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout, (where,

@@ -74,10 +74,10 @@ def test_two_runs_finishing_together_both_land(tmp_path):
         assert holder.stdout.readline().strip() == "locked"
         procs = {out: _start_run(tmp_path, out, db, seed)
                  for out, seed in (("A", 1), ("B", 2))}
-        # wait until both have written their run directory: both now wait on the lock
-        # (the catalog is the last thing a run writes)
+        # wait until both have written their report: both now wait on the lock (the
+        # catalog row is the last thing a run writes before it commits)
         deadline = time.monotonic() + 300
-        while not all(_completed(tmp_path / out) for out in procs):
+        while not all((tmp_path / f"{out}.partial" / "report.html").exists() for out in procs):
             assert all(p.poll() is None for p in procs.values()), [
                 p.stderr.read() for p in procs.values() if p.poll() is not None]
             assert time.monotonic() < deadline, "runs did not finish"
@@ -96,12 +96,3 @@ def test_two_runs_started_together_into_a_new_catalog(tmp_path):
     db = tmp_path / "new.duckdb"
     procs = {out: _start_run(tmp_path, out, db, seed) for out, seed in (("A", 3), ("B", 3))}
     _assert_both_landed(tmp_path, db, procs)
-
-
-def _completed(run: Path) -> bool:
-    """The run directory is written (the report is the last file before the catalog)."""
-    try:
-        done = json.loads((run / "summary.json").read_text()).get("completed") is True
-    except (OSError, ValueError):
-        return False
-    return done and (run / "report.html").exists()

@@ -222,9 +222,11 @@ ARG_CASES = [
     ("scenario_name_too_long", ["validate", "x" * 5000], "cannot be used as a file name"),
     ("scenario_is_a_directory", ["validate", "out"], "is a directory"),
     ("scenario_dev_zero", ["validate", "/dev/zero"], "larger than 1,000,000 bytes"),
-    ("resume_empty_dir", ["run", "--resume", "empty_dir"], "no scenario.yaml"),
+    ("resume_empty_dir", ["run", "--resume", "empty_dir"],
+     "is an empty directory, and there is no empty_dir.partial to resume"),
     ("resume_a_file", ["run", "--resume", "somefile.txt"], "not a directory"),
-    ("resume_missing", ["run", "--resume", "no_such_dir"], "not a directory"),
+    ("resume_missing", ["run", "--resume", "no_such_dir"],
+     "does not exist, and there is no no_such_dir.partial to resume"),
     ("resume_with_scenario", ["run", "national", "--resume", "out"],
      "--resume takes the run directory only"),
     ("resume_bad_scenario_yaml", ["run", "--resume", "bad_run"], "the top level is null"),
@@ -420,17 +422,20 @@ def test_corrupt_catalog_file(tmp_path):
     done = _small_run(tmp_path, "R", garbage)
     msg = assert_bad_input(done, "garbage.duckdb", "not a valid DuckDB database file",
                            max_seconds=120)
-    assert "catalog add" in msg
+    # the catalog row is part of the commit: the finished run waits in R.partial
+    assert "not committed" in msg and "scslab run --resume R" in msg and "--db" in msg
     assert garbage.read_bytes() == before, "the corrupt catalog was modified"
     assert not list(tmp_path.glob("garbage.duckdb.*")), "a WAL file was left beside it"
-    summary = json.loads((tmp_path / "R" / "summary.json").read_text())
-    assert summary["completed"] is True  # the run directory is complete
+    assert not (tmp_path / "R").exists() and (tmp_path / "R.partial").is_dir()
     assert_bad_input(run_cli("catalog", "query", "SELECT 1", "--db", garbage, cwd=tmp_path),
                      "not a valid DuckDB database file")
     good = tmp_path / "good.duckdb"
-    done = run_cli("catalog", "add", tmp_path / "R", "--db", good, cwd=tmp_path)
+    done = run_cli("run", "--resume", "R", "--db", good, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert _in_catalog(good, tmp_path / "R") == 2
+    summary = json.loads((tmp_path / "R" / "summary.json").read_text())
+    assert summary["completed"] is True and not (tmp_path / "R.partial").exists()
+    assert _in_catalog(good, Path("R")) == 2
+    assert garbage.read_bytes() == before
 
 
 HOLD_LOCK = """
@@ -452,17 +457,18 @@ def test_catalog_locked_past_the_bounded_retry(tmp_path):
         done = _small_run(tmp_path, "R", db, env={"SCSLAB_CATALOG_LOCK_TIMEOUT": "3"})
         msg = assert_bad_input(done, "x.duckdb", "locked by another process for more than 3 s",
                                max_seconds=120)
-        assert "the run directory R is complete" in msg and "scslab catalog add R" in msg
+        assert "not committed" in msg and "scslab run --resume R" in msg
         # the run itself takes a few seconds; the wait for the lock is bounded by ~3 s
         assert time.monotonic() - t0 >= 3
     finally:
         holder.kill()
         holder.wait()
+    assert not (tmp_path / "R").exists()
+    done = run_cli("run", "--resume", "R", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "R" / "summary.json").read_text())
     assert summary["completed"] is True and (tmp_path / "R" / "daily.parquet").exists()
-    done = run_cli("catalog", "add", tmp_path / "R", "--db", db, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert _in_catalog(db, tmp_path / "R") == 2
+    assert _in_catalog(db, Path("R")) == 2
 
 
 def test_catalog_lock_timeout_env_must_be_a_number(finished_run, tmp_path):

@@ -1,8 +1,9 @@
 """Kill and resume (issue "Nothing lost", part 1).
 
 ``scslab run national --agents 300000 --days 120 --checkpoint-every 5`` is killed
-with SIGKILL at different moments, then continued with ``scslab run --resume``. The
-resumed run directory must hold a daily.parquet and an events.parquet byte-identical
+with SIGKILL at different moments, then continued with ``scslab run --resume``. The run
+works in ``<out>.partial`` and a kill commits nothing at ``<out>``. The resumed run
+directory must hold a daily.parquet and an events.parquet byte-identical
 to an uninterrupted run's, and a summary.json that differs only in timings; no
 checkpoint or temporary file may be left behind. Moments:
 
@@ -45,13 +46,18 @@ def _pointer_day(out: Path) -> int:
         return -1
 
 
+def _partial(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
 def _kill_when(out: Path, condition, timeout: float = 300.0) -> dict:
-    """Start the run into ``out``; SIGKILL it as soon as ``condition(out)`` holds."""
+    """Start the run into ``out``; SIGKILL it as soon as ``condition(out.partial)``
+    holds, and check that nothing was committed at ``out``."""
     proc = subprocess.Popen(cli_cmd(*RUN_ARGS, "--out", out), env=cli_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout
     try:
-        while not condition(out):
+        while not condition(_partial(out)):
             if proc.poll() is not None:
                 pytest.fail(f"the run ended (status {proc.returncode}) before the moment to "
                             f"kill it: {proc.stderr.read()[-2000:]}")
@@ -63,9 +69,11 @@ def _kill_when(out: Path, condition, timeout: float = 300.0) -> dict:
         proc.kill()
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    summary = (json.loads((out / "summary.json").read_text())
-               if (out / "summary.json").exists() else None)
-    return {"files": sorted(p.name for p in out.iterdir()), "day": _pointer_day(out),
+    assert not out.exists(), "a killed run must commit nothing"
+    part = _partial(out)
+    summary = (json.loads((part / "summary.json").read_text())
+               if (part / "summary.json").exists() else None)
+    return {"files": sorted(p.name for p in part.iterdir()), "day": _pointer_day(part),
             "had_summary": summary is not None,
             "completed": bool(summary and summary.get("completed"))}
 
@@ -75,7 +83,7 @@ def _summary(run: Path) -> dict:
     return {k: v for k, v in data.items() if k not in TIMING_KEYS}
 
 
-def assert_same_run(ref: Path, got: Path, *, leftovers_ok: bool = False) -> None:
+def assert_same_run(ref: Path, got: Path) -> None:
     for name in ("daily.parquet", "events.parquet"):
         assert (got / name).read_bytes() == (ref / name).read_bytes(), f"{name} differs"
     a, b = _summary(ref), _summary(got)
@@ -83,7 +91,8 @@ def assert_same_run(ref: Path, got: Path, *, leftovers_ok: bool = False) -> None
     assert not diff, f"summary.json differs beyond timings: {diff}"
     assert b["completed"] is True and b["days"] == DAYS
     left = [p.name for pat in LEFTOVERS for p in got.glob(pat)]
-    assert leftovers_ok or not left, f"left behind: {left}"
+    assert not left, f"left behind: {left}"
+    assert not _partial(got).exists()
 
 
 @pytest.fixture(scope="module")
@@ -151,21 +160,19 @@ def test_killed_then_resumed_equals_uninterrupted(reference, tmp_path, moment):
         # exist as soon as scenario.yaml does, or the resumed run would lose them
         assert seen["had_summary"], seen
     _resume(out)
-    # killed in the instant between the final summary.json and the removal of the
-    # checkpoints: the run is complete and the resume says so; leftovers are harmless
-    assert_same_run(reference, out, leftovers_ok=seen["completed"])
+    assert_same_run(reference, out)
 
 
 def test_scenario_only_directory_runs_from_day_0(tmp_path):
-    """A run directory that holds only scenario.yaml (its summary.json lost) still
+    """An unfinished run that holds only scenario.yaml (its summary.json lost) still
     resumes from day 0 and reproduces the run; only the run's command-line options,
     which were in the lost summary, may differ."""
     ref = tmp_path / "ref"
     args = ("run", "national", "--agents", 20_000, "--days", 30, "--seed", 9, "--no-catalog")
     assert run_cli(*args, "--out", ref).returncode == 0
     out = tmp_path / "killed"
-    out.mkdir()
-    shutil.copy(ref / "scenario.yaml", out / "scenario.yaml")
+    _partial(out).mkdir()
+    shutil.copy(ref / "scenario.yaml", _partial(out) / "scenario.yaml")
     _resume(out)
     for name in ("daily.parquet", "events.parquet"):
         assert (out / name).read_bytes() == (ref / name).read_bytes(), name

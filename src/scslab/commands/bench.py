@@ -26,6 +26,9 @@ def register(app: typer.Typer) -> None:
               quick: Annotated[bool, typer.Option("--quick", help="Small sizes.")] = False
               ) -> None:
         """Benchmark RM1 against Mesa, memory bandwidth and national at scale."""
+        from scslab.extras import require
+
+        require("mesa")
         d = _bench_dir()
         sys.path.insert(0, str(d))
         argv = (["--quick"] if quick else []) + list(ctx.args)

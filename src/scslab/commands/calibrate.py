@@ -35,6 +35,9 @@ def register(app: typer.Typer) -> None:
         console = Console()
         client = cluster = None
         if workers or scheduler:
+            from scslab.extras import require
+
+            require("distributed")
             from distributed import Client, LocalCluster
 
             if scheduler:

@@ -46,7 +46,6 @@ def register(app: typer.Typer) -> None:
                   "--runs-dir", help="Where the dashboard writes and reads runs.")] = Path("runs"),
               ) -> None:
         """Open the dashboard: pick a preset, turn the knobs, run, compare, download."""
-        import importlib.util
         import os
         import signal
         import subprocess
@@ -54,9 +53,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from scslab.errors import ScslabError
+        from scslab.extras import available, missing
 
-        if importlib.util.find_spec("streamlit") is None:
-            raise ScslabError("the dashboard needs Streamlit: pip install 'scslab[dashboard]'")
+        if not available("streamlit"):
+            raise missing("streamlit")
         if not port_free(port):
             raise ScslabError(f"port {port} on 127.0.0.1 is in use; pick another with --port")
         runs_dir = runs_dir.expanduser().resolve()
