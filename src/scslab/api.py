@@ -290,6 +290,8 @@ def run(scenario: str | Path | Scenario | dict = "national", *, agents: int | No
     try:
         _guard_os(lambda: _start_run_dir(w.partial, sc, run_id, options), w.out, w)
         return _run_in(w, sc, run_id, options, threads, progress, stop, on_phase, None)
+    except KeyboardInterrupt:  # around _run_in's own handling
+        raise _interrupted(w, fresh=True) from None
     finally:
         w.release()
 
@@ -321,34 +323,51 @@ def _guard_os(fn: Callable[[], Any], out: Path, w=None, resumable: bool = False)
 def _run_in(w, sc: Scenario, run_id: str, options: dict, threads: int | None,
             progress: ProgressFn | None, stop: Callable[[], bool] | None,
             on_phase: PhaseFn | None, restore: dict | None) -> Result:
-    """Simulate in ``w.partial``, write every output there, then commit it."""
-    from scslab import checkpoint
-    from scslab.errors import Interrupted
+    """Simulate in ``w.partial``, write every output there, then commit it.
 
+    Ctrl-C (KeyboardInterrupt) at any moment commits nothing: a partial run with
+    nothing to continue from is removed, any other is kept for ``--resume``.
+    """
     k = int(options.get("checkpoint_every") or 0)
+    writing = False
     try:
         sim, elapsed, completed = _guard_os(
             lambda: simulate(sc, threads=threads, progress=progress, stop=stop,
                              run_dir=w.partial, checkpoint_every=k, restore=restore,
                              on_phase=on_phase), w.out, w, resumable=True)
-    except (KeyboardInterrupt, MemoryError) as e:
-        if w.created and restore is None and checkpoint.load_pointer(w.partial) is None:
-            w.discard()  # nothing to continue from
-            if isinstance(e, MemoryError):
-                raise
-            raise Interrupted(f"interrupted before any day was saved: nothing was written "
-                              f"to {w.out}") from None
-        if isinstance(e, MemoryError):
-            raise
-        raise Interrupted(f"interrupted: nothing was committed; `scslab run --resume "
-                          f"{w.out}` continues the run from its last checkpoint") from None
-    _phase(on_phase, "writing")
-    try:
+        writing = True
+        _phase(on_phase, "writing")
         return _guard_os(lambda: _finish(sc, sim, elapsed, completed, run_id, w, options,
                                          threads), w.out, w, resumable=True)
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted while writing the outputs: nothing was committed; "
-                          f"`scslab run --resume {w.out}` finishes the run") from None
+        raise _interrupted(w, fresh=restore is None, writing=writing) from None
+    except MemoryError:
+        if w.created and restore is None and not writing and _nothing_saved(w):
+            w.discard()
+        raise
+
+
+def _nothing_saved(w) -> bool:
+    from scslab import checkpoint
+
+    return checkpoint.load_pointer(w.partial) is None
+
+
+def _interrupted(w, *, fresh: bool, writing: bool = False):
+    """The error for Ctrl-C outside the day loop: what was kept and how to go on."""
+    from scslab.errors import Interrupted
+
+    if w.committed:
+        return Interrupted(f"interrupted after the run was committed in {w.out}")
+    if fresh and w.created and not writing and _nothing_saved(w):
+        w.discard()  # nothing to continue from
+        return Interrupted(f"interrupted before any day was saved: nothing was written to "
+                           f"{w.out}")
+    if writing:
+        return Interrupted(f"interrupted while writing the outputs: nothing was committed; "
+                           f"`scslab run --resume {w.out}` finishes the run")
+    return Interrupted(f"interrupted: nothing was committed; `scslab run --resume {w.out}` "
+                       "continues the run from its last checkpoint")
 
 
 def _finish(sc: Scenario, sim: Simulation, elapsed: float, completed: bool, run_id: str,
@@ -477,6 +496,8 @@ def resume(run_dir: str | Path, *, threads: int | None = None,
             raise RunDirError(f"{part}: the checkpoint belongs to another scenario; delete "
                               "the checkpoint-* folders to restart from day 0")
         return _run_in(w, sc, run_id, options, threads, progress, stop, on_phase, ck)
+    except KeyboardInterrupt:
+        raise _interrupted(w, fresh=False) from None
     finally:
         w.release()
 

@@ -59,6 +59,7 @@ class _Stop:
 
     def __init__(self) -> None:
         self.requested = False
+        self.abort = False
         self.in_loop = False
         self._old = None
         self.on_request = None
@@ -66,6 +67,9 @@ class _Stop:
     def __enter__(self) -> _Stop:
         def handler(signum, frame):
             if self.requested or not self.in_loop:
+                # a library may swallow the exception (Numba's cache callbacks do): the
+                # flag makes the next phase change raise it again
+                self.abort = True
                 raise KeyboardInterrupt
             self.requested = True
             if self.on_request is not None:
@@ -242,6 +246,8 @@ def _day_progress(prog: Progress, stop: _Stop, label: str, days: int, n: int):
         prog.update(task, completed=day, total=total, rate=rate)
 
     def on_phase(phase: str) -> None:
+        if stop.abort:
+            raise KeyboardInterrupt
         stop.in_loop = phase == "running"
         text = _PHASES.get(phase)
         prog.update(task, description=f"{label}: {text}" if text else label)
@@ -264,8 +270,10 @@ def _print_result(result) -> None:
         where = (f"are committed in {result.run_dir} (completed: false); continue with "
                  f"`scslab run --resume {result.run_dir}`") if result.run_dir else \
             "are in the result (completed: false)"
-        _err(f"stopped early after day {result.summary['days']}: the days done {where}")
-        raise typer.Exit(130)
+        from scslab.errors import Interrupted
+
+        raise Interrupted(f"stopped early after day {result.summary['days']}: the days done "
+                          f"{where}")
 
 
 def _resume(out: Path, threads: int | None, db: Path | None | bool) -> None:
@@ -420,6 +428,8 @@ def main(argv: list[str] | None = None) -> None:
 def _main(argv: list[str] | None) -> int:
     try:
         rv = app(args=argv, standalone_mode=False)
+        if rv == 130:  # typer turns a KeyboardInterrupt in a command into a silent 130
+            _err("interrupted")
         return rv if isinstance(rv, int) else 0
     except typer.Exit as e:
         return e.exit_code

@@ -171,11 +171,15 @@ def inside(path: Path, root: Path) -> bool:
 
 
 def list_runs(root: Path) -> list[Path]:
-    """Run and comparison directories directly under ``root``, newest first."""
+    """Run and comparison directories directly under ``root``, newest first (runs still
+    in progress, in ``<out>.partial``, and hidden folders are not listed)."""
+    from scslab.rundir import PARTIAL_SUFFIX
+
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and inside(p, root) and (
-        (p / "summary.json").is_file() or report.is_comparison_dir(p))]
+    found = [p for p in root.iterdir() if p.is_dir() and inside(p, root)
+             and not p.name.startswith(".") and not p.name.endswith(PARTIAL_SUFFIX) and (
+                 (p / "summary.json").is_file() or report.is_comparison_dir(p))]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 

@@ -18,6 +18,6 @@ class ResourceError(ScslabError):
 
 
 class Interrupted(ScslabError):
-    """Ctrl-C outside the day loop: the CLI prints the message and exits 130."""
+    """Ctrl-C: the CLI prints the message (what was kept, how to go on) and exits 130."""
 
     exit_code = 130

@@ -248,6 +248,7 @@ def open_new(out: str | Path, *, overwrite: bool = False) -> Writer:
     if classify(out) == "file":
         raise _refuse_file(out)
     lock = RunLock(out).acquire()
+    made = False
     try:
         recover(out)
         state = classify(out)
@@ -261,6 +262,8 @@ def open_new(out: str | Path, *, overwrite: bool = False) -> Writer:
                               f"--overwrite to replace it, or `scslab run --resume {out}` "
                               "if it was stopped early")
         partial = partial_path(out)
+        if partial.is_dir() and not partial.is_symlink() and not is_run(partial):
+            shutil.rmtree(partial)  # died before it wrote anything: nothing to resume
         if partial.exists() or partial.is_symlink():
             if not overwrite:
                 raise RunDirError(_busy_hint(out))
@@ -269,8 +272,11 @@ def open_new(out: str | Path, *, overwrite: bool = False) -> Writer:
             else:
                 partial.unlink()
         partial.mkdir(parents=True)
+        made = True
         return Writer(out=out, lock=lock, replace=state == "run", created=True)
     except BaseException:
+        if made:
+            shutil.rmtree(partial_path(out), ignore_errors=True)
         lock.release()
         raise
 

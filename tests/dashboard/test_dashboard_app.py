@@ -184,6 +184,9 @@ def test_only_files_under_the_runs_dir(tmp_path):
     outside.mkdir()
     (outside / "summary.json").write_text("{}")
     (root / "link").symlink_to(outside, target_is_directory=True)
+    for unfinished in ("ok.partial", ".ok.old-abc123"):  # a run in progress, a leftover
+        (root / unfinished).mkdir()
+        (root / unfinished / "summary.json").write_text("{}")
     assert [p.name for p in dash.list_runs(root)] == ["ok"]
     assert dash.inside(root / "ok", root) and not dash.inside(root / "link", root)
     assert not dash.inside(root / ".." / "elsewhere", root)

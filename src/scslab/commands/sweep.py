@@ -154,6 +154,10 @@ def sweep_cmd(
 
     if workers is not None and scheduler is not None:
         raise ScslabError("give either --workers or --scheduler, not both")
+    if workers is not None or scheduler is not None:
+        from scslab.extras import require
+
+        require("distributed")
     plan = plan_sweep(scenario, grid or [], replicates=replicates, agents=agents, days=days,
                       seed=seed, set=set_, sweep_id=sweep_id, chilling=chilling)
     if workers is None and scheduler is None:
