@@ -5,6 +5,9 @@ are added as new scenarios bring new ones) and ``sweep_runs``. A file locked by
 another process is retried for a bounded time (``SCSLAB_CATALOG_LOCK_TIMEOUT``
 seconds, default 60), then the command exits 2 with one line; a run directory
 written before that stays complete and can be added later (``scslab catalog add``).
+
+``query`` (``scslab catalog query``) runs exactly one read-only statement on a
+sandboxed connection: no files, no attached databases, no settings.
 """
 
 from __future__ import annotations
@@ -63,10 +66,33 @@ def lock_timeout() -> float:
     return value
 
 
-def connect(db: str | Path, read_only: bool = False, timeout: float | None = None):
+#: DuckDB settings of the connection ``catalog query`` runs on: no file, network or
+#: extension access beyond the catalog itself (then the configuration is locked).
+QUERY_CONFIG = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+}
+#: statement types ``catalog query`` runs. DuckDB classifies DESCRIBE, SHOW, SUMMARIZE,
+#: VALUES, FROM-first queries, WITH … SELECT and PIVOT with an explicit IN list as SELECT.
+QUERY_TYPES = ("SELECT", "EXPLAIN")
+READ_ONLY_RULE = ("`catalog query` is read-only: one SELECT statement (or DESCRIBE, SHOW, "
+                  "SUMMARIZE, EXPLAIN), no files, no attached databases, no settings")
+
+
+def _first_line(e: BaseException) -> str:
+    return ((str(e).splitlines() or [""])[0] or type(e).__name__)[:300]
+
+
+
+def connect(db: str | Path, read_only: bool = False, timeout: float | None = None,
+            config: dict | None = None):
     """Open the catalog, retrying while another process holds its lock.
 
-    ``timeout`` (seconds) defaults to ``SCSLAB_CATALOG_LOCK_TIMEOUT`` or 60.
+    ``timeout`` (seconds) defaults to ``SCSLAB_CATALOG_LOCK_TIMEOUT`` or 60. ``config``
+    is passed to DuckDB (``QUERY_CONFIG`` for ``catalog query``).
     """
     import duckdb
 
@@ -78,7 +104,7 @@ def connect(db: str | Path, read_only: bool = False, timeout: float | None = Non
     delay = 0.05
     while True:
         try:
-            con = duckdb.connect(str(db), read_only=read_only)
+            con = duckdb.connect(str(db), read_only=read_only, config=config or {})
             break
         except duckdb.IOException as e:
             msg = str(e)
@@ -105,6 +131,14 @@ def connect(db: str | Path, read_only: bool = False, timeout: float | None = Non
             con.close()
             raise _unusable(db, e) from None
     return con
+
+
+def _close_quietly(con) -> None:
+    """Close ``con``; an error closing it (a full disk again) must not hide the first one."""
+    try:
+        con.close()
+    except Exception:  # noqa: BLE001, S110
+        pass
 
 
 def _unusable(db, e: Exception) -> ScslabError:
@@ -191,7 +225,7 @@ def record_run(db: str | Path, run_id: str, run_dir: Path | None, scenario_name:
             raise _add_later(_unusable(db, e), db, run_dir) from None
         raise
     finally:
-        con.close()
+        _close_quietly(con)
 
 
 def _grid_col(path: str) -> str:
@@ -207,9 +241,69 @@ def _ensure_sweep_columns(con, grid: dict) -> None:
             con.execute(f'ALTER TABLE sweep_runs ADD COLUMN "{col}" VARCHAR')
 
 
-def query(db: str | Path, sql: str) -> pd.DataFrame:
-    con = connect(db, read_only=True)
+def _one_query(sql: str):
+    """The one statement of ``sql``, if it is a query (``QUERY_TYPES``); else ScslabError."""
+    import duckdb
+
+    if not sql.strip():
+        raise ScslabError("empty query; give one SELECT statement")
     try:
-        return con.execute(sql).fetchdf()
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as e:
+        raise ScslabError(f"SQL error: {_first_line(e)}") from None
+    if not statements:
+        raise ScslabError("empty query (only comments); give one SELECT statement")
+    if len(statements) > 1:
+        raise ScslabError(f"refused: {len(statements)} statements, give exactly one; "
+                          f"{READ_ONLY_RULE}")
+    stmt = statements[0]
+    kind = stmt.type.name
+    if kind not in QUERY_TYPES:
+        hint = " (a PIVOT needs an explicit IN list here)" if kind == "MULTI" else ""
+        raise ScslabError(f"refused: a statement of type {kind}{hint}; {READ_ONLY_RULE}")
+    return stmt
+
+
+def query_connection(db: str | Path):
+    """A read-only connection to ``db`` with ``QUERY_CONFIG`` and a locked configuration."""
+    import duckdb
+
+    db = Path(db)
+    if not db.exists():
+        raise ScslabError(f"catalog {db} does not exist yet; run a scenario first")
+    con = connect(db, read_only=True, config=QUERY_CONFIG)
+    try:
+        con.execute("SET lock_configuration = true")
+    except duckdb.Error as e:
+        _close_quietly(con)
+        raise ScslabError(f"catalog {db}: cannot lock the query connection's settings "
+                          f"({_first_line(e)})") from None
+    return con
+
+
+def query(db: str | Path, sql: str) -> pd.DataFrame:
+    """Run one read-only query on the catalog (``scslab catalog query``).
+
+    Exactly one statement of a type in ``QUERY_TYPES`` is run, on a read-only
+    connection with ``QUERY_CONFIG`` (no file, network or extension access: no COPY,
+    ATTACH, INSTALL/LOAD, read_csv, glob…) and a locked configuration (no SET, RESET,
+    or PRAGMA that sets). Anything else, and any SQL error, raises ScslabError (exit 2).
+    An EXPLAIN ANALYZE runs its statement under the same restrictions.
+    """
+    import duckdb
+
+    stmt = _one_query(sql)
+    con = query_connection(db)
+    try:
+        try:
+            return con.execute(stmt).fetchdf()
+        except duckdb.PermissionException as e:
+            raise ScslabError(f"refused: {_first_line(e)}; {READ_ONLY_RULE}") from None
+        except duckdb.InvalidInputException as e:
+            if "configuration has been locked" in str(e):
+                raise ScslabError(f"refused: {_first_line(e)}; {READ_ONLY_RULE}") from None
+            raise ScslabError(f"SQL error: {_first_line(e)}") from None
+        except duckdb.Error as e:
+            raise ScslabError(f"SQL error: {_first_line(e)}") from None
     finally:
-        con.close()
+        _close_quietly(con)
