@@ -108,6 +108,8 @@ def test_catalog_cli(catalog, capsys, tmp_path):
 # the same cases with real processes, full disks and denied access are in
 # tests/robustness/test_catalog_trust.py)
 
+import errno  # noqa: E402
+import os  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
@@ -286,3 +288,114 @@ def test_query_missing_catalog(tmp_path):
     with pytest.raises(ScslabError, match="does not exist yet; run a scenario first"):
         query(tmp_path / "nope.duckdb", "select 1")
     assert not (tmp_path / "nope.duckdb").exists()
+
+
+# --- creating a catalog: atomically, never clobbering one another process made
+
+
+def test_new_catalog_leaves_only_the_catalog(tmp_path):
+    db = tmp_path / "new.duckdb"
+    connect(db).close()
+    assert [p.name for p in tmp_path.iterdir()] == ["new.duckdb"]
+    names = set(query(db, "SELECT table_name FROM information_schema.tables")["table_name"])
+    assert names == {"runs", "sweep_runs"}
+
+
+def test_creation_keeps_a_catalog_another_process_made_meanwhile(tmp_path, monkeypatch):
+    """Between "is it there?" and linking ours into place, another process created it
+    and recorded a run: its catalog is kept (and used), ours is discarded."""
+    db = tmp_path / "race.duckdb"
+    real_link = os.link
+
+    def link(src, dst):
+        monkeypatch.setattr(catalog_mod.os, "link", real_link)
+        _fake(db, "theirs")  # the other process (the name is absent for it too)
+        return real_link(src, dst)
+
+    monkeypatch.setattr(catalog_mod.os, "link", link)
+    _fake(db, "ours")
+    assert sorted(query(db, "SELECT run_id FROM runs")["run_id"]) == ["ours", "theirs"]
+    assert [p.name for p in tmp_path.iterdir()] == ["race.duckdb"]
+
+
+def test_creation_without_hard_links_renames(tmp_path, monkeypatch):
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(catalog_mod.os, "link", no_links)
+    db = tmp_path / "nolinks.duckdb"
+    _fake(db)
+    assert query(db, "SELECT run_id FROM runs")["run_id"].tolist() == ["r1"]
+    assert [p.name for p in tmp_path.iterdir()] == ["nolinks.duckdb"]
+
+
+def test_failed_creation_leaves_nothing(tmp_path, monkeypatch):
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(catalog_mod.os, "link", full)
+    db = tmp_path / "full.duckdb"
+    with pytest.raises(ScslabError) as e:
+        record_run(db, "r1", tmp_path / "R", "fake", {"agents": 1}, pd.DataFrame({"day": [1]}))
+    assert str(e.value) == (
+        f"no space left on device writing catalog {db}; free space, or pass another --db; "
+        f"the run directory {tmp_path / 'R'} is complete: add it later with "
+        f"`scslab catalog add {tmp_path / 'R'} --db {db}`")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_catalog_in_a_missing_directory(tmp_path):
+    db = tmp_path / "nowhere" / "c.duckdb"
+    with pytest.raises(ScslabError) as e:
+        connect(db)
+    assert str(e.value) == (f"catalog {db}: the directory {db.parent} does not exist; "
+                            "create it or pass another --db")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_catalog_file(tmp_path):
+    db = tmp_path / "empty.duckdb"
+    db.touch()
+    for read_only in (False, True):
+        with pytest.raises(ScslabError) as e:
+            connect(db, read_only=read_only)
+        assert str(e.value) == (f"catalog {db} is an empty file (left by an interrupted "
+                                "creation); delete it, or pass another --db")
+    assert db.stat().st_size == 0 and [p.name for p in tmp_path.iterdir()] == ["empty.duckdb"]
+
+
+def test_wal_without_its_catalog(tmp_path):
+    db = tmp_path / "gone.duckdb"
+    wal = tmp_path / "gone.duckdb.wal"
+    wal.write_bytes(b"x" * 100)
+    with pytest.raises(ScslabError, match=r"does not exist but its write-ahead log .*gone\.duck"
+                                          r"db\.wal does .*move gone\.duckdb\.wal aside"):
+        connect(db)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gone.duckdb.wal"]
+
+
+# --- a full disk or denied access is not a corrupt catalog
+
+
+@pytest.mark.parametrize("err, start", [
+    (duckdb.TransactionException('TransactionContext Error: Failed to commit: Could not write '
+                                 'file "x.wal": No space left on device'),
+     "no space left on device writing catalog"),
+    (duckdb.IOException('IO Error: Could not write file "x": File too large'),
+     "no space left writing catalog"),
+    (OSError(errno.ENOSPC, "No space left on device"), "no space left on device writing"),
+    (OSError(errno.EFBIG, "File too large"), "no space left writing catalog"),
+    (OSError(errno.EDQUOT, "Disk quota exceeded"), "no space left on device writing"),
+    (duckdb.IOException('IO Error: Cannot open file "x": Permission denied'),
+     "permission denied writing catalog"),
+    (PermissionError(errno.EACCES, "Permission denied"), "permission denied writing catalog"),
+    (duckdb.IOException('IO Error: Cannot open file "x": Read-only file system'),
+     "catalog c.duckdb is on a read-only file system"),
+    (duckdb.BinderException('Binder Error: table runs has 3 columns but 16 values'),
+     "catalog c.duckdb is corrupt or not a scslab catalog"),
+])
+def test_unusable_says_what_it_is(err, start):
+    msg = str(catalog_mod._unusable("c.duckdb", err))
+    assert msg.startswith(start) or msg.startswith(start.replace("catalog", "catalog c.duckdb"))
+    assert "corrupt" not in msg or "Binder" in msg
+    assert "--db" in msg
