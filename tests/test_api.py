@@ -24,8 +24,11 @@ SUMMARY_KEYS = {"agents", "days", "seed", "build_seconds", "elapsed_seconds",
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("api") / "run"
+    # a hair-trigger blacklist, so that the run lists people (some wrongly) within 12 days
     return scslab.run("national", agents=3000, days=12, seed=3, out=out, save_agents=True,
-                      set={"sensors.cameras.false_match_rate": 0.2})
+                      set={"sensors.cameras.false_match_rate": 0.2,
+                           "policy.lists.blacklist.enter_below": 995,
+                           "policy.lists.blacklist.exit_at_or_above": 999})
 
 
 def test_top_level_api():
@@ -107,7 +110,9 @@ def test_agents_table(result):
                 "region", "group", "household_start"):
         assert col in a.columns
     last = result.daily.iloc[-1]
+    assert last["true_listed"] > 0 and last["wrongful_listed"] > 0  # not 0 == 0
     assert int((a.blacklisted | a.court_listed).sum()) == last["listed"]
+    assert int((a.true_blacklisted | a.true_court_listed).sum()) == last["true_listed"]
     assert math.isclose(float(a.score.astype("float64").mean()), last["mean_score"],
                         rel_tol=1e-9)
 

@@ -4,13 +4,23 @@ reproduces the run; another seed gives another run."""
 
 from __future__ import annotations
 
+import json
+import os
+
+import numba
 import pyarrow.parquet as pq
 import pytest
 
 import scslab
 
-# Two chunks of households (> 16,384 agents), so two threads really split the work; a
-# scenario where every stage has something to do.
+#: Threads Numba may use here (the CLI's runs inherit the same environment).
+NUMBA_THREADS = numba.config.NUMBA_NUM_THREADS
+needs_two_threads = pytest.mark.skipif(NUMBA_THREADS < 2, reason=(
+    f"Numba has {NUMBA_THREADS} thread(s) here (NUMBA_NUM_THREADS; os.cpu_count() = "
+    f"{os.cpu_count()}): a --threads 2 run would run on 1 thread, like --threads 1"))
+
+# Ten chunks of households (20,000 agents, chunk_target), so two threads really split the
+# work; a scenario where every stage has something to do.
 ARGS = ["national", "--agents", "20000", "--days", "8", "--no-catalog",
         "--set", "sensors.cameras.false_match_rate=0.3",
         "--set", "policy.lists.blacklist.enter_below=995",
@@ -30,7 +40,8 @@ def runs(tmp_path_factory, tk):
         out[name] = root / name
 
     go("t1", *ARGS, "--seed", "5", "--threads", "1")
-    go("t2", *ARGS, "--seed", "5", "--threads", "2")
+    if NUMBA_THREADS >= 2:
+        go("t2", *ARGS, "--seed", "5", "--threads", "2")
     # the written scenario, re-run as a file, with Numba limited by the environment
     go("again", out["t1"] / "scenario.yaml", "--no-catalog", env={"NUMBA_NUM_THREADS": "1"})
     return out
@@ -40,21 +51,29 @@ def _bytes(path):
     return path.read_bytes()
 
 
+def _provenance(run_dir):
+    return json.loads((run_dir / "summary.json").read_text())["provenance"]
+
+
+@needs_two_threads
 def test_threads_1_and_2_byte_identical(runs):
+    # the two runs really used 1 and 2 threads (else this compares a run with itself)
+    assert _provenance(runs["t1"])["threads"] == 1
+    assert _provenance(runs["t2"])["threads"] == 2
     assert _bytes(runs["t1"] / "daily.parquet") == _bytes(runs["t2"] / "daily.parquet")
     assert _bytes(runs["t1"] / "events.parquet") == _bytes(runs["t2"] / "events.parquet")
     assert _bytes(runs["t1"] / "scenario.yaml") == _bytes(runs["t2"] / "scenario.yaml")
 
 
 def test_rerunning_scenario_yaml_reproduces_the_run(runs):
+    assert _provenance(runs["again"])["threads"] == 1  # NUMBA_NUM_THREADS=1 was obeyed
     assert _bytes(runs["t1"] / "daily.parquet") == _bytes(runs["again"] / "daily.parquet")
     assert _bytes(runs["t1"] / "events.parquet") == _bytes(runs["again"] / "events.parquet")
     assert _bytes(runs["t1"] / "scenario.yaml") == _bytes(runs["again"] / "scenario.yaml")
 
 
+@needs_two_threads
 def test_threads_recorded_in_provenance(runs):
-    import json
-
     s1 = json.loads((runs["t1"] / "summary.json").read_text())
     s2 = json.loads((runs["t2"] / "summary.json").read_text())
     assert s1["provenance"]["threads"] == 1 and s2["provenance"]["threads"] == 2

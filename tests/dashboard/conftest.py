@@ -109,8 +109,8 @@ def server(tmp_path_factory):
     runs = tmp_path_factory.mktemp("served-runs")
     port = free_port()
     log = open(runs.parent / f"serve-{port}.log", "w+")  # noqa: SIM115 - closed below
-    exe = shutil.which("scslab")
-    cmd = [exe] if exe else [sys.executable, "-m", "scslab.cli"]
+    # this interpreter's scslab, not whichever `scslab` PATH finds (another checkout's)
+    cmd = [sys.executable, "-m", "scslab.cli"]
     proc = subprocess.Popen(cmd + ["serve", "--port", str(port), "--runs-dir", str(runs)],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -23,6 +23,21 @@ from scslab.describe import (
 from scslab.reference import leaf_paths
 from scslab.scenario.loader import load_scenario
 
+ROOT = Path(__file__).resolve().parents[2]
+ODD_DOCS = ROOT / "docs" / "odd"
+
+
+def documented_presets() -> list[str]:
+    """The presets with an ODD page in docs/odd (the docs promise one for every preset)."""
+    return sorted(p.stem for p in ODD_DOCS.glob("*.md") if p.stem != "index")
+
+
+def _shipped_and_documented() -> list[str]:
+    from scslab import preset_names
+
+    return sorted(set(preset_names()) | set(documented_presets()))
+
+
 STREAMS = ("behaviour", "sensing", "listing", "sanctions", "due_process", "population", "ties",
            "businesses", "awareness", "eventlog")
 
@@ -134,8 +149,7 @@ def _container(schema_path: str) -> str:
 def test_input_data_lists_every_leaf_parameter(preset: str) -> None:
     from scslab import preset_names
 
-    if preset not in preset_names():
-        pytest.skip(f"preset {preset} not shipped")
+    assert preset in preset_names(), f"preset {preset} is no longer shipped"
     body = sections(odd_markdown(preset))["6. Input data"]
     rows = table_paths(body)
     assert len(rows) == len(set(rows)), "a parameter is listed twice"
@@ -171,13 +185,29 @@ def test_submodels_substitute_the_scenario_numbers() -> None:
     assert "decision comes 9 days later" in sub
 
 
-@pytest.mark.parametrize("preset", ["rm1", "court-blacklist", "vancouver-restaurant"])
-def test_describe_other_presets(preset: str) -> None:
+def test_odd_docs_cover_exactly_the_shipped_presets() -> None:
+    """docs/odd/index.md promises "an ODD description of every preset": a page per preset,
+    each listed in the index, and no page for a preset the package no longer ships."""
     from scslab import preset_names
 
-    if preset not in preset_names():
-        pytest.skip(f"preset {preset} not shipped")
+    shipped = sorted(preset_names())
+    assert len(shipped) >= 5, shipped
+    assert documented_presets() == shipped, (
+        "docs/odd and the presets differ: run `python scripts/gen_reference.py`")
+    index = (ODD_DOCS / "index.md").read_text(encoding="utf-8")
+    assert sorted(re.findall(r"^\| \[([a-z0-9-]+)\]\(\1\.md\) \|", index, re.M)) == shipped
+
+
+@pytest.mark.parametrize("preset", _shipped_and_documented())
+def test_describe_every_preset(preset: str) -> None:
+    """Every shipped preset, and every preset the docs describe, is described; a preset
+    the docs describe but the package lacks (or the reverse) fails."""
+    from scslab import preset_names
+
+    assert preset in preset_names(), f"docs/odd/{preset}.md describes a preset not shipped"
+    assert (ODD_DOCS / f"{preset}.md").is_file(), f"preset {preset} has no ODD page in docs/odd"
     md = odd_markdown(preset)
+    assert md.startswith(f"# ODD description: {preset}")
     assert all(f"## {k}. {t}" in md for k, t in enumerate(ODD_SECTIONS, 1))
 
 

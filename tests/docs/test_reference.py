@@ -103,17 +103,30 @@ def test_container_of() -> None:
 
 
 def test_readme_markers_are_current() -> None:
+    """README.md's generated sections exist and are current: a README or a marker pair
+    that vanished fails (the staleness check would otherwise pass on nothing)."""
     readme = ROOT / "README.md"
-    if not readme.exists():
-        pytest.skip("README.md does not exist yet")
+    assert readme.is_file(), "README.md is missing"
     gen = load_gen()
     text = readme.read_text(encoding="utf-8")
     missing = [n for n in gen.README_SECTIONS if not gen.has_markers(text, n)]
-    if len(missing) == len(gen.README_SECTIONS):
-        pytest.skip("README.md has no generated-section markers yet")
+    assert not missing, f"README.md lost its generated-section markers: {missing}"
     assert gen.readme_text(text) == text, (
         "README.md's generated sections are stale: run `python scripts/gen_reference.py`")
     assert gen.main(["--check", "--readme-only"]) == 0
+
+
+def test_readme_presets_table_lists_every_shipped_preset() -> None:
+    """The README's Presets table is the list of the scenarios shipped with scslab: a
+    preset missing from the package, or from the table, fails."""
+    from scslab import preset_names
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "\n## Presets\n" in text, "README.md lost its Presets section"
+    section = text.split("\n## Presets\n", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.M)
+    assert len(listed) == len(set(listed)), listed
+    assert sorted(listed) == sorted(preset_names()), (sorted(listed), sorted(preset_names()))
 
 
 def test_generator_only_touches_text_between_markers() -> None:

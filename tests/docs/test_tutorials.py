@@ -7,7 +7,6 @@ Blocks fenced as ```py are shown in the docs but not run.
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 
@@ -27,20 +26,23 @@ def _tutorials() -> list[Path]:
     return sorted(p for p in TUTORIALS.glob("[0-9]*.md"))
 
 
-def _requirements(path: Path) -> str | None:
-    """Why a tutorial cannot run here (a module or preset it needs is missing), or None."""
-    text = path.read_text(encoding="utf-8")
-    if "scslab.sweep" in text:
-        try:
-            importlib.import_module("scslab.sweep")
-        except ImportError as e:
-            return f"scslab.sweep is not importable yet ({e})"
-    for preset in re.findall(r"""scslab\.run\(\s*["']([a-z0-9-]+)["']""", text):
-        from scslab import preset_names
+#: A preset named in a tutorial's code: the first argument of a call that takes a scenario
+#: (a name, or a list of names) and a YAML ``base:``.
+PRESET_CALL = re.compile(
+    r"""\b(?:run|compare|sweep|resolve|load_scenario|odd_markdown|describe)\(\s*"""
+    r"""(\[[^\]]*\]|["'][^"']*["'])""")
+PRESET_BASE = re.compile(r"^\s*base:\s*([A-Za-z0-9_-]+)\s*$", re.M)
+QUOTED = re.compile(r"""["']([^"']*)["']""")
 
-        if preset not in preset_names():
-            return f"preset {preset!r} does not exist"
-    return None
+
+def presets_named(path: Path) -> set[str]:
+    """The presets a tutorial's python blocks run, compare, sweep or start from."""
+    names: set[str] = set()
+    for code in python_blocks(path):
+        for arg in PRESET_CALL.findall(code):
+            names.update(n for n in QUOTED.findall(arg) if not n.endswith((".yaml", ".yml")))
+        names.update(PRESET_BASE.findall(code))
+    return names
 
 
 def test_tutorials_exist() -> None:
@@ -52,11 +54,22 @@ def test_tutorials_exist() -> None:
         assert FIGURE.search(blocks[-1]), f"{t.name}: the last python block must save a figure"
 
 
+def test_tutorials_name_only_shipped_presets() -> None:
+    """A preset that a tutorial uses and the package no longer ships is a failure (the
+    tutorial would break for every reader), never a reason to skip the tutorial."""
+    from scslab import preset_names
+
+    shipped = set(preset_names())
+    named = {t.name: presets_named(t) for t in _tutorials()}
+    # the scan finds what the tutorials use (else the check below would be vacuous)
+    assert {"national", "transparent", "court-blacklist"} <= set().union(*named.values()), named
+    for name, presets in named.items():
+        assert presets <= shipped, f"{name} uses presets that are not shipped: " \
+            f"{sorted(presets - shipped)} (shipped: {sorted(shipped)})"
+
+
 @pytest.mark.parametrize("path", _tutorials(), ids=lambda p: p.stem)
 def test_tutorial_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    why = _requirements(path)
-    if why:
-        pytest.skip(f"{path.name}: {why}")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     blocks = python_blocks(path)

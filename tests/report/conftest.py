@@ -9,7 +9,9 @@ from report_helpers import ReportPage, parse
 
 import scslab
 
-#: Frequent identity errors and a hair-trigger blacklist, so that the harms are not all zero.
+#: Frequent identity errors and a hair-trigger blacklist, so that the harms are not all zero;
+#: children's school places are often sought, so household spillover denies some (collateral
+#: denials) and the wrongly listed are refused.
 HARMFUL = {
     "population.groups": [{"name": "majority", "share": 0.5}, {"name": "minority", "share": 0.5}],
     "sensors.cameras.group_multipliers": {"minority": 5},
@@ -17,6 +19,7 @@ HARMFUL = {
     "policy.lists.blacklist.enter_below": 990,
     "policy.lists.blacklist.exit_at_or_above": 995,
     "policy.lists.blacklist.min_days": 0,
+    "policy.sanctions.private_school.attempt_rate": 0.3,
 }
 
 

@@ -38,9 +38,17 @@ def test_compare_report_overlays_daily_lines(compare_dir, compare_page):
     for lab in ("national", "transparent"):
         dailies = [pd.read_parquet(compare_dir / f"{lab}-r{k}" / "daily.parquet")
                    for k in range(2)]
+        # every scenario lists people and misattributes acts: no line is all zeros
+        assert all(d["listed"].max() > 0 for d in dailies), lab
+        assert all(d["misattributed_events"].sum() > 0 for d in dailies), lab
         t = compare_page.trace("fig-compare-listed", "listed", scenario=lab, stat="mean")
         expect = np.mean([d["listed"].to_numpy(float) for d in dailies], axis=0)
         assert np.allclose(np.array(t["y"], dtype=float), expect)
+        wrong = compare_page.trace("fig-compare-wrongful-listed", "wrongful_listed",
+                                   scenario=lab, stat="mean")
+        expect = np.mean([d["wrongful_listed"].to_numpy(float) for d in dailies], axis=0)
+        assert expect.max() > 0, lab  # somebody was listed wrongly
+        assert np.allclose(np.array(wrong["y"], dtype=float), expect)
         lo = compare_page.trace("fig-compare-listed", "listed", scenario=lab, stat="min")
         assert np.allclose(lo["y"], np.min([d["listed"] for d in dailies], axis=0))
         mis = compare_page.trace("fig-compare-misattributed-events", "misattributed_events",

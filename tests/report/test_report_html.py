@@ -104,7 +104,12 @@ def test_denials_by_type_are_running_totals(run_result, run_page):
 
 def test_harms_panel(run_result, run_page):
     d, s = run_result.daily, run_result.summary
-    assert d["misattributed_events"].sum() > 0  # the fixture makes identity errors frequent
+    # the fixture makes identity errors frequent: people are listed, some wrongly, refused
+    # and punished through their households, so no series below is all zeros
+    assert d["misattributed_events"].sum() > 0
+    assert d["listed"].max() > 0 and d["wrongful_listed"].max() > 0
+    assert d["denied_wrongful"].sum() > 0
+    assert d["collateral_sanctioned"].max() > 0 and d["collateral_denials"].sum() > 0
     assert _same(run_page.trace("fig-harms", "wrongful_listed")["y"], d["wrongful_listed"])
     assert _same(run_page.trace("fig-harms", "collateral_sanctioned")["y"],
                  d["collateral_sanctioned"])
@@ -113,14 +118,15 @@ def test_harms_panel(run_result, run_page):
     # disparate impact: one bar per group, the last day's rate per 10,000
     groups = [c.split("__")[1] for c in d.columns if c.startswith("wrongful_rate__")]
     assert groups == ["majority", "minority"]
+    assert all(d[f"wrongful_listed__{g}"].iloc[-1] > 0 for g in groups)  # both groups hit
     bars = run_page.trace("fig-group-rates", "wrongful_rate__*", transform="last×10000")
     assert bars["x"] == groups
     assert _same(bars["y"], [d[f"wrongful_rate__{g}"].iloc[-1] * 1e4 for g in groups])
     mean = run_page.trace("fig-group-rates", "wrongful_rate__*", transform="mean×10000")
     assert _same(mean["y"], [d[f"wrongful_rate__{g}"].mean() * 1e4 for g in groups])
-    if d["disparate_impact"].notna().any():
-        assert _same(run_page.trace("fig-disparate-impact", "disparate_impact")["y"],
-                     d["disparate_impact"])
+    assert d["disparate_impact"].notna().any()  # defined once both groups are hit
+    assert _same(run_page.trace("fig-disparate-impact", "disparate_impact")["y"],
+                 d["disparate_impact"])
     # chilling effect from the summary
     ch = run_page.trace("fig-chilling", "chilling")
     assert ch["y"] == [s["chilling"]["acts_without_monitoring"],
@@ -133,6 +139,10 @@ def test_headline_cards_carry_the_run_numbers(run_result, run_page):
     d = run_result.daily
     cards = {a["data-metric"]: a for tag, a in run_page.elements
              if "card" in a.get("class", "").split()}
+    # non-zero numbers, so a card showing 0 for each would not pass
+    last = d.iloc[-1]
+    assert last["listed"] > 0 and last["wrongful_listed"] > 0
+    assert last["collateral_sanctioned"] > 0 and d["denied_wrongful"].sum() > 0
     assert float(cards["listed"]["data-value"]) == d["listed"].iloc[-1]
     assert float(cards["wrongful_listed"]["data-value"]) == d["wrongful_listed"].iloc[-1]
     assert float(cards["misattributed_events"]["data-value"]) == d["misattributed_events"].sum()

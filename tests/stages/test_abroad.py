@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from types import SimpleNamespace
 from typing import Any
 
@@ -44,8 +45,10 @@ def _scenario(flows: list[dict[str, Any]], agents: int = 3000, days: int = 30,
                    set={"data_flows": flows, "output.event_log.enabled": False, **over})
 
 
-def _abroad_columns(sc: Scenario) -> list[dict[str, Any]]:
-    sim = Simulation(sc).build()
+def _abroad_columns(sc: Scenario, threads: int | None = None) -> list[dict[str, Any]]:
+    sim = Simulation(sc, threads=threads).build()
+    if threads is not None:
+        assert sim.threads == numba.get_num_threads() == threads
     sim.run()
     return [{k: v for k, v in row.items() if k.startswith("abroad_")} for row in sim.rows]
 
@@ -124,18 +127,41 @@ def test_duplicate_flow_names_are_rejected() -> None:
 # --------------------------------------------------------------------------- determinism
 
 
-def test_same_seed_same_columns_whatever_the_threads() -> None:
+def test_same_seed_same_columns_other_seed_other_columns() -> None:
     sc = _scenario(EXAMPLES, days=15)
     first = _abroad_columns(sc)
     assert first == _abroad_columns(sc)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        assert _abroad_columns(sc) == first
-    finally:
-        numba.set_num_threads(before)
     other = _abroad_columns(_scenario(EXAMPLES, days=15, seed=sc.seed + 1))
     assert other != first
+
+
+NUMBA_THREADS = numba.config.NUMBA_NUM_THREADS
+
+
+@pytest.mark.skipif(NUMBA_THREADS < 2, reason=(
+    f"Numba has {NUMBA_THREADS} thread(s) here (NUMBA_NUM_THREADS; os.cpu_count() = "
+    f"{os.cpu_count()}): a 1-thread and a 2-thread run would be the same run"))
+def test_same_columns_whatever_the_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a city flow big enough for the parallel kernel (more expected visitors a day than
+    # SERIAL_BELOW) over several chunks of residents, beside the two example flows
+    sc = _scenario([*EXAMPLES, _flow("city", 30_000, 4 * A.CHUNK)], days=5)
+    parallel_calls = []
+    kernel = A.abroad_kernel
+
+    def counting_kernel(*args: Any) -> Any:
+        parallel_calls.append(args[0])
+        return kernel(*args)
+
+    monkeypatch.setattr(A, "abroad_kernel", counting_kernel)
+    before = numba.get_num_threads()
+    try:
+        two = _abroad_columns(sc, threads=2)
+        one = _abroad_columns(sc, threads=1)
+    finally:
+        numba.set_num_threads(before)
+    assert one == two
+    assert parallel_calls, "the parallel kernel never ran: the test would prove nothing"
+    assert all(r["abroad_visitors__city"] > A.SERIAL_BELOW / 2 for r in one)
 
 
 # --------------------------------------------------------------------------- consistency

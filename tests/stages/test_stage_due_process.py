@@ -121,5 +121,7 @@ def test_credit_repair_rate(tk):
 
 def test_instant_appeals_clear_every_wrongful_listing(tk):
     sim = tk.simulate("national", {**LISTING, "days": 12, **tk.INSTANT_APPEALS})
+    # acts are misattributed and people listed; the appeals clear the wrong records
+    assert tk.total(sim, "misattributed_events") > 0 and sim.rows[-1]["listed"] > 100
     assert tk.total(sim, "appeals_succeeded") > 0
     assert all(r["wrongful_listed"] == 0 for r in sim.rows)

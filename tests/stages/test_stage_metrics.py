@@ -48,9 +48,11 @@ def test_registry_is_generated_from_names():
     assert "acts_fraud" not in names
 
 
-def test_group_rates_and_disparate_impact(sim):
+def test_group_rates_and_disparate_impact(sim, tk):
     w, s, p = sim.world, sim.state, sim.params
     row = sim.rows[-1]
+    # the fixture lists people wrongly, in every group, so the ratio is defined and checked
+    assert tk.total(sim, "misattributed_events") > 0 and row["wrongful_listed"] > 0
     g = w.attr >> 3
     wrong = ((s.flags & F_LISTED) != 0) & ((s.flags & F_TLISTED) == 0)
     rates = []
@@ -59,19 +61,42 @@ def test_group_rates_and_disparate_impact(sim):
         assert row[f"wrongful_listed__{name}"] == int(wrong[g == k].sum())
         assert math.isclose(row[f"wrongful_rate__{name}"], wrong[g == k].sum() / n)
         rates.append(wrong[g == k].sum() / n)
-    if min(rates) > 0:
-        assert math.isclose(row["disparate_impact"], max(rates) / min(rates))
-    else:
-        assert math.isnan(row["disparate_impact"])
+    assert min(rates) > 0, rates
+    assert math.isclose(row["disparate_impact"], max(rates) / min(rates))
+
+
+def test_disparate_impact_undefined_without_wrongful_listings(tk):
+    """No identity errors: people are listed, nobody wrongly, and the ratio is NaN."""
+    sim = tk.simulate("national", {"population.agents": 3000, "days": 6, "seed": 8,
+                                   **tk.HIGH_FMR, **tk.zero_identity_errors()})
+    row = sim.rows[-1]
+    assert row["listed"] > 0 and row["wrongful_listed"] == 0
+    assert all(row[f"wrongful_rate__{g}"] == 0 for g in sim.params.group_names)
+    assert math.isnan(row["disparate_impact"])
 
 
 def test_percentiles_within_a_histogram_bin(sim):
+    """The day's percentiles are read off the N_HIST-bin histogram (engine ``_row``): the
+    q-th percentile is the bin where the cumulative count first reaches q·n/100, plus a
+    linear interpolation inside that bin. The exact percentile of the same definition,
+    the order statistic of rank ceil(q·n/100) (NumPy's "inverted_cdf"), lies in that same
+    bin, so both lie inside one bin: they differ by at most one bin width."""
+    from scslab.params import N_HIST, P_HIST_HI, P_HIST_LO
+
     s = sim.state.score.astype(np.float64)
-    sc = sim.scenario.policy.scoring
-    width = (sc.maximum - sc.minimum) / 64
+    lo, hi = sim.params.prm[P_HIST_LO], sim.params.prm[P_HIST_HI]
+    width = (hi - lo) / N_HIST
+    # every score inside the window: the end bins, which take everything beyond it, are
+    # not stretched (else the bound would not hold there)
+    assert lo <= s.min() and s.max() < hi, (lo, hi, s.min(), s.max())
     row = sim.rows[-1]
-    for q in (5, 25, 50, 75, 95):
-        assert abs(row[f"score_p{q:02d}"] - np.percentile(s, q)) <= width + 1e-9, q
+    exact = {q: float(np.percentile(s, q, method="inverted_cdf")) for q in (5, 25, 50, 75, 95)}
+    # the percentiles fall in several bins, so the bin search itself is exercised
+    assert len({int((x - lo) // width) for x in exact.values()}) >= 3, exact
+    for q, x in exact.items():
+        got = row[f"score_p{q:02d}"]
+        # 1e-9 of a bin: a score on a bin edge may fall either side in float arithmetic
+        assert abs(got - x) <= width * (1 + 1e-9), (q, got, x, width)
 
 
 def test_mean_scores_are_exact_fixed_point_means(sim):

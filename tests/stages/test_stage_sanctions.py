@@ -134,8 +134,9 @@ def test_denied_wrongful_only_for_wrongfully_listed(tk):
                                    "policy.lists.blacklist.enter_below": 995,
                                    "policy.lists.blacklist.exit_at_or_above": 999,
                                    "policy.sanctions.flight.attempt_rate": 0.5})
-    assert tk.total(sim, "denied_flight") > 0
+    assert sim.rows[-1]["listed"] > 100 and tk.total(sim, "denied_flight") > 0
     assert tk.total(sim, "denied_wrongful") == 0
     hi = tk.simulate("national", {"population.agents": 6000, "days": 10, **tk.HIGH_FMR,
                                   "policy.sanctions.flight.attempt_rate": 0.5})
+    assert tk.total(hi, "misattributed_events") > 0 and hi.rows[-1]["wrongful_listed"] > 0
     assert tk.total(hi, "denied_wrongful") > 0
