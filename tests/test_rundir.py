@@ -90,11 +90,20 @@ def test_open_new_refuses_a_run_an_other_folder_and_an_unfinished_partial(tmp_pa
     (tmp_path / "mine" / "notes").write_text("x")
     with pytest.raises(RunDirError, match="not a scslab run"):
         rundir.open_new(tmp_path / "mine", overwrite=True)
-    (tmp_path / "k.partial").mkdir()
+    _run(tmp_path / "k.partial")
     with pytest.raises(RunDirError, match="--resume.*--overwrite"):
         rundir.open_new(tmp_path / "k")
     # a refusal leaves no lock behind
     assert not list(tmp_path.glob(".*.lock"))
+
+
+def test_a_partial_that_never_started_is_taken_over(tmp_path):
+    """Killed before its scenario.yaml: there is nothing to resume, so a new run may go."""
+    (tmp_path / "k.partial").mkdir()
+    (tmp_path / "k.partial" / "summary.json").write_text("{}")
+    w = rundir.open_new(tmp_path / "k")
+    assert list(w.partial.iterdir()) == []
+    w.release()
 
 
 def test_overwrite_moves_the_old_run_aside_then_deletes_it(tmp_path):
