@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from scslab.errors import ScenarioError
+from scslab.inputs import STRICT_ERROR
 from scslab.scenario.refs import did_you_mean
 from scslab.scenario.schema import Scenario
 
@@ -454,6 +455,11 @@ def format_validation_error(e: ValidationError, origin: str) -> str:
         parent = _model_at(loc[:-1])
         hint = did_you_mean(str(loc[-1]), parent.model_fields) if parent else ""
         msg = f"unknown key{hint}"
+    elif err["type"] == STRICT_ERROR:  # true for a number, 1 for a yes/no
+        ctx = err.get("ctx") or {}
+        loc = (*loc, *ctx.get("subpath", ()))
+        path = _loc_str(loc)
+        msg = str(ctx.get("reason", err["msg"]))
     else:
         msg = err["msg"]
         if msg.startswith("Value error, "):
