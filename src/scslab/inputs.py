@@ -1,5 +1,9 @@
-"""Checks on what users hand to scslab, shared by the scenario and data-flow models.
+"""Checks on what users hand to scslab, shared by the scenario loader, the law files and
+the run-directory readers.
 
+- Files: only regular files are read. A named pipe would block ``open()`` forever, a
+  device (``/dev/zero``) never ends, a directory or a socket cannot be read at all;
+  :func:`read_regular` opens without blocking and refuses them before reading a byte.
 - Values: pydantic's lax mode reads ``true`` as 1.0 in a number field and ``1`` as
   ``True`` in a yes/no field. :class:`StrictScalars` refuses both, for every field of
   every model that derives from it, from YAML files and ``--set`` alike.
@@ -7,12 +11,108 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import types
 import typing
+from pathlib import Path
 from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
+
+# --------------------------------------------------------------------------- files
+
+
+class NotRegularFile(Exception):  # noqa: N818 - reads as "is not a regular file"
+    """``path`` exists but is a pipe, a device, a socket or a directory."""
+
+    def __init__(self, path: str | os.PathLike, kind: str) -> None:
+        super().__init__(f"{path} is not a regular file ({kind})")
+        self.path = path
+        self.kind = kind
+
+
+def file_kind(mode: int) -> str | None:
+    """None for a regular file, else what it is: 'a named pipe', 'a directory', …"""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
+
+
+def not_regular(path: str | os.PathLike) -> str | None:
+    """What ``path`` is when it exists and is not a regular file (symlinks followed)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return file_kind(st.st_mode)
+
+
+def check_regular(path: str | os.PathLike) -> None:
+    """Raise NotRegularFile when ``path`` exists and is not a regular file."""
+    kind = not_regular(path)
+    if kind is not None:
+        raise NotRegularFile(path, kind)
+
+
+def read_regular(path: str | os.PathLike, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of the regular file ``path``.
+
+    Opens without blocking (a named pipe with no writer would block ``open()``), then
+    checks what was opened, so the answer holds even if the path changes in between.
+
+    Raises:
+        NotRegularFile: a pipe, device, socket or directory.
+        OSError: missing, unreadable, a path through a file (``file.yaml/x.yaml``) …
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        kind = not_regular(path)  # a socket cannot be opened at all (ENXIO)
+        if kind is not None:
+            raise NotRegularFile(path, kind) from None
+        raise e from None
+    try:
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise NotRegularFile(path, kind)
+        os.set_blocking(fd, True)
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def why_missing(path: str | os.PathLike) -> str | None:
+    """For a path that does not exist: 'x.yaml is a file, not a folder' when a parent is
+    a file (``file.yaml/x.yaml``), else None."""
+    p = Path(path)
+    for parent in p.parents:
+        kind = not_regular(parent)
+        if kind is None and parent.exists():  # a regular file in the middle of the path
+            return f"{parent} is a file, not a folder"
+        if kind == "a directory":
+            return None
+    return None
+
 
 # --------------------------------------------------------------------------- values
 
