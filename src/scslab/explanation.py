@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -30,7 +31,7 @@ from scslab.buffers import (
 )
 from scslab.errors import RunDirError
 from scslab.eventlog import logged_mask
-from scslab.results import EVENTS_FILE, load_run
+from scslab.results import EVENTS_FILE, check_events_schema, load_run, run_file
 from scslab.rng import stream_key
 
 
@@ -105,7 +106,7 @@ def explain_agent(run_dir: str | Path, agent: int) -> Explanation:
     """Read one agent's events; exit-2 errors for ids outside the population or sample."""
     run_dir = Path(run_dir)
     res = load_run(run_dir)
-    n = int(res.summary.get("agents", 0))
+    n = int(res.summary["agents"])  # read_summary checked: an integer >= 1
     if not 0 <= agent < n:
         raise RunDirError(f"agent {agent} is outside the population (ids 0..{n - 1})")
     info = res.summary.get("event_log") or {}
@@ -113,6 +114,12 @@ def explain_agent(run_dir: str | Path, agent: int) -> Explanation:
     if not info.get("enabled") or not path.exists():
         raise RunDirError(f"{run_dir} has no event log; re-run with "
                           "--set output.event_log.enabled=true")
+    path = run_file(run_dir, EVENTS_FILE)
+    try:
+        check_events_schema(pq.read_schema(path), path)
+    except (pa.ArrowException, OSError) as e:
+        raise RunDirError(f"{path}: unreadable ({str(e).splitlines()[0]}); re-run the "
+                          "scenario") from None
     frac = float(info.get("fraction", 1.0))
     note = "all agents are logged"
     if frac < 1.0:
