@@ -26,7 +26,7 @@ import pandas as pd
 
 from scslab.errors import RunDirError, ScslabError
 from scslab.fileio import atomic_write_text
-from scslab.inputs import not_regular
+from scslab.inputs import not_regular, why_missing
 from scslab.params import N_HIST
 from scslab.results import Result, load_run
 
@@ -1922,6 +1922,9 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if kind is not None:  # a pipe or a device would be replaced by the report
         raise ScslabError(f"cannot write the report to {target}: it is not a regular file "
                           f"({kind}); give an .html file path")
+    through_file = why_missing(target) if not target.parent.is_dir() else None
+    if through_file:  # --out file.html/r.html: mkdir would say "File exists"
+        raise ScslabError(f"cannot write the report to {target}: {through_file}")
     if is_comparison_dir(run_dir):
         text = render_comparison_html(load_comparison(run_dir))
     else:
