@@ -9,7 +9,7 @@ import pytest
 import scslab
 from scslab.buffers import EV_ACT, EV_LIST_ENTER
 from scslab.cli import main
-from scslab.errors import RunDirError
+from scslab.errors import RunDirError, ScslabError
 from scslab.explanation import explain_agent
 
 
@@ -80,11 +80,23 @@ def test_agent_with_no_events_exits_0(capsys, wrongful_run, quiet_agent):
 
 @pytest.mark.parametrize("agent", [3000, 10**9, -1])
 def test_agent_outside_the_population_exits_2(capsys, wrongful_run, agent):
-    with pytest.raises(RunDirError):
+    with pytest.raises(ScslabError, match=rf"^agent {agent}: agent ids run from 0 to 2999 "
+                                          r"in this run"):
         explain_agent(wrongful_run.run_dir, agent)
     code, out, err = cli(capsys, "explain", wrongful_run.run_dir, "--", agent)
     assert code == 2, (out, err)
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"agent {agent}: agent ids run from 0 to 2999" in err
+
+
+@pytest.mark.parametrize("agent", [True, 1.0, "1", None])
+def test_agent_id_must_be_a_whole_number(wrongful_run, agent):
+    with pytest.raises(ScslabError, match="an agent id is a whole number"):
+        explain_agent(wrongful_run.run_dir, agent)
+
+
+def test_agent_id_may_be_a_numpy_integer(wrongful_run, quiet_agent):
+    assert explain_agent(wrongful_run.run_dir, np.int64(quiet_agent)).agent == quiet_agent
 
 
 def test_explain_api_matches(wrongful_run, wrongful_agent):

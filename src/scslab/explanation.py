@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -28,9 +30,9 @@ from scslab.buffers import (
     LIST_NAMES,
     REASON_NAMES,
 )
-from scslab.errors import RunDirError
+from scslab.errors import RunDirError, ScslabError
 from scslab.eventlog import logged_mask
-from scslab.results import EVENTS_FILE, load_run
+from scslab.results import EVENTS_FILE, check_events_schema, load_run, run_file
 from scslab.rng import stream_key
 
 
@@ -104,15 +106,26 @@ def _describe(ev: dict, behaviours: list[str], sensors: list[str], sanctions: li
 def explain_agent(run_dir: str | Path, agent: int) -> Explanation:
     """Read one agent's events; exit-2 errors for ids outside the population or sample."""
     run_dir = Path(run_dir)
+    if isinstance(agent, bool) or not isinstance(agent, numbers.Integral):
+        raise ScslabError(f"agent {agent!r}: an agent id is a whole number from 0 to N-1 "
+                          "(N agents in the run)")
+    agent = int(agent)
     res = load_run(run_dir)
-    n = int(res.summary.get("agents", 0))
+    n = int(res.summary["agents"])  # read_summary checked: an integer >= 1
     if not 0 <= agent < n:
-        raise RunDirError(f"agent {agent} is outside the population (ids 0..{n - 1})")
+        raise ScslabError(f"agent {agent}: agent ids run from 0 to {n - 1} in this run "
+                          f"({n:,} agents)")
     info = res.summary.get("event_log") or {}
     path = run_dir / EVENTS_FILE
     if not info.get("enabled") or not path.exists():
         raise RunDirError(f"{run_dir} has no event log; re-run with "
                           "--set output.event_log.enabled=true")
+    path = run_file(run_dir, EVENTS_FILE)
+    try:
+        check_events_schema(pq.read_schema(path), path)
+    except (pa.ArrowException, OSError) as e:
+        raise RunDirError(f"{path}: unreadable ({str(e).splitlines()[0]}); re-run the "
+                          "scenario") from None
     frac = float(info.get("fraction", 1.0))
     note = "all agents are logged"
     if frac < 1.0:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from scslab.errors import RunDirError, ScslabError
 from scslab.fileio import atomic_write_text
+from scslab.inputs import not_regular, why_missing
 from scslab.params import N_HIST
 from scslab.results import Result, load_run
 
@@ -416,7 +417,7 @@ def fig_score(daily: pd.DataFrame) -> ReportFigure:
     first, last = (daily["mean_score"].iloc[0], daily["mean_score"].iloc[-1]) if (
         _has(daily, "mean_score") and len(daily)) else (None, None)
     gap = None
-    if _has(daily, "mean_true_score") and len(daily):
+    if _has(daily, "mean_true_score") and _has(daily, "mean_score") and len(daily):
         gap = float(daily["mean_true_score"].iloc[-1] - daily["mean_score"].iloc[-1])
     caption = ("Everyone starts with the same score. Each day the shaded bands show where the "
                f"middle half and the middle 90% of scores lie (read from a {N_HIST}-bin "
@@ -1427,19 +1428,51 @@ def comparison_data(cmp: Comparison) -> ComparisonData:
 def load_comparison(out_dir: str | Path) -> ComparisonData:
     """Read a ``scslab compare --out`` directory (comparison.csv, runs.csv, run dirs)."""
     out_dir = Path(out_dir)
+    for name in ("comparison.csv", "runs.csv"):
+        kind = not_regular(out_dir / name)
+        if kind is not None:
+            raise RunDirError(f"{out_dir / name} is not a regular file ({kind}); re-run the "
+                              "comparison")
     try:
         table = pd.read_csv(out_dir / "comparison.csv")
         per_run = pd.read_csv(out_dir / "runs.csv")
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as e:
+        # pandas' ParserError and EmptyDataError are ValueErrors
         raise RunDirError(f"{out_dir}: unreadable comparison ({str(e).splitlines()[0]})") from None
     if "outcome" not in table.columns or not {"scenario", "replicate"} <= set(per_run.columns):
         raise RunDirError(f"{out_dir}: comparison.csv or runs.csv lacks the expected columns")
+    _check_comparison(out_dir, table, per_run)
     labels = list(dict.fromkeys(str(s) for s in per_run["scenario"]))
     runs: dict[str, list[Result]] = {lab: [] for lab in labels}
     for lab, rep in zip(per_run["scenario"], per_run["replicate"], strict=True):
         d = out_dir / f"{lab}-r{int(rep)}"
         runs[str(lab)].append(load_run(d))
     return ComparisonData(labels, table, per_run, runs, out_dir)
+
+
+def _check_comparison(out_dir: Path, table: pd.DataFrame, per_run: pd.DataFrame) -> None:
+    """Raise RunDirError naming the file and column when a comparison holds values the
+    report cannot use (text where numbers belong, a replicate that is not a number)."""
+    def bad(name: str, what: str) -> RunDirError:
+        return RunDirError(f"{out_dir / name}: {what}; re-run the comparison")
+
+    for col in ("replicate", "seed"):
+        if col in per_run.columns and not pd.api.types.is_integer_dtype(per_run[col]):
+            raise bad("runs.csv", f"column {col!r} holds {per_run[col].dtype} values, "
+                                  "expected whole numbers")
+    if (per_run["replicate"] < 0).any():
+        raise bad("runs.csv", "column 'replicate' holds a negative number")
+    for lab in per_run["scenario"]:
+        if pd.isna(lab) or not str(lab).strip() or any(c in str(lab) for c in "/\\\0"):
+            raise bad("runs.csv", f"scenario label {str(lab)!r} is not a run name")
+    text_ok = {"scenario", "run_id"}
+    for col in per_run.columns:
+        if col not in text_ok and not pd.api.types.is_numeric_dtype(per_run[col]):
+            raise bad("runs.csv", f"column {col!r} holds text, expected numbers")
+    for col in table.columns:
+        if col not in ("outcome", "description") and not pd.api.types.is_numeric_dtype(
+                table[col]):
+            raise bad("comparison.csv", f"column {col!r} holds text, expected numbers")
 
 
 def _interval_text(m: Any, lo: Any, hi: Any) -> str:
@@ -1885,6 +1918,13 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     target = Path(out) if out is not None else run_dir / REPORT_FILE
     if target.is_dir():
         target = target / REPORT_FILE
+    kind = not_regular(target)
+    if kind is not None:  # a pipe or a device would be replaced by the report
+        raise ScslabError(f"cannot write the report to {target}: it is not a regular file "
+                          f"({kind}); give an .html file path")
+    through_file = why_missing(target) if not target.parent.is_dir() else None
+    if through_file:  # --out file.html/r.html: mkdir would say "File exists"
+        raise ScslabError(f"cannot write the report to {target}: {through_file}")
     if is_comparison_dir(run_dir):
         text = render_comparison_html(load_comparison(run_dir))
     else:

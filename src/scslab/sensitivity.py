@@ -41,6 +41,7 @@ from scslab.sweep import (
     SweepPlan,
     SweepResult,
     _slug,
+    _value_at,
     dask_client,
     definition_id,
     key_outcomes,
@@ -158,7 +159,15 @@ def _params_input(params: Mapping[str, Sequence[float]] | Sequence[str]
 def resolve_params(base: Scenario, raw: list[tuple[str, float, float]]) -> list[Param]:
     """Check each path and both ends of its range through the schema; detect integers."""
     out = []
+    current = base.model_dump(mode="json")
     for path, lo, hi in raw:
+        try:  # a yes/no setting refuses 0 and 1 as values: say so before trying them
+            is_flag = isinstance(_value_at(current, path.split(".")), bool)
+        except (KeyError, IndexError, TypeError, ValueError):
+            is_flag = False  # not a setting: validate_point names it below
+        if is_flag:
+            raise ScenarioError(f"--param {path} is a yes/no setting; compare its values with "
+                                f"`scslab sweep --grid {path}=true,false`")
         ends = []
         for x in (lo, hi):
             val: float | int = int(x) if float(x).is_integer() else x

@@ -55,6 +55,7 @@ from scslab.audit.flows import (
     daily_captured_persons,
     expected_distinct_persons,
 )
+from scslab.inputs import NotRegularFile, read_regular
 
 __all__ = [
     "DISCLAIMER",
@@ -576,9 +577,11 @@ def load_law(path: str | Path) -> Law:
     """
     p = Path(path)
     limit = 1_000_000  # law files are a few kB; /dev/zero must not be read forever
-    try:
-        with open(p, "rb") as fh:
-            raw = fh.read(limit + 1)
+    try:  # non-blocking open: a named pipe or a device is refused, not waited on
+        raw = read_regular(p, limit)
+    except NotRegularFile as e:
+        raise LawFileError(f"law file {p}: not a regular file ({e.kind}); give a law YAML "
+                           "file") from None
     except OSError as e:
         raise LawFileError(f"law file {p}: cannot read it ({e.strerror or e})") from None
     if len(raw) > limit:

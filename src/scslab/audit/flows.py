@@ -19,7 +19,9 @@ import datetime as dt
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from scslab.inputs import StrictScalars
 
 __all__ = [
     "JURISDICTION_PATTERN",
@@ -76,8 +78,9 @@ def country_of(code: str) -> str:
     return code.split("-", 1)[0]
 
 
-class _Model(BaseModel):
-    """Base for data-flow models: frozen, unknown keys rejected, no NaN/inf."""
+class _Model(StrictScalars):
+    """Base for data-flow models: frozen, unknown keys rejected, no NaN/inf, no ``true``
+    for a number nor ``1`` for a yes/no (``StrictScalars``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
                               validate_default=True)

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from scslab.errors import ScenarioError
+from scslab.inputs import STRICT_ERROR, NotRegularFile, read_regular, why_missing
 from scslab.scenario.refs import did_you_mean
 from scslab.scenario.schema import Scenario
 
@@ -225,16 +226,23 @@ def _read_ref(ref: str | Path, relative_to: Path | None) -> tuple[dict, Path | N
                             f"({e.strerror or e}); give a preset name or a YAML file") from None
     if not exists:
         hint = did_you_mean(ref_s, preset_names())
+        through_file = why_missing(path)
+        if through_file:
+            raise ScenarioError(f"scenario file {_clip(repr(ref_s))} not found: "
+                                f"{_clip(through_file)}")
         if ref_s.endswith((".yaml", ".yml")) or "/" in ref_s:
             raise ScenarioError(f"scenario file {_clip(repr(ref_s))} not found")
         raise ScenarioError(f"{_clip(repr(ref_s))} is neither a preset nor a file{hint}; "
                             "`scslab presets` lists the presets")
-    if path.is_dir():
-        raise ScenarioError(f"{_clip(repr(ref_s))} is a directory; give a scenario YAML file "
-                            "or a preset")
     try:
-        with open(path, "rb") as fh:  # bounded: /dev/zero or a 10 GB file is refused fast
-            raw = fh.read(MAX_FILE_BYTES + 1)
+        # bounded and non-blocking: /dev/zero, a named pipe or a 10 GB file is refused fast
+        raw = read_regular(path, MAX_FILE_BYTES)
+    except NotRegularFile as e:
+        if e.kind == "a directory":
+            raise ScenarioError(f"{_clip(repr(ref_s))} is a directory; give a scenario YAML "
+                                "file or a preset") from None
+        raise ScenarioError(f"{_clip(repr(ref_s))} is not a regular file ({e.kind}); give a "
+                            "scenario YAML file or a preset") from None
     except OSError as e:
         raise ScenarioError(f"cannot read {_clip(repr(ref_s))}: {e.strerror or e}") from None
     return parse_yaml_text(raw, str(path)), path.parent, str(path)
@@ -454,6 +462,11 @@ def format_validation_error(e: ValidationError, origin: str) -> str:
         parent = _model_at(loc[:-1])
         hint = did_you_mean(str(loc[-1]), parent.model_fields) if parent else ""
         msg = f"unknown key{hint}"
+    elif err["type"] == STRICT_ERROR:  # true for a number, 1 for a yes/no
+        ctx = err.get("ctx") or {}
+        loc = (*loc, *ctx.get("subpath", ()))
+        path = _loc_str(loc)
+        msg = str(ctx.get("reason", err["msg"]))
     else:
         msg = err["msg"]
         if msg.startswith("Value error, "):

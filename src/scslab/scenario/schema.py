@@ -11,9 +11,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from scslab.audit.flows import DataFlow
+from scslab.inputs import StrictScalars
 
 SCHEMA_VERSION = 1
 
@@ -29,8 +30,9 @@ def F(default, description: str, unit: str | None = None, source: str = "assumpt
     return Field(default, description=description, json_schema_extra=extra, **kw)
 
 
-class Model(BaseModel):
-    """Base for scenario blocks: frozen, unknown keys rejected, no NaN/inf."""
+class Model(StrictScalars):
+    """Base for scenario blocks: frozen, unknown keys rejected, no NaN/inf, no ``true``
+    for a number nor ``1`` for a yes/no (``StrictScalars``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
                               validate_default=True)
