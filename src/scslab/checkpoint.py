@@ -80,9 +80,11 @@ def save(sim, run_dir: Path, scenario_hash: str) -> Path:
 
 def load_pointer(run_dir: Path) -> dict | None:
     """The checkpoint pointer of ``run_dir`` if one was saved (not validated)."""
+    from scslab.inputs import NotRegularFile, read_regular
+
     try:
-        return json.loads((Path(run_dir) / POINTER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return json.loads(read_regular(Path(run_dir) / POINTER, 1 << 20))
+    except (OSError, ValueError, NotRegularFile):
         return None
 
 
@@ -97,13 +99,17 @@ def load(run_dir: Path) -> dict | None:
         return None
     hint = (f"; delete {ptr} and the checkpoint-* folders to restart the run from day 0")
     parts_dir = run_dir / PARTS
+    from scslab.inputs import check_regular, read_regular
+
     try:
-        pointer = json.loads(ptr.read_text(encoding="utf-8"))
+        pointer = json.loads(read_regular(ptr, 1 << 20))
         name = pointer["checkpoint"]
         if not isinstance(name, str) or not _CHECKPOINT_NAME.fullmatch(name):
             raise ValueError(f"{POINTER} names {str(name)[:60]!r}, not a checkpoint folder")
         cdir = run_dir / name
-        meta = json.loads((cdir / "meta.json").read_text(encoding="utf-8"))
+        meta = json.loads(read_regular(cdir / "meta.json", 1 << 24))
+        for f in (cdir / "state.npz", cdir / "daily.parquet"):
+            check_regular(f)
         if not isinstance(meta, dict):
             raise ValueError("meta.json is not an object")
         day = int(meta["day"])
@@ -116,6 +122,7 @@ def load(run_dir: Path) -> dict | None:
         rows = pq.read_table(cdir / "daily.parquet").to_pylist()
         for n in event_parts:  # every part must be a readable Parquet file
             if (parts_dir / n).exists():
+                check_regular(parts_dir / n)
                 pq.read_metadata(parts_dir / n)
     except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways (BadZipFile…)
         raise RunDirError(f"{run_dir}: the checkpoint is corrupt or truncated "

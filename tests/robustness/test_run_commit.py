@@ -398,3 +398,20 @@ def test_out_of_memory_under_force_is_one_line(tmp_path):
     assert proc.returncode == 2, (proc.returncode, err[-3000:])
     assert "out of memory" in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
+
+
+def test_explain_takes_a_negative_id_as_an_id(clean_small, tmp_path):
+    done = run_cli("explain", clean_small, "-1", cwd=tmp_path)
+    assert_bad_input(done, "agent -1: agent ids run from 0 to 2999")
+
+
+def test_a_checkpoint_pointer_that_is_a_pipe_does_not_hang(tmp_path):
+    import os
+
+    out = tmp_path / "run"
+    part = _partial(out)
+    part.mkdir()
+    (part / "scenario.yaml").write_text("days: 3\npopulation:\n  agents: 100\n")
+    os.mkfifo(part / "checkpoint.json")
+    done = run_cli("run", "--resume", out, cwd=tmp_path, timeout=60)
+    assert_bad_input(done, "checkpoint is corrupt", "not a regular file")
