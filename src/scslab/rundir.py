@@ -63,7 +63,13 @@ def normalise(out: str | Path) -> Path:
 
 
 def is_run(path: Path) -> bool:
+    """A committed run directory: it has a summary or a scenario."""
     return path.is_dir() and any((path / m).is_file() for m in RUN_MARKERS)
+
+
+def started(partial: Path) -> bool:
+    """An unfinished run got as far as its scenario.yaml (so ``--resume`` can go on)."""
+    return (partial / "scenario.yaml").is_file()
 
 
 def classify(out: Path) -> str:
@@ -262,7 +268,7 @@ def open_new(out: str | Path, *, overwrite: bool = False) -> Writer:
                               f"--overwrite to replace it, or `scslab run --resume {out}` "
                               "if it was stopped early")
         partial = partial_path(out)
-        if partial.is_dir() and not partial.is_symlink() and not is_run(partial):
+        if partial.is_dir() and not partial.is_symlink() and not started(partial):
             shutil.rmtree(partial)  # died before it wrote anything: nothing to resume
         if partial.exists() or partial.is_symlink():
             if not overwrite:
@@ -301,7 +307,7 @@ def open_resume(out: str | Path) -> tuple[Writer, str]:
         partial = partial_path(out)
         state = classify(out)
         if partial.is_dir():
-            if not is_run(partial):
+            if not started(partial):
                 raise RunDirError(f"{partial} has no scenario.yaml: the run died before it "
                                   f"started; start it again with `scslab run SCENARIO --out "
                                   f"{out} --overwrite`")
