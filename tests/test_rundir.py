@@ -17,7 +17,8 @@ from scslab.errors import RunDirError
 
 def _run(path, run_id="r1"):
     path.mkdir(parents=True)
-    (path / "summary.json").write_text(f'{{"run_id": "{run_id}", "completed": true}}')
+    (path / "summary.json").write_text(
+        f'{{"run_id": "{run_id}", "completed": true, "agents": 10, "days": 1}}')
     (path / "scenario.yaml").write_text("days: 1\n")
     return path
 
@@ -143,7 +144,7 @@ def test_recover_keeps_the_old_run_while_a_partial_waits(tmp_path):
 def test_open_resume_copies_a_stopped_run_by_links(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    (out / "summary.json").write_text('{"completed": false}')
+    (out / "summary.json").write_text('{"completed": false, "agents": 10, "days": 0}')
     (out / "scenario.yaml").write_text("days: 1\n")
     w, found = rundir.open_resume(out)
     assert found == "stopped" and w.replace
