@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from scslab.audit.flows import DataFlow
 from scslab.inputs import StrictScalars
+from scslab.scenario.refs import check_references
 
 SCHEMA_VERSION = 1
 
@@ -550,7 +551,5 @@ class Scenario(Model):
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Scenario:
-        from scslab.scenario.refs import check_references
-
         check_references(self)
         return self
