@@ -42,7 +42,8 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from scslab.audit.flows import (
+from scslab.inputs import NotRegularFile, read_regular
+from scslab.scenario.flows import (
     Capture,
     Consent,
     DataFlow,
@@ -55,7 +56,6 @@ from scslab.audit.flows import (
     daily_captured_persons,
     expected_distinct_persons,
 )
-from scslab.inputs import NotRegularFile, read_regular
 
 __all__ = [
     "DISCLAIMER",

@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from scslab.audit.flows import DataFlow
 from scslab.inputs import StrictScalars
+from scslab.scenario.flows import DataFlow
 from scslab.scenario.refs import check_references
 
 SCHEMA_VERSION = 1
