@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scslab.api import chilling_counterfactual, chilling_summary, new_run_id, resolve, simulate
+from scslab.pipeline import (
+    chilling_counterfactual,
+    chilling_summary,
+    new_run_id,
+    resolve,
+    simulate,
+)
 from scslab.results import Result, daily_frame, write_run_dir
 from scslab.rng import spawn_seeds
 
@@ -123,7 +129,7 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
             chill = chilling_summary(sc_r, sim, cf)
             daily = daily_frame(sim.rows, [m.name for m in sim.metric_registry()],
                                 sc_r.start_date)
-            from scslab.api import summarise
+            from scslab.pipeline import summarise
 
             run_id = new_run_id(sc_r)
             summary = summarise(sim, elapsed, True, run_id, daily, chill)

@@ -1499,7 +1499,7 @@ def odd_markdown(scenario: Any, *, set: list[str] | dict | None = None,  # noqa:
                  origin: str | None = None) -> str:
     """The ODD description of a scenario (preset name, YAML path, mapping or Scenario)."""
     from scslab import __version__
-    from scslab.api import resolve
+    from scslab.pipeline import resolve
     from scslab.scenario.loader import scenario_hash
 
     sc = resolve(scenario, set=set)

@@ -354,7 +354,7 @@ def plan_sensitivity(scenario: str | Path | Scenario | dict | None,
     raw = _params_input(params)
     base: Scenario | None = None
     if scenario is not None:
-        from scslab.api import resolve
+        from scslab.pipeline import resolve
 
         base = resolve(scenario, agents=agents, days=days, seed=seed, set=set)
         fixed = ([str(k) for k in set] if isinstance(set, dict) else

@@ -315,7 +315,7 @@ def plan_sweep(scenario: str | Path | Scenario | dict, grid: Mapping[str, Sequen
 
     ``grid`` maps scenario paths to value lists, or is a list of ``PATH=V1,V2`` strings.
     """
-    from scslab.api import resolve
+    from scslab.pipeline import resolve
 
     base = resolve(scenario, agents=agents, days=days, seed=seed, set=set)
     items: list[tuple[str, list[Any]]] = []
@@ -377,7 +377,7 @@ def run_scenario_data(data: dict, run_id: str, threads: int | None = None,
 
     This is what a Dask worker executes: small in, small out (no event log).
     """
-    from scslab.api import chilling_counterfactual, chilling_summary, simulate, summarise
+    from scslab.pipeline import chilling_counterfactual, chilling_summary, simulate, summarise
     from scslab.results import clean_json, daily_frame
 
     sc = validate_raw(data, str(data.get("name", "scenario")))
