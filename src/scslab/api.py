@@ -65,7 +65,10 @@ def run(scenario: str | Path | Scenario | dict = "national", *, agents: int | No
     """Run a scenario (preset name, YAML path, mapping or Scenario) and return its Result.
 
     Args:
-        agents, days, seed: shortcuts for ``population.agents``, ``days``, ``seed``.
+        scenario: a preset name, a YAML path, a mapping or a Scenario.
+        agents: shortcut for ``population.agents``.
+        days: shortcut for ``days``.
+        seed: shortcut for ``seed``.
         set: overrides, as ``["path=value", …]`` or ``{"path": value}``.
         out: write a run directory there (scenario.yaml, daily.parquet, summary.json, …).
             The run works in ``<out>.partial`` and moves into place only when complete
@@ -73,12 +76,15 @@ def run(scenario: str | Path | Scenario | dict = "national", *, agents: int | No
             ``overwrite``) a run, which stays intact until the new one is complete.
         overwrite: replace the run at ``out`` (and its catalog row), or discard an
             unfinished ``<out>.partial``.
+        threads: Numba threads for the simulation (default: all cores).
         db: record the run in this DuckDB catalog.
+        save_agents: also write the final per-agent state (``agents.parquet``).
         chilling: also run the counterfactual without the penalty on speech and add
             ``chilling_effect`` to the summary (doubles the cost).
         progress: called after each day with (day, days, row).
         stop: polled after each day; returning True stops the run early, which is then
             committed with ``completed: false``.
+        report: write ``report.html`` into the run directory when the run completes.
         checkpoint_every: save a checkpoint every K days (default: the scenario's
             ``output.checkpoint_every``); needs ``out``. ``resume(out)`` continues from it.
         on_phase: called with what the run is doing: ``"building"``, ``"running"``,
@@ -114,8 +120,11 @@ def _phase(on_phase: PhaseFn | None, phase: str) -> None:
 
 
 def _guard_os(fn: Callable[[], Any], out: Path, w=None, resumable: bool = False):
-    """Call ``fn``; an environment error (full disk, read-only folder …) becomes one
-    line with its fix (exit 2). ``resumable``: the partial run is kept for --resume."""
+    """Call ``fn``, turning an environment error into one line with its fix (exit 2).
+
+    Environment errors are a full disk, a read-only folder and the like (see
+    ``fileio.describe_os_error``). ``resumable``: the partial run is kept for --resume.
+    """
     from scslab.errors import ScslabError
     from scslab.fileio import describe_os_error
 
@@ -211,8 +220,10 @@ def _finish(sc: Scenario, sim: Simulation, elapsed: float, completed: bool, run_
 
 
 def _commit(w, result: Result, options: dict) -> Result:
-    """The last steps in ``w.partial``: report, catalog row, ``completed``, then the move
-    into place. Each is redone by ``resume`` if a kill interrupts them."""
+    """The last steps in ``w.partial``: report, catalog row, ``completed``, move into place.
+
+    Each is redone by ``resume`` if a kill interrupts them.
+    """
     from scslab.fileio import atomic_write_json, atomic_write_text
     from scslab.results import SUMMARY_FILE, clean_json
 

@@ -86,6 +86,8 @@ def evaluate(raw: dict, params: list[Param], targets: list[Target], x: list[floa
 
 @dataclass
 class Calibration:
+    """What a calibration found: fitted parameters, achieved targets and the history."""
+
     scenario: Scenario
     params: list[Param]
     targets: list[Target]
@@ -206,6 +208,7 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
 
 
 def to_markdown(cal: Calibration) -> str:
+    """The calibration as a Markdown page: targets, fitted parameters and notes."""
     sc = cal.scenario
     lines = [f"# Calibration of `{sc.name}`", "",
              f"{sc.population.agents:,} agents × {sc.days} days"
@@ -229,6 +232,11 @@ def to_markdown(cal: Calibration) -> str:
 
 
 def write_calibration(cal: Calibration, out: Path) -> None:
+    """Write the calibration's files to the folder ``out``.
+
+    The page (``calibration.md``), the results as JSON (``calibration.json``), every
+    candidate run (``runs.csv``) and the fitted scenario (``calibrated.yaml``).
+    """
     import json
 
     from scslab.fileio import atomic_write, atomic_write_text

@@ -221,6 +221,7 @@ def _fmt(m: float, lo: float, hi: float) -> str:
 
 
 def render_comparison(cmp: Comparison, console) -> None:
+    """Print the comparison's outcomes with their intervals as a Rich table."""
     from rich.table import Table
 
     t = Table(title=f"{' vs '.join(cmp.labels)} — {len(cmp.seeds)} replicate(s), common "

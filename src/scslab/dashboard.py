@@ -171,8 +171,10 @@ def inside(path: Path, root: Path) -> bool:
 
 
 def list_runs(root: Path) -> list[Path]:
-    """Run and comparison directories directly under ``root``, newest first (runs still
-    in progress, in ``<out>.partial``, and hidden folders are not listed)."""
+    """Run and comparison directories directly under ``root``, newest first.
+
+    Runs still in progress (in ``<out>.partial``) and hidden folders are not listed.
+    """
     from scslab.rundir import PARTIAL_SUFFIX
 
     if not root.is_dir():

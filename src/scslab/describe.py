@@ -268,7 +268,7 @@ _HELPER_MODULES = ("scslab.stages.common",)
 
 
 def _functions(modules: list[str]) -> dict[str, tuple[str, Any]]:
-    """name → (module, function) for functions defined in ``modules``."""
+    """Name → (module, function) for functions defined in ``modules``."""
     out: dict[str, tuple[str, Any]] = {}
     for modname in modules:
         try:
@@ -498,6 +498,7 @@ class Parameter:
 
     @property
     def is_default(self) -> bool:
+        """Whether the value is the schema's default at this path."""
         return self.has_default and _same(self.value, self.default)
 
 
@@ -1545,8 +1546,11 @@ def describe(scenario: Any, *, set: list[str] | dict | None = None,  # noqa: A00
 def write_description(scenario: Any, out: str | Path, *,
                       set: list[str] | dict | None = None,  # noqa: A002
                       fmt: str | None = None, origin: str | None = None) -> Path:
-    """Write the ODD description to ``out`` atomically; the format follows the suffix by
-    default (``.html``/``.htm`` → HTML, anything else Markdown)."""
+    """Write the ODD description to ``out`` atomically.
+
+    The format follows the suffix by default: ``.html``/``.htm`` gives HTML, anything
+    else Markdown.
+    """
     from scslab.fileio import atomic_write_text
 
     out = Path(out)

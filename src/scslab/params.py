@@ -84,6 +84,10 @@ class Params:
 
 
 def sanction_who(kind: str, adults_only: bool) -> int:
+    """Who attempts sanctioned act ``kind``: 0 everyone, 1 adults only, 2 children only.
+
+    School places are sought for children, so ``private_school`` is 2 in any case.
+    """
     if kind == "private_school":
         return 2
     return 1 if adults_only else 0

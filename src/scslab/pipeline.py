@@ -80,6 +80,7 @@ def _peak_rss() -> int:
 
 
 def new_run_id(sc: Scenario) -> str:
+    """A new run id: the scenario name, the local time and six random hex digits."""
     return f"{sc.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
@@ -149,6 +150,11 @@ def simulate(sc: Scenario, *, threads: int | None = None, progress: ProgressFn |
 
 def summarise(sim: Simulation, elapsed: float, completed: bool, run_id: str | None,
               daily, extra: dict | None = None) -> dict:
+    """The run's ``summary.json``: size, speed, provenance, last metrics and totals.
+
+    Adds the scaled figures when the scenario ``represents`` a real population, the
+    published targets beside what the run achieved, and ``extra``.
+    """
     from scslab.provenance import provenance
 
     sc = sim.scenario
@@ -224,6 +230,10 @@ def check_targets(sc: Scenario, daily, scales: dict[str, bool]) -> list[dict]:
 
 
 def chilling_summary(sc: Scenario, sim: Simulation, cf: Simulation) -> dict:
+    """The chilling effect: how much less of the chilled act ``sim`` has than ``cf``.
+
+    ``cf`` is the run of ``chilling_counterfactual(sc)`` on the same seed.
+    """
     col = f"acts_{sc.responses.chilling.behaviour}"
     with_ = sum(r.get(col, 0) for r in sim.rows)
     without = sum(r.get(col, 0) for r in cf.rows)

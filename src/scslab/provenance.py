@@ -30,6 +30,7 @@ def git_commit() -> str | None:
 
 
 def provenance(scenario_hash: str, threads: int, device: str = "cpu") -> dict:
+    """What a run needs to be reproduced: versions, commit, platform, scenario hash."""
     from scslab import __version__
 
     return {

@@ -275,6 +275,7 @@ class FieldDoc:
 
     @property
     def required(self) -> bool:
+        """Whether the field has no default (a scenario must give it)."""
         return self.default is PydanticUndefined
 
     def default_text(self, limit: int | None = 160) -> str:

@@ -828,8 +828,10 @@ def fig_abroad_reach(daily: pd.DataFrame, name: str, flow: Any = None) -> Report
 
 
 def fig_abroad_records(daily: pd.DataFrame, name: str, flow: Any = None) -> ReportFigure:
-    """One flow's records in the home system: people recorded, persons of interest, home ties,
-    and false matches onto home agents (summed since day 1)."""
+    """One flow's records in the home system, summed since day 1.
+
+    People recorded, persons of interest, home ties, and false matches onto home agents.
+    """
     fig = _new_figure("people (records)")
     sfx = f"__{name}"
     site = flow.site.name if flow is not None else name
@@ -876,8 +878,11 @@ def fig_abroad_records(daily: pd.DataFrame, name: str, flow: Any = None) -> Repo
 
 
 def abroad_table(daily: pd.DataFrame, names: Sequence[str], sc: Scenario | None = None) -> Table:
-    """Per flow: visits, captures, identifications and false matches over the run, and the
-    records, persons of interest and home ties at the end."""
+    """The table of measures per flow.
+
+    Visits, captures, identifications and false matches over the run, and the records,
+    persons of interest and home ties at the end.
+    """
     many = len(names) > 1
     cols = ["measure", *names] + (["all flows"] if many else [])
     rows, attrs = [], []
@@ -1005,8 +1010,10 @@ def _day_text(daily: pd.DataFrame, day: int | None) -> str:
 
 def fig_target(daily: pd.DataFrame, target: dict, k: int, summary: dict, meaning: str = ""
                ) -> ReportFigure:
-    """One published figure: the column over time (aggregated and scaled as the target reads
-    it) with the published value marked at its day."""
+    """One published figure: the column over time, with the published value at its day.
+
+    The column is aggregated and scaled as the target reads it.
+    """
     import plotly.graph_objects as go
 
     col, agg = str(target.get("column")), str(target.get("agg") or "last")
@@ -1451,8 +1458,11 @@ def load_comparison(out_dir: str | Path) -> ComparisonData:
 
 
 def _check_comparison(out_dir: Path, table: pd.DataFrame, per_run: pd.DataFrame) -> None:
-    """Raise RunDirError naming the file and column when a comparison holds values the
-    report cannot use (text where numbers belong, a replicate that is not a number)."""
+    """Raise RunDirError when a comparison holds values the report cannot use.
+
+    The error names the file and column: text where numbers belong, a replicate that is
+    not a number.
+    """
     def bad(name: str, what: str) -> RunDirError:
         return RunDirError(f"{out_dir / name}: {what}; re-run the comparison")
 

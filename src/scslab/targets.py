@@ -37,6 +37,10 @@ class Target:
     offset: float = 0.0
 
     def read(self, daily: pd.DataFrame, factor: float) -> float:
+        """What the run achieved: the column aggregated up to the day, scaled by ``factor``.
+
+        NaN when the daily table has no day up to the target's.
+        """
         d = daily if self.day is None else daily[daily["day"] <= self.day]
         if d.empty:
             return math.nan
@@ -47,6 +51,7 @@ class Target:
 
 
 def day_of(when: str, sc: Scenario) -> int:
+    """The run day of ``@WHEN``: a day number, or a date counted from ``start_date``."""
     if when.isdigit():
         return int(when)
     if sc.start_date is None:
@@ -63,12 +68,14 @@ def day_of(when: str, sc: Scenario) -> int:
 
 
 def date_of(day: int, sc: Scenario) -> str | None:
+    """The date of run day ``day`` (None when the scenario has no ``start_date``)."""
     if sc.start_date is None:
         return None
     return (date.fromisoformat(sc.start_date) + timedelta(days=day - 1)).isoformat()
 
 
 def parse_target(text: str, sc: Scenario, columns: list[str]) -> Target:
+    """Parse ``COLUMN[:AGG][+OFFSET][@WHEN]=VALUE`` against the run's daily columns."""
     m = _TARGET.match(text.strip())
     if not m:
         raise ScenarioError(f"--target {text!r}: expected COLUMN[:AGG][+OFFSET][@DATE]=VALUE, "
@@ -92,10 +99,12 @@ def parse_target(text: str, sc: Scenario, columns: list[str]) -> Target:
 
 
 def scale_factor(sc: Scenario) -> float:
+    """People per agent: ``represents / agents``, or 1 without ``represents``."""
     rep = sc.population.represents
     return rep / sc.population.agents if rep else 1.0
 
 
 def column_factors(sc: Scenario, columns_scale: dict[str, bool]) -> dict[str, float]:
+    """The factor for each column: ``scale_factor`` if it scales with the population."""
     f = scale_factor(sc)
     return {c: (f if s else 1.0) for c, s in columns_scale.items()}

@@ -79,8 +79,10 @@ def country_of(code: str) -> str:
 
 
 class _Model(StrictScalars):
-    """Base for data-flow models: frozen, unknown keys rejected, no NaN/inf, no ``true``
-    for a number nor ``1`` for a yes/no (``StrictScalars``)."""
+    """Base for data-flow models: frozen, unknown keys rejected, no NaN/inf.
+
+    Nor ``true`` for a number or ``1`` for a yes/no (``StrictScalars``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
                               validate_default=True)

@@ -38,9 +38,11 @@ def _short_tag(tag: str) -> str:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """Safe loader that refuses aliases (alias bombs), duplicate keys, unknown tags,
-    nesting deeper than MAX_DEPTH and more than MAX_NODES nodes, all while parsing
-    (before anything is expanded or built)."""
+    """Safe YAML loader that refuses hostile or ambiguous input while parsing.
+
+    It refuses aliases (alias bombs), duplicate keys, unknown tags, nesting deeper than
+    MAX_DEPTH and more than MAX_NODES nodes, before anything is expanded or built.
+    """
 
     def __init__(self, stream):
         super().__init__(stream)
@@ -199,10 +201,12 @@ def preset_names() -> list[str]:
 
 
 def preset_text(name: str) -> str:
+    """The YAML text of the shipped preset ``name``."""
     return _preset_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8")
 
 
 def preset_description(name: str) -> str:
+    """The first line of a preset's ``description`` ("" when it has none)."""
     data = parse_yaml_text(preset_text(name), f"preset {name}")
     return str(data.get("description", "")).strip().splitlines()[0] if data.get(
         "description") else ""
@@ -516,6 +520,7 @@ def fill_defaults(model_cls: type[BaseModel], raw: dict) -> dict:
 
 
 def validate_raw(raw: dict, origin: str = "scenario") -> Scenario:
+    """Validate a scenario mapping; any error becomes one ScenarioError naming ``origin``."""
     try:
         return Scenario.model_validate(fill_defaults(Scenario, raw))
     except ValidationError as e:
