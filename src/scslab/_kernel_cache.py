@@ -64,4 +64,5 @@ def configure() -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return  # not writable: Numba falls back to its default locations
-    numba.config.CACHE_DIR = str(folder)
+    # numba.config makes its attributes at import time, so its types do not declare them
+    numba.config.CACHE_DIR = str(folder)  # type: ignore[attr-defined]

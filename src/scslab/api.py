@@ -245,6 +245,7 @@ def _record(options: dict, result: Result, w) -> None:
     from scslab.catalog import record_run
     from scslab.errors import ScslabError
 
+    assert result.run_id is not None  # run() and resume() always give the run an id
     try:
         record_run(db, result.run_id, w.out if w is not None else None, result.scenario.name,
                    result.summary, result.daily, replaces=w.old_run_id() if w else None,

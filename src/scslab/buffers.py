@@ -39,6 +39,13 @@ class EventBuffer:
 
     FIELDS = (("agent", np.int64), ("other", np.int64), ("kind", np.uint8),
               ("code", np.uint8), ("sensor", np.int8), ("value", np.float32))
+    # One (n_chunks, cap) array per field, made by ``__init__`` from FIELDS.
+    agent: np.ndarray
+    other: np.ndarray
+    kind: np.ndarray
+    code: np.ndarray
+    sensor: np.ndarray
+    value: np.ndarray
 
     def __init__(self, n_chunks: int, cap: int):
         """Zeroed rows of ``cap`` events (at least 8) for each of ``n_chunks`` chunks."""

@@ -146,8 +146,8 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
         cur = _get(sc, p.path)
         ok = isinstance(cur, int | float) and p.lo <= float(cur) <= p.hi
         x0.append(min(1.0, max(0.0, p.to_unit(float(cur)))) if ok else 0.5)
-    m = max(1, int(math.log2(max(2, min(budget // 2, 4 * dim + 4)))))
-    design = qmc.Sobol(dim, scramble=True, seed=sc.seed % (2**32)).random_base2(m)
+    log2_n = max(1, int(math.log2(max(2, min(budget // 2, 4 * dim + 4)))))
+    design = qmc.Sobol(dim, scramble=True, seed=sc.seed % (2**32)).random_base2(log2_n)
     n_init = 1 + len(design)
     batch([x0] + [list(map(float, x)) for x in design])
     start = min(history, key=lambda r: r["objective"])["x"]
@@ -184,8 +184,8 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
     good = [r for r in history if r["objective"] <= best["objective"] + max(noise, 1e-12)]
     fitted = {}
     for p in ps:
-        vals = [r["values"][p.path] for r in good]
-        fitted[p.path] = {"value": best["values"][p.path], "lo": min(vals), "hi": max(vals),
+        kept = [r["values"][p.path] for r in good]
+        fitted[p.path] = {"value": best["values"][p.path], "lo": min(kept), "hi": max(kept),
                           "bounds": [p.lo, p.hi], "log_scale": p.log}
     hist = pd.DataFrame([{**{p.path: r["values"][p.path] for p in ps},
                           "objective": r["objective"],

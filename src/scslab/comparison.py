@@ -151,7 +151,7 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
     cmp = Comparison([str(s) for s in scenarios], labels, seeds, per_run, table, out_dir,
                      results)
     if out_dir is not None:
-        _write(cmp)
+        _write(cmp, out_dir)
         from scslab.report import write_comparison_report
 
         write_comparison_report(cmp)
@@ -181,13 +181,13 @@ def _table(per_run: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _write(cmp: Comparison) -> None:
+def _write(cmp: Comparison, out_dir: Path) -> None:
     from scslab.fileio import atomic_write
 
-    cmp.out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(cmp.out_dir / "comparison.csv", lambda p: cmp.table.to_csv(p, index=False))
-    atomic_write(cmp.out_dir / "runs.csv", lambda p: cmp.per_run.to_csv(p, index=False))
-    atomic_write(cmp.out_dir / "comparison.parquet", lambda p: cmp.table.to_parquet(p))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "comparison.csv", lambda p: cmp.table.to_csv(p, index=False))
+    atomic_write(out_dir / "runs.csv", lambda p: cmp.per_run.to_csv(p, index=False))
+    atomic_write(out_dir / "comparison.parquet", lambda p: cmp.table.to_parquet(p))
 
 
 def _record(db, cmp: Comparison, comparison_id: str) -> None:

@@ -34,7 +34,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, writer: Callable[[Path], object]) -> None:
     """Call ``writer(tmp_path)``, fsync it, then atomically replace ``path`` with it.
 
     A reader (or a run resumed after SIGKILL) sees the old file or the new one, never a
@@ -142,11 +142,12 @@ def describe_os_error(e: OSError) -> str | None:
     Only errors of the user's environment get a line (full disk, file-size limit,
     read-only or missing folder …); other OS errors are bugs and are left to raise.
     """
-    what = _ENV_ERRNOS.get(e.errno or -1)
+    code = e.errno or -1
+    what = _ENV_ERRNOS.get(code)
     if what is None:
         return None
     path = e.filename if e.filename is not None else None
     where = f"{path}: " if path is not None else ""
     if e.filename2 is not None:
         where = f"{e.filename} → {e.filename2}: "
-    return f"{where}{what}; {_FIXES[e.errno]}"
+    return f"{where}{what}; {_FIXES[code]}"

@@ -164,7 +164,7 @@ def summarise(sim: Simulation, elapsed: float, completed: bool, run_id: str | No
     last = {c: daily[c].iloc[-1] for c in daily.columns} if len(daily) else {}
     totals = {c: int(daily[c].sum()) if daily[c].dtype.kind in "iu" else float(daily[c].sum())
               for c in daily.columns if c in reg and reg[c].kind == "flow"}
-    summary = {
+    summary: dict[str, Any] = {
         "run_id": run_id,
         "scenario": sc.name,
         "agents": n,

@@ -423,7 +423,7 @@ def fig_score(daily: pd.DataFrame) -> ReportFigure:
                f"middle half and the middle 90% of scores lie (read from a {N_HIST}-bin "
                "histogram); the solid line is the average recorded score, and the dashed line the average score "
                "people would have had if no act had ever been recorded against the wrong person.")
-    if first is not None:
+    if first is not None and last is not None:  # both or neither
         caption += (f" The average went from {fmt(float(first))} on day 1 to {fmt(float(last))} "
                     f"on day {days[-1]}")
         caption += (f"; identity errors cost the average person {fmt(gap)} points."
@@ -989,7 +989,9 @@ _AGG_WORDS = {"last": "on the day", "sum": "summed since day 1", "mean": "averag
 
 def _scales(summary: dict, column: str) -> bool:
     sc = summary.get("scale")
-    return bool(sc) and column not in set(sc.get("not_scaled") or ())
+    if not sc:
+        return False
+    return column not in set(sc.get("not_scaled") or ())
 
 
 def _agg_series(daily: pd.DataFrame, column: str, agg: str, factor: float) -> list:
@@ -1267,12 +1269,12 @@ def group_table(result: Result) -> Table:
     rows = []
     for g in _groups(daily):
         rate = daily[f"wrongful_rate__{g}"]
+        last_rate = _last(daily, f"wrongful_rate__{g}")
         rows.append([
             g, pct(shares.get(g)) if g in shares else "–",
             fmt(mult.get(g, 1.0)) + "×",
             fmt(_last(daily, f"listed__{g}")), fmt(_last(daily, f"wrongful_listed__{g}")),
-            fmt(None if _last(daily, f"wrongful_rate__{g}") is None
-                else _last(daily, f"wrongful_rate__{g}") * 1e4),
+            fmt(None if last_rate is None else last_rate * 1e4),
             fmt(float(pd.to_numeric(rate).mean()) * 1e4 if len(rate) else None),
             fmt(_total(daily, f"misattributed__{g}")),
         ])
@@ -1317,6 +1319,8 @@ def governance_rows(sc: Scenario) -> list[list[str]]:
 
 def scenario_tables(sc: Scenario) -> list[Table]:
     """The key parameters of a scenario, as small tables."""
+    from scslab.scenario.schema import Cameras
+
     p, pol = sc.population, sc.policy
     pop = Table("Population", ["setting", "value"], [
         ["synthetic people", fmt(p.agents)],
@@ -1351,7 +1355,7 @@ def scenario_tables(sc: Scenario) -> list[Table]:
             sens_rows.append([_human(name), "off", "–", "–", "–", "–"])
             continue
         cov = pct(s.coverage, 0)
-        if getattr(s, "density_coverage", False):
+        if isinstance(s, Cameras) and s.density_coverage:
             cov = f"from camera density (63% at {fmt(s.saturation_per_1000)} per 1,000)"
         sens_rows.append([_human(name), value_text([_human(o) for o in s.observes]), cov,
                           pct(s.detection, 0), pct(s.false_match_rate, 3),

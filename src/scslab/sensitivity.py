@@ -205,6 +205,7 @@ class Outcome:
             if self.column not in daily or not len(daily):
                 return math.nan
             s = daily[self.column].astype(float)
+            assert self.agg is not None  # parse_outcome gives every daily outcome one
             return float(s.iloc[-1] if self.agg == "last" else getattr(s, self.agg)())
         if self.kind in ("metrics", "totals"):
             v = summary.get(self.kind, {}).get(self.column)

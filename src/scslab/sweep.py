@@ -361,12 +361,12 @@ def plan_sweep(scenario: str | Path | Scenario | dict, grid: Mapping[str, Sequen
     for path, vals in items:
         canon_grid[path] = [validate_point(base, {path: v})[1][path] for v in vals]
         dumped = [json.dumps(v, sort_keys=True) for v in canon_grid[path]]
-        dup = next((i for i, v in enumerate(dumped) if v in dumped[:i]), None)
-        if dup is not None:
-            first = dumped.index(dumped[dup])
+        dup_at = next((i for i, v in enumerate(dumped) if v in dumped[:i]), None)
+        if dup_at is not None:
+            first = dumped.index(dumped[dup_at])
             raise ScenarioError(f"--grid {path}: {json.dumps(vals[first])} and "
-                                f"{json.dumps(vals[dup])} are the same setting "
-                                f"({dumped[dup]}); list each value once")
+                                f"{json.dumps(vals[dup_at])} are the same setting "
+                                f"({dumped[dup_at]}); list each value once")
     points = [dict(zip(canon_grid, combo, strict=True))
               for combo in itertools.product(*canon_grid.values())] or [{}]
     defn = {"kind": "grid", "scenario_hash": scenario_hash(base),

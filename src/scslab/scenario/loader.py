@@ -399,6 +399,7 @@ def apply_overrides(raw: dict, overrides: list[str] | dict[str, Any] | None) -> 
     """Apply ``--set`` expressions or a {dotted.path: value} mapping to a raw scenario."""
     if not overrides:
         return raw
+    items: list[tuple[str | list[str], Any]]  # a dotted path, or one split by parse_set
     if isinstance(overrides, dict):
         items = list(overrides.items())
     elif isinstance(overrides, list | tuple):
@@ -512,7 +513,7 @@ def fill_defaults(model_cls: type[BaseModel], raw: dict) -> dict:
     for k, v in raw.items():
         f = model_cls.model_fields.get(k)
         sub = _model_type(f)
-        if sub is not None and isinstance(v, dict):
+        if f is not None and sub is not None and isinstance(v, dict):
             if isinstance(f.default, BaseModel):
                 v = _merge_block(sub, f.default.model_dump(mode="python"), v)
             out[k] = fill_defaults(sub, v)

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 
 from scslab.inputs import StrictScalars
 from scslab.scenario.flows import DataFlow
@@ -27,7 +28,7 @@ Multiplier = Annotated[float, Field(ge=0.0, le=1.0e6, allow_inf_nan=False)]
 
 def F(default, description: str, unit: str | None = None, source: str = "assumption", **kw):
     """A field with a description, a unit and the source of its default."""
-    extra = {"unit": unit, "source": source}
+    extra: JsonDict = {"unit": unit, "source": source}
     return Field(default, description=description, json_schema_extra=extra, **kw)
 
 
