@@ -20,8 +20,11 @@ _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(scslab(?:\.\w+)*)[ \t]+import[ \t]+
 
 
 def kernel_sources(root: Path) -> list[Path]:
-    """The package's modules that use Numba, and every scslab module they import
-    (transitively), sorted."""
+    """The package's modules that use Numba and every scslab module they import, sorted.
+
+    Imports are followed transitively: a kernel inlines functions and reads constants
+    from the modules it imports, so those are part of its source.
+    """
     text = {p: p.read_bytes() for p in root.rglob("*.py")}
     files = {p for p, t in text.items() if b"numba" in t}
     todo = list(files)
@@ -61,4 +64,5 @@ def configure() -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return  # not writable: Numba falls back to its default locations
-    numba.config.CACHE_DIR = str(folder)
+    # numba.config makes its attributes at import time, so its types do not declare them
+    numba.config.CACHE_DIR = str(folder)  # type: ignore[attr-defined]

@@ -6,219 +6,31 @@
 
 from __future__ import annotations
 
-import resource
-import time
-import uuid
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-
 from scslab.engine import Simulation
+from scslab.pipeline import (
+    ProgressFn,
+    agents_table,
+    chilling_counterfactual,
+    chilling_summary,
+    new_run_id,
+    resolve,
+    simulate,
+    summarise,
+)
+
+# Re-exported: these moved to scslab.pipeline and are still imported from here.
+from scslab.pipeline import _peak_rss as _peak_rss  # benchmarks/run.py
+from scslab.pipeline import check_targets as check_targets
 from scslab.results import Result, daily_frame, load_run, write_run_dir
 from scslab.scenario.loader import load_scenario, scenario_hash
 from scslab.scenario.schema import Scenario
 
-ProgressFn = Callable[[int, int, dict], None]
-
 __all__ = ["Result", "chilling_counterfactual", "compare", "explain", "load_run", "resolve",
            "resume", "run"]
-
-
-def resolve(scenario: str | Path | Scenario | dict, *, agents: int | None = None,
-            days: int | None = None, seed: int | None = None,
-            set: list[str] | dict[str, Any] | None = None) -> Scenario:  # noqa: A002
-    """The validated scenario with command-line style overrides applied."""
-    over: dict[str, Any] = {}
-    if isinstance(set, dict):
-        over.update(set)
-    if agents is not None:
-        over["population.agents"] = agents
-    if days is not None:
-        over["days"] = days
-    if seed is not None:
-        over["seed"] = seed
-    sets = set if isinstance(set, list) else None
-    sc = load_scenario(scenario, sets)
-    return load_scenario(sc, over) if over else sc
-
-
-def chilling_counterfactual(sc: Scenario) -> Scenario:
-    """The same scenario with the chilled act neither monitored nor penalised."""
-    b = sc.responses.chilling.behaviour
-    data = sc.model_dump(mode="json")
-    for sensor in data["sensors"].values():
-        sensor["observes"] = [x for x in sensor["observes"] if x != b]
-    data["sensors"]["online_monitoring"]["enabled"] = False
-    if data["policy"]["rules"].get(b, 0) < 0:
-        data["policy"]["rules"][b] = 0
-    for reg in data["population"]["regions"]:
-        if reg["rules"].get(b, 0) < 0:
-            reg["rules"][b] = 0
-    return Scenario.model_validate(data)
-
-
-def _peak_rss() -> int:
-    """Peak resident memory of this process.
-
-    Linux's VmHWM belongs to the process image; ``ru_maxrss`` survives ``exec`` and so
-    reports the parent's size in a process started from a large one.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
-
-
-def new_run_id(sc: Scenario) -> str:
-    return f"{sc.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-
-
-def agents_table(sim: Simulation) -> pa.Table:
-    """Final per-agent state (``--save-agents``)."""
-    w, s, p = sim.world, sim.state, sim.params
-    from scslab.params import F_BL, F_CT, F_RED, F_TBL, F_TCT
-
-    return pa.table({
-        "agent": np.arange(w.n, dtype=np.int64),
-        "region": pa.DictionaryArray.from_arrays(w.region.astype(np.int32), p.region_names),
-        "group": pa.DictionaryArray.from_arrays((w.attr >> 3).astype(np.int32), p.group_names),
-        "age_class": pa.DictionaryArray.from_arrays(((w.attr >> 1) & 3).astype(np.int32),
-                                                    ["child", "adult", "elderly"]),
-        "female": (w.attr & 1).astype(bool),
-        "household_start": np.arange(w.n, dtype=np.int64) - w.hh_off,
-        "employer": w.employer,
-        "disposition": w.disposition,
-        "score": s.score,
-        "true_score": s.twin,
-        "blacklisted": (s.flags & F_BL) != 0,
-        "court_listed": (s.flags & F_CT) != 0,
-        "redlisted": (s.flags & F_RED) != 0,
-        "true_blacklisted": (s.flags & F_TBL) != 0,
-        "true_court_listed": (s.flags & F_TCT) != 0,
-    })
-
-
-def simulate(sc: Scenario, *, threads: int | None = None, progress: ProgressFn | None = None,
-             stop: Callable[[], bool] | None = None, run_dir: Path | None = None,
-             checkpoint_every: int = 0, restore: dict | None = None,
-             on_phase: Callable[[str], None] | None = None
-             ) -> tuple[Simulation, float, bool]:
-    """Build and run; returns (simulation, day-loop seconds, completed).
-
-    With ``run_dir`` and ``checkpoint_every`` > 0 a checkpoint is saved every K days
-    (and when stopped early); ``restore`` is a loaded checkpoint to continue from.
-    """
-    from scslab import checkpoint
-
-    if on_phase is not None:
-        on_phase("building")
-    sim = Simulation(sc, threads=threads).build()
-    if restore is not None:
-        checkpoint.restore(sim, restore)
-    if on_phase is not None:
-        on_phase("running")
-    h = scenario_hash(sc)
-    t0 = time.perf_counter()
-
-    def on_day(s: Simulation, row: dict):
-        if progress is not None:
-            progress(s.day, sc.days, row)
-        if run_dir is not None and checkpoint_every and s.day % checkpoint_every == 0 \
-                and s.day < sc.days:
-            checkpoint.save(s, run_dir, h)
-        if stop is not None and stop():
-            return False
-        return None
-
-    completed = sim.run(on_day=on_day)
-    elapsed = time.perf_counter() - t0
-    if not completed and run_dir is not None:
-        checkpoint.save(sim, run_dir, h)
-    return sim, elapsed, completed
-
-
-def summarise(sim: Simulation, elapsed: float, completed: bool, run_id: str | None,
-              daily, extra: dict | None = None) -> dict:
-    from scslab.provenance import provenance
-
-    sc = sim.scenario
-    days_done = sim.day
-    n = sim.world.n
-    reg = {m.name: m for m in sim.metric_registry()}
-    last = {c: daily[c].iloc[-1] for c in daily.columns} if len(daily) else {}
-    totals = {c: int(daily[c].sum()) if daily[c].dtype.kind in "iu" else float(daily[c].sum())
-              for c in daily.columns if c in reg and reg[c].kind == "flow"}
-    summary = {
-        "run_id": run_id,
-        "scenario": sc.name,
-        "agents": n,
-        "days": days_done,
-        "days_planned": sc.days,
-        "seed": sc.seed,
-        "build_seconds": sim.build_seconds,
-        "elapsed_seconds": elapsed,
-        "agent_days_per_second": (n * days_done / elapsed) if elapsed > 0 else None,
-        "peak_memory_bytes": _peak_rss(),
-        "completed": bool(completed),
-        "bytes_per_agent": sim.bytes_per_agent(),
-        "stage_seconds": dict(sim.stage_seconds),
-        "event_log": {"enabled": sim.log.enabled,
-                      "scope": "all agents" if sim.log_frac >= 1 else (
-                          f"sample of about {sim.log_frac:.2%} of agents" if sim.log_frac > 0
-                          else "none"),
-                      "fraction": sim.log_frac, "rows": sim.log.rows},
-        "provenance": provenance(scenario_hash(sc), sim.threads),
-        "metrics": {k: (v.item() if hasattr(v, "item") else v) for k, v in last.items()},
-        "totals": totals,
-    }
-    rep = sc.population.represents
-    if rep:
-        factor = rep / n
-        summary["scale"] = {
-            "represents": rep, "factor": factor,
-            "note": "Counts of agents and events scale linearly with the population; rates, "
-                    "means, percentiles and ratios do not. Rare false matches and spillover "
-                    "through ties do not scale exactly: scaled figures are approximations.",
-            "metrics": {k: v * factor for k, v in summary["metrics"].items()
-                        if k in reg and reg[k].scales and isinstance(v, int | float)},
-            "totals": {k: v * factor for k, v in totals.items() if reg[k].scales},
-            "not_scaled": sorted(k for k in reg if not reg[k].scales),
-        }
-    if sc.targets and len(daily):
-        summary["targets"] = check_targets(sc, daily, {m.name: m.scales for m in reg.values()})
-    if extra:
-        summary.update(extra)
-    from scslab.results import clean_json
-
-    return clean_json(summary)
-
-
-def check_targets(sc: Scenario, daily, scales: dict[str, bool]) -> list[dict]:
-    """Each published target beside what this run achieved (scaled when it represents more)."""
-    from scslab.calibrate import column_factors, parse_target
-
-    factors = column_factors(sc, scales)
-    out = []
-    for t in sc.targets:
-        tg = parse_target(t.target, sc, list(daily.columns))
-        if tg.day is not None and tg.day > int(daily["day"].max()):
-            achieved = None
-        else:
-            achieved = tg.read(daily, factors.get(tg.column, 1.0))
-        err = (achieved - tg.value) / tg.value if achieved is not None else None
-        out.append({"target": t.target, "source": t.source, "column": tg.column, "agg": tg.agg,
-                    "day": tg.day, "published": tg.value, "achieved": achieved,
-                    "relative_error": err,
-                    "within_10_percent": err is not None and abs(err) <= 0.10})
-    return out
 
 
 def _start_run_dir(out: Path, sc: Scenario, run_id: str, options: dict) -> None:
@@ -253,7 +65,10 @@ def run(scenario: str | Path | Scenario | dict = "national", *, agents: int | No
     """Run a scenario (preset name, YAML path, mapping or Scenario) and return its Result.
 
     Args:
-        agents, days, seed: shortcuts for ``population.agents``, ``days``, ``seed``.
+        scenario: a preset name, a YAML path, a mapping or a Scenario.
+        agents: shortcut for ``population.agents``.
+        days: shortcut for ``days``.
+        seed: shortcut for ``seed``.
         set: overrides, as ``["path=value", …]`` or ``{"path": value}``.
         out: write a run directory there (scenario.yaml, daily.parquet, summary.json, …).
             The run works in ``<out>.partial`` and moves into place only when complete
@@ -261,12 +76,15 @@ def run(scenario: str | Path | Scenario | dict = "national", *, agents: int | No
             ``overwrite``) a run, which stays intact until the new one is complete.
         overwrite: replace the run at ``out`` (and its catalog row), or discard an
             unfinished ``<out>.partial``.
+        threads: Numba threads for the simulation (default: all cores).
         db: record the run in this DuckDB catalog.
+        save_agents: also write the final per-agent state (``agents.parquet``).
         chilling: also run the counterfactual without the penalty on speech and add
             ``chilling_effect`` to the summary (doubles the cost).
         progress: called after each day with (day, days, row).
         stop: polled after each day; returning True stops the run early, which is then
             committed with ``completed: false``.
+        report: write ``report.html`` into the run directory when the run completes.
         checkpoint_every: save a checkpoint every K days (default: the scenario's
             ``output.checkpoint_every``); needs ``out``. ``resume(out)`` continues from it.
         on_phase: called with what the run is doing: ``"building"``, ``"running"``,
@@ -302,8 +120,11 @@ def _phase(on_phase: PhaseFn | None, phase: str) -> None:
 
 
 def _guard_os(fn: Callable[[], Any], out: Path, w=None, resumable: bool = False):
-    """Call ``fn``; an environment error (full disk, read-only folder …) becomes one
-    line with its fix (exit 2). ``resumable``: the partial run is kept for --resume."""
+    """Call ``fn``, turning an environment error into one line with its fix (exit 2).
+
+    Environment errors are a full disk, a read-only folder and the like (see
+    ``fileio.describe_os_error``). ``resumable``: the partial run is kept for --resume.
+    """
     from scslab.errors import ScslabError
     from scslab.fileio import describe_os_error
 
@@ -399,8 +220,10 @@ def _finish(sc: Scenario, sim: Simulation, elapsed: float, completed: bool, run_
 
 
 def _commit(w, result: Result, options: dict) -> Result:
-    """The last steps in ``w.partial``: report, catalog row, ``completed``, then the move
-    into place. Each is redone by ``resume`` if a kill interrupts them."""
+    """The last steps in ``w.partial``: report, catalog row, ``completed``, move into place.
+
+    Each is redone by ``resume`` if a kill interrupts them.
+    """
     from scslab.fileio import atomic_write_json, atomic_write_text
     from scslab.results import SUMMARY_FILE, clean_json
 
@@ -422,6 +245,7 @@ def _record(options: dict, result: Result, w) -> None:
     from scslab.catalog import record_run
     from scslab.errors import ScslabError
 
+    assert result.run_id is not None  # run() and resume() always give the run an id
     try:
         record_run(db, result.run_id, w.out if w is not None else None, result.scenario.name,
                    result.summary, result.daily, replaces=w.old_run_id() if w else None,
@@ -500,16 +324,6 @@ def resume(run_dir: str | Path, *, threads: int | None = None,
         raise _interrupted(w, fresh=False) from None
     finally:
         w.release()
-
-
-def chilling_summary(sc: Scenario, sim: Simulation, cf: Simulation) -> dict:
-    col = f"acts_{sc.responses.chilling.behaviour}"
-    with_ = sum(r.get(col, 0) for r in sim.rows)
-    without = sum(r.get(col, 0) for r in cf.rows)
-    effect = 1.0 - with_ / without if without else 0.0
-    return {"chilling_effect": effect, "chilling": {"behaviour": sc.responses.chilling.behaviour,
-                                                    "acts_with_monitoring": int(with_),
-                                                    "acts_without_monitoring": int(without)}}
 
 
 def compare(*args, **kwargs):

@@ -39,8 +39,16 @@ class EventBuffer:
 
     FIELDS = (("agent", np.int64), ("other", np.int64), ("kind", np.uint8),
               ("code", np.uint8), ("sensor", np.int8), ("value", np.float32))
+    # One (n_chunks, cap) array per field, made by ``__init__`` from FIELDS.
+    agent: np.ndarray
+    other: np.ndarray
+    kind: np.ndarray
+    code: np.ndarray
+    sensor: np.ndarray
+    value: np.ndarray
 
     def __init__(self, n_chunks: int, cap: int):
+        """Zeroed rows of ``cap`` events (at least 8) for each of ``n_chunks`` chunks."""
         self.n_chunks = n_chunks
         self.cap = max(int(cap), 8)
         for name, dt in self.FIELDS:
@@ -48,12 +56,15 @@ class EventBuffer:
         self.count = np.zeros(n_chunks, dtype=np.int64)
 
     def arrays(self) -> tuple:
+        """The field arrays and ``count``, in the order the kernels take them."""
         return (self.agent, self.other, self.kind, self.code, self.sensor, self.value, self.count)
 
     def reset(self) -> None:
+        """Empty every row (the arrays are reused, not cleared)."""
         self.count[:] = 0
 
     def grow(self) -> None:
+        """Double the capacity of every row, keeping the events already written."""
         new = self.cap * 2
         for name, dt in self.FIELDS:
             old = getattr(self, name)
@@ -63,6 +74,7 @@ class EventBuffer:
         self.cap = new
 
     def total(self) -> int:
+        """The number of events in all rows."""
         return int(self.count.sum())
 
     def flat(self) -> dict[str, np.ndarray]:

@@ -21,9 +21,7 @@ parameters.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,81 +30,18 @@ import pandas as pd
 
 from scslab.errors import ScenarioError
 from scslab.scenario.loader import apply_overrides, validate_raw
-from scslab.scenario.refs import did_you_mean
 from scslab.scenario.schema import Scenario
 from scslab.sensitivity import Param, resolve_params
 from scslab.sensitivity import parse_param as parse_range
-
-AGGS = ("last", "sum", "mean", "max")
-_TARGET = re.compile(r"^(?P<col>[a-z0-9_]+)(?::(?P<agg>[a-z]+))?"
-                     r"(?:\+(?P<offset>[0-9.]+(?:[eE][+-]?[0-9]+)?))?(?:@(?P<when>[0-9-]+))?"
-                     r"=(?P<value>.+)$")
-
-
-@dataclass(frozen=True)
-class Target:
-    """One published figure to reproduce."""
-
-    column: str
-    agg: str
-    day: int | None
-    value: float
-    text: str
-    offset: float = 0.0
-
-    def read(self, daily: pd.DataFrame, factor: float) -> float:
-        d = daily if self.day is None else daily[daily["day"] <= self.day]
-        if d.empty:
-            return math.nan
-        col = d[self.column].astype(float)
-        v = {"last": col.iloc[-1], "sum": col.sum(), "mean": col.mean(), "max": col.max()}[
-            self.agg]
-        return float(v) * factor + self.offset
-
-
-def day_of(when: str, sc: Scenario) -> int:
-    if when.isdigit():
-        return int(when)
-    if sc.start_date is None:
-        raise ScenarioError(f"target date {when}: the scenario has no start_date; use a day "
-                            "number (e.g. @365) or set start_date")
-    try:
-        d = date.fromisoformat(when)
-    except ValueError:
-        raise ScenarioError(f"target date {when!r} is not YYYY-MM-DD") from None
-    day = (d - date.fromisoformat(sc.start_date)).days + 1
-    if not 1 <= day <= sc.days:
-        raise ScenarioError(f"target date {when} is day {day}, outside the run (1..{sc.days})")
-    return day
-
-
-def date_of(day: int, sc: Scenario) -> str | None:
-    if sc.start_date is None:
-        return None
-    return (date.fromisoformat(sc.start_date) + timedelta(days=day - 1)).isoformat()
-
-
-def parse_target(text: str, sc: Scenario, columns: list[str]) -> Target:
-    m = _TARGET.match(text.strip())
-    if not m:
-        raise ScenarioError(f"--target {text!r}: expected COLUMN[:AGG][+OFFSET][@DATE]=VALUE, "
-                            "e.g. listed_court@2018-12-31=13e6")
-    col = m["col"]
-    if col not in columns:
-        raise ScenarioError(f"--target {text!r}: unknown column {col!r}"
-                            f"{did_you_mean(col, columns)}")
-    agg = m["agg"] or "last"
-    if agg not in AGGS:
-        raise ScenarioError(f"--target {text!r}: aggregation must be one of {', '.join(AGGS)}")
-    try:
-        value = float(m["value"])
-    except ValueError:
-        raise ScenarioError(f"--target {text!r}: {m['value']!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ScenarioError(f"--target {text!r}: the value must be a positive number")
-    day = day_of(m["when"], sc) if m["when"] else None
-    offset = float(m["offset"]) if m["offset"] else 0.0
-    return Target(col, agg, day, value, text.strip(), offset)
+from scslab.targets import (  # noqa: F401  (AGGS, day_of: re-exported from their old home)
+    AGGS,
+    Target,
+    column_factors,
+    date_of,
+    day_of,
+    parse_target,
+    scale_factor,
+)
 
 
 def parse_param(text: str, raw: dict) -> Param:
@@ -125,23 +60,13 @@ def _get(sc: Scenario, path: str):
     return cur
 
 
-def scale_factor(sc: Scenario) -> float:
-    rep = sc.population.represents
-    return rep / sc.population.agents if rep else 1.0
-
-
-def column_factors(sc: Scenario, columns_scale: dict[str, bool]) -> dict[str, float]:
-    f = scale_factor(sc)
-    return {c: (f if s else 1.0) for c, s in columns_scale.items()}
-
-
 def evaluate(raw: dict, params: list[Param], targets: list[Target], x: list[float],
              seed: int | None = None, threads: int | None = 1) -> dict:
     """Run the scenario at unit-cube point ``x``; return objective and achieved values.
 
     A top-level function so that Dask workers can run it.
     """
-    from scslab.api import simulate
+    from scslab.pipeline import simulate
     from scslab.results import daily_frame
 
     over = {p.path: p.from_unit(xi) for p, xi in zip(params, x, strict=True)}
@@ -161,6 +86,8 @@ def evaluate(raw: dict, params: list[Param], targets: list[Target], x: list[floa
 
 @dataclass
 class Calibration:
+    """What a calibration found: fitted parameters, achieved targets and the history."""
+
     scenario: Scenario
     params: list[Param]
     targets: list[Target]
@@ -183,8 +110,8 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
     from scipy.optimize import minimize
     from scipy.stats import qmc
 
-    from scslab.api import resolve
     from scslab.engine import Simulation
+    from scslab.pipeline import resolve
     from scslab.rng import spawn_seeds
 
     sc = resolve(scenario, agents=agents, days=days, seed=seed, set=set)
@@ -219,8 +146,8 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
         cur = _get(sc, p.path)
         ok = isinstance(cur, int | float) and p.lo <= float(cur) <= p.hi
         x0.append(min(1.0, max(0.0, p.to_unit(float(cur)))) if ok else 0.5)
-    m = max(1, int(math.log2(max(2, min(budget // 2, 4 * dim + 4)))))
-    design = qmc.Sobol(dim, scramble=True, seed=sc.seed % (2**32)).random_base2(m)
+    log2_n = max(1, int(math.log2(max(2, min(budget // 2, 4 * dim + 4)))))
+    design = qmc.Sobol(dim, scramble=True, seed=sc.seed % (2**32)).random_base2(log2_n)
     n_init = 1 + len(design)
     batch([x0] + [list(map(float, x)) for x in design])
     start = min(history, key=lambda r: r["objective"])["x"]
@@ -257,8 +184,8 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
     good = [r for r in history if r["objective"] <= best["objective"] + max(noise, 1e-12)]
     fitted = {}
     for p in ps:
-        vals = [r["values"][p.path] for r in good]
-        fitted[p.path] = {"value": best["values"][p.path], "lo": min(vals), "hi": max(vals),
+        kept = [r["values"][p.path] for r in good]
+        fitted[p.path] = {"value": best["values"][p.path], "lo": min(kept), "hi": max(kept),
                           "bounds": [p.lo, p.hi], "log_scale": p.log}
     hist = pd.DataFrame([{**{p.path: r["values"][p.path] for p in ps},
                           "objective": r["objective"],
@@ -281,6 +208,7 @@ def calibrate(scenario, targets: list[str], params: list[str], *, agents: int | 
 
 
 def to_markdown(cal: Calibration) -> str:
+    """The calibration as a Markdown page: targets, fitted parameters and notes."""
     sc = cal.scenario
     lines = [f"# Calibration of `{sc.name}`", "",
              f"{sc.population.agents:,} agents × {sc.days} days"
@@ -304,6 +232,11 @@ def to_markdown(cal: Calibration) -> str:
 
 
 def write_calibration(cal: Calibration, out: Path) -> None:
+    """Write the calibration's files to the folder ``out``.
+
+    The page (``calibration.md``), the results as JSON (``calibration.json``), every
+    candidate run (``runs.csv``) and the fitted scenario (``calibrated.yaml``).
+    """
     import json
 
     from scslab.fileio import atomic_write, atomic_write_text

@@ -179,8 +179,10 @@ def event_table(run_dir: Path, sim) -> pa.Table | None:
 
 
 def clear(run_dir: Path) -> None:
-    """Remove checkpoints, event parts and stale temporary files once the run directory
-    is final (or when a resume starts again from day 0)."""
+    """Remove checkpoints, event parts and stale temporary files from ``run_dir``.
+
+    Called once the run directory is final, or when a resume starts again from day 0.
+    """
     run_dir = Path(run_dir)
     remove_stale_temps(run_dir)
     (run_dir / POINTER).unlink(missing_ok=True)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -61,8 +63,8 @@ class _Stop:
         self.requested = False
         self.abort = False
         self.in_loop = False
-        self._old = None
-        self.on_request = None
+        self._old: Callable[[int, FrameType | None], Any] | int | None = None
+        self.on_request: Callable[[], None] | None = None
 
     def __enter__(self) -> _Stop:
         def handler(signum, frame):

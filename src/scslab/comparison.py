@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scslab.api import chilling_counterfactual, chilling_summary, new_run_id, resolve, simulate
+from scslab.pipeline import (
+    chilling_counterfactual,
+    chilling_summary,
+    new_run_id,
+    resolve,
+    simulate,
+)
 from scslab.results import Result, daily_frame, write_run_dir
 from scslab.rng import spawn_seeds
 
@@ -123,7 +129,7 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
             chill = chilling_summary(sc_r, sim, cf)
             daily = daily_frame(sim.rows, [m.name for m in sim.metric_registry()],
                                 sc_r.start_date)
-            from scslab.api import summarise
+            from scslab.pipeline import summarise
 
             run_id = new_run_id(sc_r)
             summary = summarise(sim, elapsed, True, run_id, daily, chill)
@@ -145,7 +151,7 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
     cmp = Comparison([str(s) for s in scenarios], labels, seeds, per_run, table, out_dir,
                      results)
     if out_dir is not None:
-        _write(cmp)
+        _write(cmp, out_dir)
         from scslab.report import write_comparison_report
 
         write_comparison_report(cmp)
@@ -175,13 +181,13 @@ def _table(per_run: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _write(cmp: Comparison) -> None:
+def _write(cmp: Comparison, out_dir: Path) -> None:
     from scslab.fileio import atomic_write
 
-    cmp.out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(cmp.out_dir / "comparison.csv", lambda p: cmp.table.to_csv(p, index=False))
-    atomic_write(cmp.out_dir / "runs.csv", lambda p: cmp.per_run.to_csv(p, index=False))
-    atomic_write(cmp.out_dir / "comparison.parquet", lambda p: cmp.table.to_parquet(p))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "comparison.csv", lambda p: cmp.table.to_csv(p, index=False))
+    atomic_write(out_dir / "runs.csv", lambda p: cmp.per_run.to_csv(p, index=False))
+    atomic_write(out_dir / "comparison.parquet", lambda p: cmp.table.to_parquet(p))
 
 
 def _record(db, cmp: Comparison, comparison_id: str) -> None:
@@ -215,6 +221,7 @@ def _fmt(m: float, lo: float, hi: float) -> str:
 
 
 def render_comparison(cmp: Comparison, console) -> None:
+    """Print the comparison's outcomes with their intervals as a Rich table."""
     from rich.table import Table
 
     t = Table(title=f"{' vs '.join(cmp.labels)} — {len(cmp.seeds)} replicate(s), common "

@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
@@ -153,13 +154,14 @@ def build_scenario(k: Knobs, name: str | None = None) -> Scenario:
     return Scenario.model_validate(data)
 
 
-def runs_dir_from(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Path:
+def runs_dir_from(argv: list[str] | None = None, env: Mapping[str, str] | None = None
+                  ) -> Path:
     """The runs directory: ``--runs-dir`` after ``--``, else $SCSLAB_RUNS_DIR, else ./runs."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--runs-dir", default=None)
     args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    env = os.environ if env is None else env
-    return Path(args.runs_dir or env.get(RUNS_ENV) or "runs").expanduser().resolve()
+    environ = os.environ if env is None else env
+    return Path(args.runs_dir or environ.get(RUNS_ENV) or "runs").expanduser().resolve()
 
 
 def inside(path: Path, root: Path) -> bool:
@@ -171,8 +173,10 @@ def inside(path: Path, root: Path) -> bool:
 
 
 def list_runs(root: Path) -> list[Path]:
-    """Run and comparison directories directly under ``root``, newest first (runs still
-    in progress, in ``<out>.partial``, and hidden folders are not listed)."""
+    """Run and comparison directories directly under ``root``, newest first.
+
+    Runs still in progress (in ``<out>.partial``) and hidden folders are not listed.
+    """
     from scslab.rundir import PARTIAL_SUFFIX
 
     if not root.is_dir():
@@ -362,6 +366,7 @@ def _file_button(col, label: str, d: Path, name: str, mime: str, key: str, root:
 
 def downloads(result: Result, root: Path, prefix: str) -> None:
     """Download buttons for a run directory's files."""
+    assert result.run_dir is not None, "only a run with a directory has files to download"
     d = Path(result.run_dir)
     cols = st.columns(5)
     cols[0].download_button("Daily table (CSV)", result.daily.to_csv(index=False),

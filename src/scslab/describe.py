@@ -47,7 +47,7 @@ from scslab.reference import (
     md_cell,
     md_code,
 )
-from scslab.scenario.schema import Scenario
+from scslab.scenario.schema import Cameras, Scenario
 
 __all__ = [
     "DESIGN_CONCEPTS",
@@ -119,7 +119,7 @@ def _n(x: Any) -> str:
     if isinstance(x, bool | np.bool_):
         return "yes" if x else "no"
     if isinstance(x, int | np.integer) or (isinstance(x, float | np.floating)
-                                           and float(x).is_integer() and abs(x) < 1e15):
+                                           and float(x).is_integer() and abs(float(x)) < 1e15):
         v = int(x)
         return f"{v:,}" if abs(v) >= 1000 else str(v)
     return fmt_number(float(x))
@@ -237,10 +237,10 @@ def _bit_layouts() -> list[tuple[str, list[tuple[str, int, str]]]]:
                  "REP": "the agent is the legal representative of a listed business"}
     exposure = []
     for k in dir(P):
-        m = re.fullmatch(r"X_(T?)(HH|TIE|EMP|REP)", k)
-        if m:
-            twin = m.group(1) == "T" and m.group(2) != "TIE" or k == "X_TTIE"
-            exposure.append((k, int(getattr(P, k)), x_meaning[m.group(2)]
+        xm = re.fullmatch(r"X_(T?)(HH|TIE|EMP|REP)", k)
+        if xm:
+            twin = xm.group(1) == "T" and xm.group(2) != "TIE" or k == "X_TTIE"
+            exposure.append((k, int(getattr(P, k)), x_meaning[xm.group(2)]
                              + (" (twin ledger)" if twin else " (recorded ledger)")))
     biz = [(k, int(getattr(P, k)), "business listed" + (" (twin ledger)" if k.startswith("B_T")
                                                         else " (recorded ledger)"))
@@ -268,7 +268,7 @@ _HELPER_MODULES = ("scslab.stages.common",)
 
 
 def _functions(modules: list[str]) -> dict[str, tuple[str, Any]]:
-    """name → (module, function) for functions defined in ``modules``."""
+    """Name → (module, function) for functions defined in ``modules``."""
     out: dict[str, tuple[str, Any]] = {}
     for modname in modules:
         try:
@@ -318,8 +318,8 @@ def _ordered_calls(tree: ast.AST) -> list[tuple[ast.Call, tuple[tuple[int, str, 
             return
         if isinstance(node, ast.Call):
             found.append((node.lineno, node.col_offset, node, anc))
-        for child in ast.iter_child_nodes(node):
-            visit(child, anc)
+        for sub in ast.iter_child_nodes(node):
+            visit(sub, anc)
 
     visit(tree, ())
     found.sort(key=lambda t: (t[0], t[1]))
@@ -414,10 +414,10 @@ def schedule() -> list[ScheduleStep]:
                 pending.append((f"{attr}.step", attr, modname, doc, cond))
             elif name in stage_fns:
                 modname, obj = stage_fns[name]
-                doc = getattr(getattr(obj, "py_func", obj), "__doc__", None) or importlib \
+                fn_doc = getattr(getattr(obj, "py_func", obj), "__doc__", None) or importlib \
                     .import_module(modname).__doc__
                 pending.append((name, modname.rsplit(".", 1)[-1], modname,
-                                _first_sentence(doc), cond))
+                                _first_sentence(fn_doc), cond))
             elif name in other_fns:
                 modname, obj = other_fns[name]
                 for sub, stage, smod, doc in _substeps(obj, modname, stage_fns):
@@ -498,6 +498,7 @@ class Parameter:
 
     @property
     def is_default(self) -> bool:
+        """Whether the value is the schema's default at this path."""
         return self.has_default and _same(self.value, self.default)
 
 
@@ -815,15 +816,15 @@ def _process(c: _Ctx) -> str:
                   f"agent by agent. {md_cell(kdoc)}"]
     lines += ["", "What each stage does (its module's docstring):", ""]
     seen: list[str] = []
-    for s in [*engine.STAGES, *[x.stage for x in steps]]:
-        if s in seen:
+    for stage in [*engine.STAGES, *[x.stage for x in steps]]:
+        if stage in seen:
             continue
-        seen.append(s)
+        seen.append(stage)
         try:
-            mod = importlib.import_module(f"scslab.stages.{s}")
+            mod = importlib.import_module(f"scslab.stages.{stage}")
         except ImportError:
             continue
-        lines.append(f"- **{s}** — {md_cell(_rst_to_md(_doc_text(mod.__doc__)))}")
+        lines.append(f"- **{stage}** — {md_cell(_rst_to_md(_doc_text(mod.__doc__)))}")
     chunk = getattr(engine, "CHUNK_TARGET", None)
     lines += [
         "",
@@ -1157,7 +1158,7 @@ def _sub_sensing(c: _Ctx) -> str:
     for name, s in sc.sensors.items():
         cls = s.classification
         cov = ("1 − exp(−cameras per 1,000 / " + fmt_number(s.saturation_per_1000) + ")"
-               if getattr(s, "density_coverage", False) else fmt_number(s.coverage))
+               if isinstance(s, Cameras) and s.density_coverage else fmt_number(s.coverage))
         rows.append([md_code(name), "yes" if s.enabled else "no",
                      ", ".join(md_code(b) for b in s.observes) or "–", cov,
                      fmt_number(s.detection), fmt_number(s.false_match_rate),
@@ -1499,7 +1500,7 @@ def odd_markdown(scenario: Any, *, set: list[str] | dict | None = None,  # noqa:
                  origin: str | None = None) -> str:
     """The ODD description of a scenario (preset name, YAML path, mapping or Scenario)."""
     from scslab import __version__
-    from scslab.api import resolve
+    from scslab.pipeline import resolve
     from scslab.scenario.loader import scenario_hash
 
     sc = resolve(scenario, set=set)
@@ -1545,8 +1546,11 @@ def describe(scenario: Any, *, set: list[str] | dict | None = None,  # noqa: A00
 def write_description(scenario: Any, out: str | Path, *,
                       set: list[str] | dict | None = None,  # noqa: A002
                       fmt: str | None = None, origin: str | None = None) -> Path:
-    """Write the ODD description to ``out`` atomically; the format follows the suffix by
-    default (``.html``/``.htm`` → HTML, anything else Markdown)."""
+    """Write the ODD description to ``out`` atomically.
+
+    The format follows the suffix by default: ``.html``/``.htm`` gives HTML, anything
+    else Markdown.
+    """
     from scslab.fileio import atomic_write_text
 
     out = Path(out)

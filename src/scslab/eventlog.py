@@ -22,6 +22,10 @@ INTERNAL_KINDS = (100,)
 
 @njit(parallel=True, cache=True)
 def logged_mask(log_key, log_frac, agents):
+    """Which of ``agents`` are in the logged sample: a fixed hash of each agent's id.
+
+    The same agents are logged every day and whatever the number of threads.
+    """
     out = np.empty(agents.size, np.bool_)
     for j in prange(agents.size):
         if log_frac >= 1.0:
@@ -37,6 +41,7 @@ class EventLogCollector:
     """Collects the day's logged events from the stages, in a fixed order."""
 
     def __init__(self, log_key, log_frac: float):
+        """Log the fraction ``log_frac`` of agents chosen by hashing with ``log_key``."""
         self.log_key = log_key
         self.log_frac = log_frac
         self.parts: list[dict[str, np.ndarray]] = []
@@ -44,9 +49,14 @@ class EventLogCollector:
 
     @property
     def enabled(self) -> bool:
+        """Whether anything is logged at all."""
         return self.log_frac > 0
 
     def flat_buffer(self, cap: int) -> tuple:
+        """Arrays for a kernel to write up to ``cap`` events into, and a one-element count.
+
+        A disabled log gets buffers of one element: the kernels still take them.
+        """
         cap = max(int(cap), 1) if self.enabled else 1
         return (np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.uint8),
                 np.empty(cap, np.uint8), np.empty(cap, np.int8), np.empty(cap, np.float32),
@@ -62,6 +72,7 @@ class EventLogCollector:
         self.rows += n
 
     def take_flat(self, day: int, lg: tuple) -> None:
+        """Keep the events a kernel wrote into a ``flat_buffer`` on ``day``."""
         if not self.enabled:
             return
         n = int(lg[6][0])
@@ -69,6 +80,11 @@ class EventLogCollector:
         self._add(day, {k: a[:n].copy() for k, a in zip(names, lg[:6], strict=True)})
 
     def take_buffer(self, day: int, buf: EventBuffer, logged_only: bool) -> None:
+        """Keep the events of ``buf`` on ``day``, internal kinds left out.
+
+        ``logged_only``: keep only the events of agents in the logged sample (for a
+        buffer that holds every agent's events).
+        """
         if not self.enabled or buf.total() == 0:
             return
         f = buf.flat()
@@ -78,6 +94,7 @@ class EventLogCollector:
         self._add(day, {k: v[keep] for k, v in f.items()})
 
     def table(self) -> pa.Table:
+        """The events kept so far as one table of ``EVENT_SCHEMA``, in the order kept."""
         if not self.parts:
             return EVENT_SCHEMA.empty_table()
         cols = {name: np.concatenate([p[name] for p in self.parts]) for name in EVENT_SCHEMA.names}
@@ -85,6 +102,7 @@ class EventLogCollector:
                          for n in EVENT_SCHEMA.names}, schema=EVENT_SCHEMA)
 
     def drain(self) -> pa.Table:
+        """The events kept so far, which are then dropped (for writing in parts)."""
         t = self.table()
         self.parts = []
         return t

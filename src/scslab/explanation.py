@@ -192,6 +192,7 @@ def _findings(events: list[dict], agent: int) -> list[str]:
 
 
 def render_explanation(ex: Explanation, console) -> None:
+    """Print an agent's audit trail (or why there is none) to a Rich console."""
     from rich.table import Table
 
     console.print(f"agent {ex.agent} in {ex.scenario} — {ex.sample_note}")

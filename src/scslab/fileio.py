@@ -34,7 +34,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, writer: Callable[[Path], object]) -> None:
     """Call ``writer(tmp_path)``, fsync it, then atomically replace ``path`` with it.
 
     A reader (or a run resumed after SIGKILL) sees the old file or the new one, never a
@@ -61,10 +61,12 @@ def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically (see ``atomic_write``)."""
     atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def atomic_write_json(path: Path, data) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically (NumPy values and paths too)."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default)
                       + "\n")
 
@@ -135,14 +137,17 @@ _FIXES = {
 
 
 def describe_os_error(e: OSError) -> str | None:
-    """One line naming the path, what went wrong and the fix, for errors of the user's
-    environment (full disk, file-size limit, read-only or missing folder …); None for
-    other OS errors (those are bugs)."""
-    what = _ENV_ERRNOS.get(e.errno or -1)
+    """One line naming the path, what went wrong and the fix; None if ``e`` is a bug.
+
+    Only errors of the user's environment get a line (full disk, file-size limit,
+    read-only or missing folder …); other OS errors are bugs and are left to raise.
+    """
+    code = e.errno or -1
+    what = _ENV_ERRNOS.get(code)
     if what is None:
         return None
     path = e.filename if e.filename is not None else None
     where = f"{path}: " if path is not None else ""
     if e.filename2 is not None:
         where = f"{e.filename} → {e.filename2}: "
-    return f"{where}{what}; {_FIXES[e.errno]}"
+    return f"{where}{what}; {_FIXES[code]}"

@@ -1,5 +1,6 @@
-"""Checks on what users hand to scslab, shared by the scenario loader, the law files and
-the run-directory readers.
+"""Checks on what users hand to scslab: files to read and values for model fields.
+
+They are shared by the scenario loader, the law files and the run-directory readers.
 
 - Files: only regular files are read. A named pipe would block ``open()`` forever, a
   device (``/dev/zero``) never ends, a directory or a socket cannot be read at all;
@@ -28,13 +29,14 @@ class NotRegularFile(Exception):  # noqa: N818 - reads as "is not a regular file
     """``path`` exists but is a pipe, a device, a socket or a directory."""
 
     def __init__(self, path: str | os.PathLike, kind: str) -> None:
+        """``kind`` says what ``path`` is instead ('a named pipe', …)."""
         super().__init__(f"{path} is not a regular file ({kind})")
         self.path = path
         self.kind = kind
 
 
 def file_kind(mode: int) -> str | None:
-    """None for a regular file, else what it is: 'a named pipe', 'a directory', …"""
+    """None for a regular file, else what it is ('a named pipe', 'a directory', …)."""
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISFIFO(mode):
@@ -102,8 +104,10 @@ def read_regular(path: str | os.PathLike, limit: int) -> bytes:
 
 
 def why_missing(path: str | os.PathLike) -> str | None:
-    """For a path that does not exist: 'x.yaml is a file, not a folder' when a parent is
-    a file (``file.yaml/x.yaml``), else None."""
+    """Why a path that does not exist cannot: 'x.yaml is a file, not a folder', or None.
+
+    The reason is given when a parent is a file (``file.yaml/x.yaml``).
+    """
     p = Path(path)
     for parent in p.parents:
         kind = not_regular(parent)
@@ -166,9 +170,9 @@ def _scalar_problem(value: Any, tp: Any) -> str | None:
 
 
 def disguised_type(value: Any, tp: Any, subpath: tuple = ()) -> tuple[tuple, str] | None:
-    """(subpath, reason) for the first boolean given for a number (or number for a
-    yes/no) in ``value``, read against the annotation ``tp``; None if there is none.
+    """(subpath, reason) for the first boolean given for a number in ``value``, or None.
 
+    Also a number given for a yes/no; ``value`` is read against the annotation ``tp``.
     Mappings and lists are searched item by item; nested models check their own fields.
     """
     tp = _strip(tp)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scslab.scenario.schema import SANCTION_KINDS, Scenario, Transparency
+from scslab.scenario.schema import SANCTION_KINDS, Cameras, Scenario, Transparency
 
 # Per-agent flag bits (``State.flags``).
 F_BL = 1  # on the blacklist (recorded ledger)
@@ -84,6 +84,10 @@ class Params:
 
 
 def sanction_who(kind: str, adults_only: bool) -> int:
+    """Who attempts sanctioned act ``kind``: 0 everyone, 1 adults only, 2 children only.
+
+    School places are sought for children, so ``private_school`` is 2 in any case.
+    """
     if kind == "private_school":
         return 2
     return 1 if adults_only else 0
@@ -173,10 +177,10 @@ def compile_params(sc: Scenario, n_agents: int) -> Params:
     for k, (_name, x) in enumerate(sensors):
         for r, reg in enumerate(regions):
             cov = x.coverage
-            if getattr(x, "density_coverage", False):
+            if isinstance(x, Cameras) and x.density_coverage:
                 cov = 1.0 - math.exp(-reg.cameras_per_1000 / x.saturation_per_1000)
-            for b in x.observes:
-                sens_prob[k, r, bidx[b]] = cov * x.detection
+            for act in x.observes:
+                sens_prob[k, r, bidx[act]] = cov * x.detection
         for g, gname in enumerate(groups):
             sens_fmr[k, g] = min(1.0, x.false_match_rate * x.group_multipliers.get(gname, 1.0))
         sens_scope[k] = 0 if x.scope == "region" else 1

@@ -25,6 +25,7 @@ AGE_CLASSES = ("child", "adult", "elderly")
 
 
 def pack_attr(sex, age, group):
+    """One attribute byte: sex in bit 0, age class in bits 1-2, group in bits 3-7."""
     return (sex & 1) | ((age & 3) << 1) | ((group & 31) << 3)
 
 
@@ -72,17 +73,21 @@ class World:
                                  "disposition"))
 
     def nbytes_ties(self) -> int:
+        """Bytes of the tie network (CSR offsets and neighbours)."""
         return self.tie_ptr.nbytes + self.tie_idx.nbytes
 
     @property
     def has_ties(self) -> bool:
+        """Whether the population has any ties (none when ``ties.mean_degree`` is 0)."""
         return self.tie_idx.size > 0
 
     @property
     def n_business(self) -> int:
+        """The number of businesses."""
         return int(self.biz_rep.size)
 
     def household_starts(self) -> np.ndarray:
+        """The id of each household's first member (households are contiguous)."""
         return np.flatnonzero(self.hh_off == 0)
 
 

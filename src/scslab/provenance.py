@@ -29,7 +29,8 @@ def git_commit() -> str | None:
     return commit if out.returncode == 0 and len(commit) == 40 else None
 
 
-def provenance(scenario_hash: str, threads: int, device: str = "cpu") -> dict:
+def provenance(scenario_hash: str, threads: int | None, device: str = "cpu") -> dict:
+    """What a run needs to be reproduced: versions, commit, platform, scenario hash."""
     from scslab import __version__
 
     return {

@@ -3,7 +3,7 @@
 Everything here is read off the declarations themselves — the pydantic models of
 ``scslab.scenario.schema`` (description, bounds, ``json_schema_extra`` unit and
 source), the metric registry of ``scslab.stages.metrics`` and the keys that
-``scslab.api.summarise`` writes — so the README and the documentation site cannot
+``scslab.pipeline.summarise`` writes — so the README and the documentation site cannot
 drift from the code (``scripts/gen_reference.py --check`` fails when they do).
 
 Paths use two notations:
@@ -275,6 +275,7 @@ class FieldDoc:
 
     @property
     def required(self) -> bool:
+        """Whether the field has no default (a scenario must give it)."""
         return self.default is PydanticUndefined
 
     def default_text(self, limit: int | None = 160) -> str:
@@ -543,7 +544,7 @@ def columns_md(scenario: Any = "national", heading_level: int = 3) -> str:
 
 # --------------------------------------------------------------------------- summary.json
 
-#: Keys of ``summary.json`` (``scslab.api.summarise``) and what they hold.
+#: Keys of ``summary.json`` (``scslab.pipeline.summarise``) and what they hold.
 SUMMARY_KEYS: list[tuple[str, str]] = [
     ("run_id", "Identifier of the run (scenario name, date-time and a random suffix)."),
     ("scenario", "Name of the scenario."),

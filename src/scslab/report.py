@@ -423,7 +423,7 @@ def fig_score(daily: pd.DataFrame) -> ReportFigure:
                f"middle half and the middle 90% of scores lie (read from a {N_HIST}-bin "
                "histogram); the solid line is the average recorded score, and the dashed line the average score "
                "people would have had if no act had ever been recorded against the wrong person.")
-    if first is not None:
+    if first is not None and last is not None:  # both or neither
         caption += (f" The average went from {fmt(float(first))} on day 1 to {fmt(float(last))} "
                     f"on day {days[-1]}")
         caption += (f"; identity errors cost the average person {fmt(gap)} points."
@@ -828,8 +828,10 @@ def fig_abroad_reach(daily: pd.DataFrame, name: str, flow: Any = None) -> Report
 
 
 def fig_abroad_records(daily: pd.DataFrame, name: str, flow: Any = None) -> ReportFigure:
-    """One flow's records in the home system: people recorded, persons of interest, home ties,
-    and false matches onto home agents (summed since day 1)."""
+    """One flow's records in the home system, summed since day 1.
+
+    People recorded, persons of interest, home ties, and false matches onto home agents.
+    """
     fig = _new_figure("people (records)")
     sfx = f"__{name}"
     site = flow.site.name if flow is not None else name
@@ -876,8 +878,11 @@ def fig_abroad_records(daily: pd.DataFrame, name: str, flow: Any = None) -> Repo
 
 
 def abroad_table(daily: pd.DataFrame, names: Sequence[str], sc: Scenario | None = None) -> Table:
-    """Per flow: visits, captures, identifications and false matches over the run, and the
-    records, persons of interest and home ties at the end."""
+    """The table of measures per flow.
+
+    Visits, captures, identifications and false matches over the run, and the records,
+    persons of interest and home ties at the end.
+    """
     many = len(names) > 1
     cols = ["measure", *names] + (["all flows"] if many else [])
     rows, attrs = [], []
@@ -984,7 +989,9 @@ _AGG_WORDS = {"last": "on the day", "sum": "summed since day 1", "mean": "averag
 
 def _scales(summary: dict, column: str) -> bool:
     sc = summary.get("scale")
-    return bool(sc) and column not in set(sc.get("not_scaled") or ())
+    if not sc:
+        return False
+    return column not in set(sc.get("not_scaled") or ())
 
 
 def _agg_series(daily: pd.DataFrame, column: str, agg: str, factor: float) -> list:
@@ -1005,8 +1012,10 @@ def _day_text(daily: pd.DataFrame, day: int | None) -> str:
 
 def fig_target(daily: pd.DataFrame, target: dict, k: int, summary: dict, meaning: str = ""
                ) -> ReportFigure:
-    """One published figure: the column over time (aggregated and scaled as the target reads
-    it) with the published value marked at its day."""
+    """One published figure: the column over time, with the published value at its day.
+
+    The column is aggregated and scaled as the target reads it.
+    """
     import plotly.graph_objects as go
 
     col, agg = str(target.get("column")), str(target.get("agg") or "last")
@@ -1260,12 +1269,12 @@ def group_table(result: Result) -> Table:
     rows = []
     for g in _groups(daily):
         rate = daily[f"wrongful_rate__{g}"]
+        last_rate = _last(daily, f"wrongful_rate__{g}")
         rows.append([
             g, pct(shares.get(g)) if g in shares else "–",
             fmt(mult.get(g, 1.0)) + "×",
             fmt(_last(daily, f"listed__{g}")), fmt(_last(daily, f"wrongful_listed__{g}")),
-            fmt(None if _last(daily, f"wrongful_rate__{g}") is None
-                else _last(daily, f"wrongful_rate__{g}") * 1e4),
+            fmt(None if last_rate is None else last_rate * 1e4),
             fmt(float(pd.to_numeric(rate).mean()) * 1e4 if len(rate) else None),
             fmt(_total(daily, f"misattributed__{g}")),
         ])
@@ -1310,6 +1319,8 @@ def governance_rows(sc: Scenario) -> list[list[str]]:
 
 def scenario_tables(sc: Scenario) -> list[Table]:
     """The key parameters of a scenario, as small tables."""
+    from scslab.scenario.schema import Cameras
+
     p, pol = sc.population, sc.policy
     pop = Table("Population", ["setting", "value"], [
         ["synthetic people", fmt(p.agents)],
@@ -1344,7 +1355,7 @@ def scenario_tables(sc: Scenario) -> list[Table]:
             sens_rows.append([_human(name), "off", "–", "–", "–", "–"])
             continue
         cov = pct(s.coverage, 0)
-        if getattr(s, "density_coverage", False):
+        if isinstance(s, Cameras) and s.density_coverage:
             cov = f"from camera density (63% at {fmt(s.saturation_per_1000)} per 1,000)"
         sens_rows.append([_human(name), value_text([_human(o) for o in s.observes]), cov,
                           pct(s.detection, 0), pct(s.false_match_rate, 3),
@@ -1451,8 +1462,11 @@ def load_comparison(out_dir: str | Path) -> ComparisonData:
 
 
 def _check_comparison(out_dir: Path, table: pd.DataFrame, per_run: pd.DataFrame) -> None:
-    """Raise RunDirError naming the file and column when a comparison holds values the
-    report cannot use (text where numbers belong, a replicate that is not a number)."""
+    """Raise RunDirError when a comparison holds values the report cannot use.
+
+    The error names the file and column: text where numbers belong, a replicate that is
+    not a number.
+    """
     def bad(name: str, what: str) -> RunDirError:
         return RunDirError(f"{out_dir / name}: {what}; re-run the comparison")
 

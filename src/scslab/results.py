@@ -72,6 +72,7 @@ class Result:
 
     @property
     def completed(self) -> bool:
+        """Whether the run simulated every day (False when stopped early)."""
         return bool(self.summary.get("completed"))
 
     def events(self) -> pd.DataFrame:
@@ -87,6 +88,7 @@ class Result:
                               "re-run the scenario") from None
 
     def __repr__(self) -> str:
+        """A one-line summary: scenario, size, a few metrics and the run directory."""
         m = self.summary.get("metrics", {})
         return (f"Result({self.scenario.name!r}, agents={self.summary.get('agents')}, "
                 f"days={len(self.daily)}, mean_score={m.get('mean_score')}, "
@@ -94,6 +96,7 @@ class Result:
 
 
 def write_daily(path: Path, df: pd.DataFrame) -> None:
+    """Write the daily table to ``path`` as Parquet, atomically."""
     table = pa.Table.from_pandas(df, preserve_index=False)
     atomic_write(path, lambda p: pq.write_table(table, p))
 
@@ -125,8 +128,11 @@ def _rerun(path: Path, what: str) -> RunDirError:
 
 
 def run_file(run_dir: str | Path, name: str) -> Path:
-    """``run_dir/name``, which must be a regular file (a pipe, device or folder is refused
-    with one line naming it, before anything tries to read it)."""
+    """``run_dir/name``, which must be a regular file.
+
+    A pipe, device or folder is refused with one line naming it, before anything tries
+    to read it.
+    """
     path = Path(run_dir) / name
     kind = not_regular(path)
     if kind is not None:
@@ -244,8 +250,10 @@ def _check_values(path: Path, where: str, block: dict, allowed: str) -> None:
 
 
 def check_summary(data, path: Path) -> dict:
-    """Raise RunDirError naming the file and field when summary.json holds a value of the
-    wrong kind where a reader (report, explain, catalog, resume) uses it."""
+    """Raise RunDirError naming the file and field of a summary.json value of the wrong kind.
+
+    Only the fields a reader (report, explain, catalog, resume) uses are checked.
+    """
     if not isinstance(data, dict):
         kind = {list: "a list", str: "a string", type(None): "null"}.get(type(data),
                                                                           _show(data))
@@ -311,8 +319,11 @@ def _arrow_kind(t: pa.DataType) -> str:
 
 
 def check_daily_schema(schema: pa.Schema, path: Path) -> None:
-    """Raise RunDirError when daily.parquet lacks a column every run writes, or holds
-    something other than numbers (a ``date`` column excepted)."""
+    """Raise RunDirError when daily.parquet lacks a required column or holds non-numbers.
+
+    Every run writes the required columns; only ``date`` may hold something other than
+    numbers.
+    """
     names = schema.names
     for col in REQUIRED_DAILY_COLUMNS:
         if col not in names:
@@ -347,8 +358,11 @@ def read_daily(run_dir: Path) -> pd.DataFrame:
 
 
 def check_events_schema(schema: pa.Schema, path: Path) -> None:
-    """Raise RunDirError when events.parquet lacks a column ``explain`` reads or holds
-    the wrong kind of values there."""
+    """Raise RunDirError when events.parquet cannot be read by ``explain``.
+
+    That is when it lacks a column ``explain`` reads, or holds the wrong kind of values
+    there.
+    """
     for col, want in EVENT_COLUMNS.items():
         if col not in schema.names:
             raise _rerun(path, f"no {col!r} column (every event log has one)")

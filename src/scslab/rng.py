@@ -29,7 +29,7 @@ _INV32 = 1.0 / 4294967296.0
 
 
 @njit(inline="always", cache=True)
-def mix64(z: uint64) -> uint64:
+def mix64(z: np.uint64) -> np.uint64:
     """SplitMix64 finaliser: a bijective avalanche mix of a 64-bit word."""
     z = (z ^ (z >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> uint64(27))) * uint64(0x94D049BB133111EB)
@@ -37,26 +37,26 @@ def mix64(z: uint64) -> uint64:
 
 
 @njit(inline="always", cache=True)
-def agent_hash(day_key: uint64, agent: int, k: int) -> uint64:
+def agent_hash(day_key: np.uint64, agent: int, k: int) -> np.uint64:
     """64 random bits for draw ``k`` of ``agent`` under a (seed, stream, day) key."""
     base = mix64(day_key ^ (uint64(agent) * uint64(0x9E3779B97F4A7C15)))
     return mix64(base + uint64(k) * uint64(0xD1B54A32D192ED03))
 
 
 @njit(inline="always", cache=True)
-def u_hi(h: uint64) -> float:
+def u_hi(h: np.uint64) -> float:
     """Uniform in [0, 1) from the high 32 bits of a hash."""
     return float(h >> uint64(32)) * 2.3283064365386963e-10
 
 
 @njit(inline="always", cache=True)
-def u_lo(h: uint64) -> float:
+def u_lo(h: np.uint64) -> float:
     """Uniform in [0, 1) from the low 32 bits of a hash."""
     return float(h & uint64(0xFFFFFFFF)) * 2.3283064365386963e-10
 
 
 @njit(inline="always", cache=True)
-def below(h: uint64, n: int) -> int:
+def below(h: np.uint64, n: int) -> np.int64:
     """An integer uniform in [0, n) from the high 32 bits (Lemire's multiply-shift)."""
     return int64(((h >> uint64(32)) * uint64(n)) >> uint64(32))
 
@@ -86,7 +86,7 @@ def stream_key(seed: int, stream: str) -> np.uint64:
 
 
 @njit(parallel=False, cache=True)
-def uniforms(key: uint64, n: int, k: int) -> np.ndarray:
+def uniforms(key: np.uint64, n: int, k: int) -> np.ndarray:
     """Vector of ``n`` uniforms, one per agent id ``0..n-1``, for draw ``k``."""
     out = np.empty(n, dtype=np.float64)
     for i in range(n):

@@ -41,6 +41,7 @@ def partial_path(out: Path) -> Path:
 
 
 def lock_path(out: Path) -> Path:
+    """The lock file of ``out``: ``.<out>.lock`` beside it."""
     return out.with_name(f".{out.name}.lock")
 
 
@@ -52,8 +53,10 @@ def _old_dirs(out: Path) -> list[Path]:
 
 
 def normalise(out: str | Path) -> Path:
-    """``out`` as given by the user, with a trailing ``.partial`` taken off (so that
-    ``--resume X.partial`` means ``--resume X``)."""
+    """``out`` as given by the user, with a trailing ``.partial`` taken off.
+
+    So ``--resume X.partial`` means ``--resume X``.
+    """
     out = Path(out)
     if out.name.endswith(PARTIAL_SUFFIX) and len(out.name) > len(PARTIAL_SUFFIX):
         out = out.with_name(out.name[: -len(PARTIAL_SUFFIX)])
@@ -63,7 +66,7 @@ def normalise(out: str | Path) -> Path:
 
 
 def is_run(path: Path) -> bool:
-    """A committed run directory: it has a summary or a scenario."""
+    """Whether ``path`` holds a run: it has a summary or a scenario (``RUN_MARKERS``)."""
     return path.is_dir() and any((path / m).is_file() for m in RUN_MARKERS)
 
 
@@ -101,15 +104,22 @@ def _refuse_file(out: Path) -> RunDirError:
 
 
 class RunLock:
-    """An exclusive, non-blocking ``flock`` on ``.<out>.lock``; released (and the file
-    removed) on ``release`` or when the process dies."""
+    """An exclusive, non-blocking ``flock`` on ``.<out>.lock``.
+
+    It is released (and the file removed) on ``release``, or when the process dies.
+    """
 
     def __init__(self, out: Path) -> None:
+        """A lock for the run directory ``out``, not yet acquired."""
         self.out = out
         self.path = lock_path(out)
         self.fd: int | None = None
 
     def acquire(self) -> RunLock:
+        """Take the lock, or raise RunDirError at once if another process holds it.
+
+        The lock file then holds this process's id, for the error message of the next.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -143,6 +153,7 @@ class RunLock:
         return f" (pid {pid})" if pid.isdigit() else ""
 
     def release(self) -> None:
+        """Remove the lock file and let go of the lock (nothing if not held)."""
         if self.fd is None:
             return
         try:
@@ -153,9 +164,11 @@ class RunLock:
         self.fd = None
 
     def __enter__(self) -> RunLock:
+        """Acquire the lock (see ``acquire``)."""
         return self.acquire()
 
     def __exit__(self, *exc) -> None:
+        """Release the lock."""
         self.release()
 
 
@@ -194,6 +207,7 @@ class Writer:
 
     @property
     def partial(self) -> Path:
+        """The directory the run works in: ``<out>.partial``."""
         return partial_path(self.out)
 
     def old_run_id(self) -> str | None:
@@ -235,6 +249,7 @@ class Writer:
             shutil.rmtree(self.partial, ignore_errors=True)
 
     def release(self) -> None:
+        """Release the lock on ``out`` (the partial directory stays)."""
         self.lock.release()
 
 
@@ -288,7 +303,7 @@ def open_new(out: str | Path, *, overwrite: bool = False) -> Writer:
 
 
 def open_resume(out: str | Path) -> tuple[Writer, str]:
-    """Take ``out`` to continue a run; returns the writer and what was found:
+    """Take ``out`` to continue a run; returns the writer and what was found.
 
     - ``partial``: ``<out>.partial`` holds an unfinished run (killed, or interrupted
       while writing its outputs);
@@ -333,8 +348,11 @@ def open_resume(out: str | Path) -> tuple[Writer, str]:
 
 
 def _link_copy(src: Path, dst: Path) -> None:
-    """Copy a run directory by hard links (files are only ever replaced, never modified
-    in place), falling back to copies across file systems."""
+    """Copy a run directory by hard links, falling back to copies across file systems.
+
+    Hard links are safe because files in a run directory are only ever replaced, never
+    modified in place.
+    """
     def link(s: str, d: str) -> None:
         try:
             os.link(s, d)

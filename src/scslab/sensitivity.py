@@ -205,6 +205,7 @@ class Outcome:
             if self.column not in daily or not len(daily):
                 return math.nan
             s = daily[self.column].astype(float)
+            assert self.agg is not None  # parse_outcome gives every daily outcome one
             return float(s.iloc[-1] if self.agg == "last" else getattr(s, self.agg)())
         if self.kind in ("metrics", "totals"):
             v = summary.get(self.kind, {}).get(self.column)
@@ -354,7 +355,7 @@ def plan_sensitivity(scenario: str | Path | Scenario | dict | None,
     raw = _params_input(params)
     base: Scenario | None = None
     if scenario is not None:
-        from scslab.api import resolve
+        from scslab.pipeline import resolve
 
         base = resolve(scenario, agents=agents, days=days, seed=seed, set=set)
         fixed = ([str(k) for k in set] if isinstance(set, dict) else
@@ -450,6 +451,7 @@ class SensitivityResult:
 
     @property
     def table(self) -> pd.DataFrame:
+        """The indices, one row per (outcome, parameter)."""
         return self.indices
 
     def to_dict(self) -> dict:
@@ -480,8 +482,11 @@ class SensitivityResult:
         return clean_json(d)
 
     def write(self, out_dir: str | Path) -> None:
-        """Write ``sensitivity.csv``, ``sensitivity.json``, ``sensitivity.html`` and
-        ``samples.csv`` (settings and outcomes per sample)."""
+        """Write the indices (csv, json), the HTML page and the samples to ``out_dir``.
+
+        The files are ``sensitivity.csv``, ``sensitivity.json``, ``sensitivity.html``
+        and ``samples.csv`` (settings and outcomes per sample).
+        """
         from scslab.fileio import atomic_write_json, atomic_write_text
 
         out = Path(out_dir)
@@ -637,7 +642,25 @@ def sensitivity(scenario: str | Path | Scenario | dict | None,
         evaluate: instead of simulation runs, ``evaluate(X) -> Y`` with ``X`` the settings
             (n × D, integers rounded) and ``Y`` of shape (n,), (n, len(outcomes)) or a
             mapping outcome → values.
-        out, db, client, workers, scheduler, threads, progress: as for ``scslab.sweep.sweep``.
+        replicates: runs per sample, on common seeds; outcomes are averaged over them.
+        agents: as for ``scslab.run``.
+        days: as for ``scslab.run``.
+        seed: as for ``scslab.run``; also seeds the sampling.
+        set: as for ``scslab.run``.
+        integer: with ``scenario=None``, the parameters to treat as integers (otherwise
+            they are detected from the schema).
+        second_order: Sobol only: also estimate the second-order indices S2.
+        levels: Morris only: the number of grid levels (at least 2).
+        conf_level: the confidence level of the intervals (between 0 and 1).
+        num_resamples: bootstrap resamples for the confidence intervals.
+        out: as for ``scslab.sweep.sweep``; the indices are also written there.
+        db: as for ``scslab.sweep.sweep``.
+        client: as for ``scslab.sweep.sweep``.
+        workers: as for ``scslab.sweep.sweep``.
+        scheduler: as for ``scslab.sweep.sweep``.
+        threads: as for ``scslab.sweep.sweep``.
+        progress: as for ``scslab.sweep.sweep``.
+        log: as for ``scslab.sweep.sweep``.
     """
     if evaluate is not None and not outcomes:
         outcomes = ["y"]

@@ -36,6 +36,7 @@ class State:
 
     @classmethod
     def initial(cls, world: World, base: float) -> State:
+        """The state on day 0: every score at ``base``, no flags, lists or appeals."""
         n, nb = world.n, world.n_business
         return cls(
             score=np.full(n, base, np.float32), twin=np.full(n, base, np.float32),
@@ -49,7 +50,9 @@ class State:
             b_flags=np.zeros(nb, np.uint8))
 
     def nbytes_agents(self) -> int:
+        """Bytes of per-agent state (the business arrays excluded)."""
         return sum(getattr(self, f).nbytes for f in self.AGENT_FIELDS)
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """Every array by field name (what a checkpoint saves)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -86,6 +86,7 @@ class SweepPlan:
 
     @property
     def n_points(self) -> int:
+        """The number of distinct settings (runs per replicate)."""
         return len(self.specs) // max(self.replicates, 1)
 
     def finished_in(self, out_dir: str | Path) -> int:
@@ -111,6 +112,7 @@ class SweepResult:
 
     @property
     def sweep_id(self) -> str:
+        """The id of the sweep, as in the catalog and the manifest."""
         return self.plan.sweep_id
 
     @property
@@ -266,7 +268,13 @@ def plan_runs(base: Scenario, points: Sequence[Mapping[str, Any]], *, replicates
         points: one {path: value} mapping per point.
         replicates: runs per point; replicate ``r`` uses seed ``spawn_seeds(seed, K)[r]``.
         seed: the root seed (default: the scenario's).
+        kind: what made the points (``grid`` or ``sensitivity``), kept in the manifest.
+        sweep_id: the sweep's id (default: a hash of the definition).
+        chilling: also run each run's counterfactual; part of the definition, so it
+            changes the sweep id.
         definition: what identifies the sweep (hashed into its id unless ``sweep_id``).
+        grid: the {path: [values]} grid of the points (default: the values they hold).
+        flag: the command-line option the points came from, named in error messages.
     """
     if replicates < 1:
         raise ScslabError(f"--replicates must be at least 1 (got {replicates})")
@@ -315,7 +323,7 @@ def plan_sweep(scenario: str | Path | Scenario | dict, grid: Mapping[str, Sequen
 
     ``grid`` maps scenario paths to value lists, or is a list of ``PATH=V1,V2`` strings.
     """
-    from scslab.api import resolve
+    from scslab.pipeline import resolve
 
     base = resolve(scenario, agents=agents, days=days, seed=seed, set=set)
     items: list[tuple[str, list[Any]]] = []
@@ -353,12 +361,12 @@ def plan_sweep(scenario: str | Path | Scenario | dict, grid: Mapping[str, Sequen
     for path, vals in items:
         canon_grid[path] = [validate_point(base, {path: v})[1][path] for v in vals]
         dumped = [json.dumps(v, sort_keys=True) for v in canon_grid[path]]
-        dup = next((i for i, v in enumerate(dumped) if v in dumped[:i]), None)
-        if dup is not None:
-            first = dumped.index(dumped[dup])
+        dup_at = next((i for i, v in enumerate(dumped) if v in dumped[:i]), None)
+        if dup_at is not None:
+            first = dumped.index(dumped[dup_at])
             raise ScenarioError(f"--grid {path}: {json.dumps(vals[first])} and "
-                                f"{json.dumps(vals[dup])} are the same setting "
-                                f"({dumped[dup]}); list each value once")
+                                f"{json.dumps(vals[dup_at])} are the same setting "
+                                f"({dumped[dup_at]}); list each value once")
     points = [dict(zip(canon_grid, combo, strict=True))
               for combo in itertools.product(*canon_grid.values())] or [{}]
     defn = {"kind": "grid", "scenario_hash": scenario_hash(base),
@@ -377,7 +385,7 @@ def run_scenario_data(data: dict, run_id: str, threads: int | None = None,
 
     This is what a Dask worker executes: small in, small out (no event log).
     """
-    from scslab.api import chilling_counterfactual, chilling_summary, simulate, summarise
+    from scslab.pipeline import chilling_counterfactual, chilling_summary, simulate, summarise
     from scslab.results import clean_json, daily_frame
 
     sc = validate_raw(data, str(data.get("name", "scenario")))
@@ -681,6 +689,7 @@ def run_plan(plan: SweepPlan, *, out: str | Path | None = None, db: str | Path |
     """Run the unfinished runs of a plan, in-process or on a Dask ``client``.
 
     Args:
+        plan: the resolved runs (``plan_runs`` or ``plan_sweep``).
         out: sweep directory; run ``key`` is written to ``out/key`` and finished runs found
             there are skipped (resume).
         db: DuckDB catalog; every run is recorded under the sweep id.
@@ -862,14 +871,23 @@ def sweep(scenario: str | Path | Scenario | dict, grid: Mapping[str, Sequence[An
         grid: {path: [values]} or ``["path=v1,v2", …]``; every point is validated first.
         replicates: runs per point, on seeds ``spawn_seeds(seed, replicates)`` shared by
             all points (common random numbers).
-        agents, days, seed, set: as for ``scslab.run``.
+        agents: as for ``scslab.run``.
+        days: as for ``scslab.run``.
+        seed: as for ``scslab.run``; the root of the replicate seeds.
+        set: as for ``scslab.run``.
         out: sweep directory (one run directory per run, ``sweep.parquet``); reusing it
             resumes the sweep.
         db: DuckDB catalog to record every run in (tables runs, daily, sweep_runs).
         sweep_id: default: a hash of the sweep definition.
-        client / workers / scheduler: a Dask client, a new LocalCluster of ``workers``
-            processes, or the address of a running scheduler; none of them: in-process.
+        client: a Dask client to run on.
+        workers: without ``client``: start a LocalCluster of this many processes.
+        scheduler: without ``client``: the address of a running Dask scheduler. With
+            none of ``client``, ``workers`` and ``scheduler`` the runs are in-process.
+        threads: as for ``run_plan``.
         chilling: also run each run's counterfactual and add ``chilling_effect`` (2× cost).
+        progress: as for ``run_plan``.
+        keep_daily: as for ``run_plan``.
+        log: as for ``run_plan``.
     """
     plan = plan_sweep(scenario, grid, replicates=replicates, agents=agents, days=days,
                       seed=seed, set=set, sweep_id=sweep_id, chilling=chilling)

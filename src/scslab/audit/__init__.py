@@ -22,7 +22,8 @@ from scslab.audit.engine import (
     load_law,
     load_laws,
 )
-from scslab.audit.flows import (
+from scslab.audit.report import audit_exit_code, render_audit_table, render_audit_text
+from scslab.scenario.flows import (
     DataFlow,
     Site,
     SiteSensor,
@@ -30,7 +31,6 @@ from scslab.audit.flows import (
     daily_captured_persons,
     expected_distinct_persons,
 )
-from scslab.audit.report import audit_exit_code, render_audit_table, render_audit_text
 
 __all__ = [
     "DISCLAIMER",

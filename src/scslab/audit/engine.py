@@ -42,7 +42,8 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from scslab.audit.flows import (
+from scslab.inputs import NotRegularFile, read_regular
+from scslab.scenario.flows import (
     Capture,
     Consent,
     DataFlow,
@@ -55,7 +56,6 @@ from scslab.audit.flows import (
     daily_captured_persons,
     expected_distinct_persons,
 )
-from scslab.inputs import NotRegularFile, read_regular
 
 __all__ = [
     "DISCLAIMER",
@@ -693,8 +693,9 @@ class AuditResult(_Model):
                 "met": len(self.findings) - n_breach, "notes": len(self.notes)}
 
     def to_rows(self) -> list[dict[str, Any]]:
-        """One dict per finding, then one per note (status ``note``); each carries the
-        disclaimer.
+        """One dict per finding, then one per note (status ``note``).
+
+        Each row carries the disclaimer, so that no exported row can lose it.
         """
         rows = [{**f.model_dump(), "disclaimer": self.disclaimer} for f in self.findings]
         rows += [dict(zip(_ROW_KEYS, (n.flow, None, None, None, None, "note", n.text, "",

@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from scslab.audit.flows import DataFlow
+from scslab.scenario.flows import DataFlow
 
 __all__ = ["au_headquarters", "vancouver_restaurant", "vancouver_restaurant_disputed"]
 

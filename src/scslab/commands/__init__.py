@@ -12,6 +12,7 @@ import pkgutil
 
 
 def register_all(app) -> None:
+    """Add the commands of every module of this package to ``app``, in name order."""
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         mod = importlib.import_module(f"{__name__}.{info.name}")
         register = getattr(mod, "register", None)

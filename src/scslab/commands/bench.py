@@ -21,6 +21,8 @@ def _bench_dir() -> Path:
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``scslab bench`` to ``app``."""
+
     @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
     def bench(ctx: typer.Context,
               quick: Annotated[bool, typer.Option("--quick", help="Small sizes.")] = False

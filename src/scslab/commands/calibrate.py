@@ -9,6 +9,8 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``scslab calibrate`` to ``app``."""
+
     @app.command()
     def calibrate(
         scenario: Annotated[str, typer.Argument(help="Preset name or YAML file.")],

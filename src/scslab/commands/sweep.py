@@ -225,6 +225,7 @@ def sensitivity_cmd(
                           replicates=replicates, agents=agents, days=days, seed=seed,
                           set=set_, second_order=second_order, levels=levels)
     plan = sp.plan
+    assert plan is not None  # planned from a scenario, so every run is resolved
     out = out or Path("runs") / f"sensitivity-{plan.sweep_id}"
     _log(f"sensitivity {plan.sweep_id}: {sp.method}, {len(sp.params)} parameter(s), "
          f"{sp.n_samples} samples × {plan.replicates} replicate(s) = {len(plan.specs)} runs of "

@@ -38,9 +38,11 @@ def _short_tag(tag: str) -> str:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """Safe loader that refuses aliases (alias bombs), duplicate keys, unknown tags,
-    nesting deeper than MAX_DEPTH and more than MAX_NODES nodes, all while parsing
-    (before anything is expanded or built)."""
+    """Safe YAML loader that refuses hostile or ambiguous input while parsing.
+
+    It refuses aliases (alias bombs), duplicate keys, unknown tags, nesting deeper than
+    MAX_DEPTH and more than MAX_NODES nodes, before anything is expanded or built.
+    """
 
     def __init__(self, stream):
         super().__init__(stream)
@@ -199,10 +201,12 @@ def preset_names() -> list[str]:
 
 
 def preset_text(name: str) -> str:
+    """The YAML text of the shipped preset ``name``."""
     return _preset_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8")
 
 
 def preset_description(name: str) -> str:
+    """The first line of a preset's ``description`` ("" when it has none)."""
     data = parse_yaml_text(preset_text(name), f"preset {name}")
     return str(data.get("description", "")).strip().splitlines()[0] if data.get(
         "description") else ""
@@ -395,6 +399,7 @@ def apply_overrides(raw: dict, overrides: list[str] | dict[str, Any] | None) -> 
     """Apply ``--set`` expressions or a {dotted.path: value} mapping to a raw scenario."""
     if not overrides:
         return raw
+    items: list[tuple[str | list[str], Any]]  # a dotted path, or one split by parse_set
     if isinstance(overrides, dict):
         items = list(overrides.items())
     elif isinstance(overrides, list | tuple):
@@ -508,7 +513,7 @@ def fill_defaults(model_cls: type[BaseModel], raw: dict) -> dict:
     for k, v in raw.items():
         f = model_cls.model_fields.get(k)
         sub = _model_type(f)
-        if sub is not None and isinstance(v, dict):
+        if f is not None and sub is not None and isinstance(v, dict):
             if isinstance(f.default, BaseModel):
                 v = _merge_block(sub, f.default.model_dump(mode="python"), v)
             out[k] = fill_defaults(sub, v)
@@ -516,6 +521,7 @@ def fill_defaults(model_cls: type[BaseModel], raw: dict) -> dict:
 
 
 def validate_raw(raw: dict, origin: str = "scenario") -> Scenario:
+    """Validate a scenario mapping; any error becomes one ScenarioError naming ``origin``."""
     try:
         return Scenario.model_validate(fill_defaults(Scenario, raw))
     except ValidationError as e:

@@ -33,8 +33,9 @@ def _check_shares(where: str, shares: list[float]) -> None:
 
 def check_references(sc: Scenario) -> None:
     """Raise ValueError naming the first dangling reference or inconsistent total."""
-    from scslab.scenario.schema import SANCTION_KINDS
-
+    # The sanction names come from the scenario itself (``Sanctions.items`` lists
+    # ``SANCTION_KINDS``) so that this module never imports the schema at run time.
+    sanction_kinds = [k for k, _ in sc.policy.sanctions.items()]
     behaviours = set(sc.behaviours)
     groups = {g.name for g in sc.population.groups}
     _check_shares("population.groups", [g.share for g in sc.population.groups])
@@ -55,9 +56,9 @@ def check_references(sc: Scenario) -> None:
         raise ValueError(f"responses.chilling.behaviour: unknown name {n!r}"
                          f"{did_you_mean(n, behaviours)}")
     sp = sc.policy.spillover
-    _check_names("policy.spillover.household.sanctions", sp.household.sanctions, SANCTION_KINDS)
+    _check_names("policy.spillover.household.sanctions", sp.household.sanctions, sanction_kinds)
     _check_names("policy.spillover.employer.representative_sanctions",
-                 sp.employer.representative_sanctions, SANCTION_KINDS)
+                 sp.employer.representative_sanctions, sanction_kinds)
     if sp.employer.business_exit_at_or_above < sp.employer.business_enter_below:
         raise ValueError("policy.spillover.employer: business_exit_at_or_above must be >= "
                          "business_enter_below")

@@ -12,9 +12,11 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 
-from scslab.audit.flows import DataFlow
 from scslab.inputs import StrictScalars
+from scslab.scenario.flows import DataFlow
+from scslab.scenario.refs import check_references
 
 SCHEMA_VERSION = 1
 
@@ -26,13 +28,15 @@ Multiplier = Annotated[float, Field(ge=0.0, le=1.0e6, allow_inf_nan=False)]
 
 def F(default, description: str, unit: str | None = None, source: str = "assumption", **kw):
     """A field with a description, a unit and the source of its default."""
-    extra = {"unit": unit, "source": source}
+    extra: JsonDict = {"unit": unit, "source": source}
     return Field(default, description=description, json_schema_extra=extra, **kw)
 
 
 class Model(StrictScalars):
-    """Base for scenario blocks: frozen, unknown keys rejected, no NaN/inf, no ``true``
-    for a number nor ``1`` for a yes/no (``StrictScalars``)."""
+    """Base for scenario blocks: frozen, unknown keys rejected, no NaN/inf.
+
+    Nor ``true`` for a number or ``1`` for a yes/no (``StrictScalars``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
                               validate_default=True)
@@ -42,6 +46,8 @@ class Model(StrictScalars):
 
 
 class AgePyramid(Model):
+    """Age structure of the population: the shares of children and of the elderly."""
+
     child_share: float = F(0.18, "Share of agents under 18 (children).", "fraction",
                            "assumption (China census order of magnitude)", ge=0, le=0.9)
     elderly_share: float = F(0.14, "Share of agents aged 65 and over.", "fraction",
@@ -55,12 +61,16 @@ class AgePyramid(Model):
 
 
 class Group(Model):
+    """A demographic group: its name and its share of households."""
+
     name: str = F(..., "Name of a demographic group (used in per-group metric columns).",
                   min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
     share: float = F(..., "Share of households in this group.", "fraction", gt=0, le=1)
 
 
 class Region(Model):
+    """A region: its share of the population, its camera density and local rules."""
+
     name: str = F(..., "Region name (a local pilot may have its own rules).",
                   min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
     share: float = F(..., "Share of the population living here.", "fraction", gt=0, le=1)
@@ -71,6 +81,8 @@ class Region(Model):
 
 
 class Households(Model):
+    """How agents live together: the distribution of household sizes."""
+
     size_shares: dict[int, float] = F(
         {1: 0.15, 2: 0.28, 3: 0.27, 4: 0.18, 5: 0.08, 6: 0.04},
         "Share of households by number of members (1–12); children live with adults.",
@@ -92,6 +104,8 @@ class Households(Model):
 
 
 class Ties(Model):
+    """The network of friends and associates, through which listings spill over."""
+
     mean_degree: float = F(8.0, "Mean number of friends/associates per agent (0 disables ties).",
                            "ties per agent", ge=0, le=64)
     dispersion: float = F(1.0, "Spread of the degree distribution: 0 gives every agent the same "
@@ -101,6 +115,8 @@ class Ties(Model):
 
 
 class Employers(Model):
+    """Businesses and who works for them (the employer spillover runs through them)."""
+
     employed_share: float = F(0.6, "Share of adults employed by a business.", "fraction",
                               ge=0, le=1)
     mean_size: float = F(20.0, "Mean number of employees per business.", "employees",
@@ -110,11 +126,15 @@ class Employers(Model):
 
 
 class Disposition(Model):
+    """Each agent's latent disposition to break rules, fixed for the whole run."""
+
     sigma: float = F(0.5, "Log-normal sigma of the latent disposition to break rules "
                      "(mean of log is 0).", None, "rm1.md", ge=0, le=3)
 
 
 class Population(Model):
+    """The synthetic population: its size, demography, regions, households, ties and employers."""
+
     agents: int = F(100_000, "Number of synthetic agents.", "agents", ge=1, le=2_000_000_000)
     represents: int | None = F(None, "Size of the real population the agents stand for "
                                "(e.g. 1,400,000,000): results are also reported scaled by "
@@ -145,12 +165,16 @@ class Population(Model):
 
 
 class AgeFactors(Model):
+    """Multipliers on a behaviour's rate by age class."""
+
     child: float = F(0.0, "Rate multiplier for children.", None, ge=0, le=100)
     adult: float = F(1.0, "Rate multiplier for adults.", None, ge=0, le=100)
     elderly: float = F(1.0, "Rate multiplier for the elderly.", None, ge=0, le=100)
 
 
 class Behaviour(Model):
+    """One kind of act agents do: its daily rate and who does it more often."""
+
     rate: Rate = F(0.001, "Base probability per agent-day of doing this act.", "per agent-day")
     disposition_exponent: float = F(1.0, "Rate scales with disposition**exponent "
                                     "(1: rule-breakers do more, 0: independent, -1: fewer).",
@@ -162,6 +186,8 @@ class Behaviour(Model):
 
 
 class Classification(Model):
+    """What a sensor reads off a person besides identity: sex and age class."""
+
     enabled: bool = F(True, "Whether the sensor classifies sex and adult/child; the classified "
                       "attributes narrow whom a false match can land on.")
     sex_accuracy: Probability = F(0.95, "Probability that sex is classified correctly.",
@@ -171,6 +197,8 @@ class Classification(Model):
 
 
 class Sensor(Model):
+    """A source of records: what it observes, how much, and how often it names the wrong person."""
+
     enabled: bool = F(True, "Whether this sensor is in use.")
     observes: list[str] = F([], "Behaviours this sensor can observe.")
     coverage: Probability = F(1.0, "Share of acts within this sensor's reach.", "fraction")
@@ -188,6 +216,8 @@ class Sensor(Model):
 
 
 class Cameras(Sensor):
+    """Surveillance cameras: a sensor whose coverage can follow each region's camera density."""
+
     density_coverage: bool = F(True, "Derive coverage per region from cameras per 1,000 people: "
                                "coverage = 1 − exp(−density / saturation_per_1000).")
     saturation_per_1000: float = F(150.0, "Camera density at which 63% of acts are in view.",
@@ -195,6 +225,8 @@ class Cameras(Sensor):
 
 
 class Sensors(Model):
+    """The sensors that record acts, in the order in which they claim an act."""
+
     cameras: Cameras = Cameras(observes=["smoking", "traffic_violation"], detection=0.5,
                                false_match_rate=0.001, classification=Classification())
     phone_scanners: Sensor = Sensor(observes=["buying_domestic", "community_service"],
@@ -219,11 +251,15 @@ class Sensors(Model):
 
 
 class Grade(Model):
+    """A grade band: its name and its lowest score."""
+
     name: str = F(..., "Grade letter(s).", min_length=1, max_length=8)
     min_score: float = F(..., "Lowest score in this grade.", "points", ge=-1e6, le=1e6)
 
 
 class Scoring(Model):
+    """How a score moves: its base, its bounds, its daily decay and daily caps."""
+
     base: float = F(1000.0, "Score every agent starts with; decay pulls toward it.", "points",
                     "calibration.md §1 (Rongcheng, Suqian: 1,000)", ge=-1e6, le=1e6)
     minimum: float = F(0.0, "Lowest possible score.", "points", ge=-1e6, le=1e6)
@@ -243,6 +279,8 @@ class Scoring(Model):
 
 
 class Blacklist(Model):
+    """The score-based blacklist: entry and exit thresholds and a minimum stay."""
+
     enabled: bool = F(True, "Whether a low score puts agents on the blacklist.")
     enter_below: float = F(850.0, "A score below this puts the agent on the list.", "points",
                            ge=-1e6, le=1e6)
@@ -258,6 +296,8 @@ class Blacklist(Model):
 
 
 class CourtList(Model):
+    """The court list of judgment debtors: a fixed term after a recorded court default."""
+
     enabled: bool = F(True, "Whether a recorded court default puts the agent on the list of "
                       "dishonest judgment debtors.")
     trigger: str = F("court_default", "Behaviour whose recorded act is a court listing order.")
@@ -271,12 +311,16 @@ class CourtList(Model):
 
 
 class Redlist(Model):
+    """The redlist of agents with high scores, who may claim rewards."""
+
     enabled: bool = F(True, "Whether a high score puts the agent on the redlist (rewards).")
     min_score: float = F(1050.0, "Score at or above which an agent is redlisted.", "points",
                          "calibration.md §1 (Huantai AAA at 1,050)", ge=-1e6, le=1e6)
 
 
 class Lists(Model):
+    """The three lists: blacklist, court list and redlist."""
+
     blacklist: Blacklist = Blacklist()
     court: CourtList = CourtList()
     redlist: Redlist = Redlist()
@@ -286,6 +330,8 @@ ListName = Literal["blacklist", "court"]
 
 
 class Sanction(Model):
+    """One kind of denial (a flight, a mortgage …): how often it is sought, which lists bar it."""
+
     attempt_rate: Rate = F(0.001, "Probability per agent-day of attempting this.",
                            "per agent-day")
     lists: list[ListName] = F(["blacklist", "court"], "Lists whose members are denied.")
@@ -297,6 +343,8 @@ SANCTION_KINDS = ("flight", "train", "property", "mortgage", "social_service", "
 
 
 class Sanctions(Model):
+    """The sanctions listed agents meet when they attempt these things."""
+
     flight: Sanction = Sanction(attempt_rate=0.003)
     train: Sanction = Sanction(attempt_rate=0.01)
     property: Sanction = Sanction(attempt_rate=0.0002)
@@ -305,10 +353,13 @@ class Sanctions(Model):
     private_school: Sanction = Sanction(attempt_rate=0.0005)
 
     def items(self) -> list[tuple[str, Sanction]]:
+        """(name, sanction) in ``SANCTION_KINDS`` order, the index the kernels use."""
         return [(k, getattr(self, k)) for k in SANCTION_KINDS]
 
 
 class Rewards(Model):
+    """Rewards claimed by redlisted agents."""
+
     enabled: bool = F(True, "Whether redlisted agents receive rewards (discounts, waived "
                       "deposits).", source="calibration.md §1")
     rate: Rate = F(0.01, "Probability per redlisted agent-day of claiming a reward.",
@@ -316,6 +367,8 @@ class Rewards(Model):
 
 
 class HouseholdSpillover(Model):
+    """Spillover onto the household of a listed agent: a daily penalty and shared sanctions."""
+
     penalty: float = F(2.0, "Points lost per day by each member of a household where another "
                        "member is listed.", "points per day", ge=0, le=1e4)
     sanctions: list[str] = F(["private_school"], "Sanctions extended to household members of a "
@@ -324,12 +377,16 @@ class HouseholdSpillover(Model):
 
 
 class TieSpillover(Model):
+    """Spillover onto agents with a listed tie: a daily penalty."""
+
     penalty: float = F(0.5, "Points lost per day by an agent with at least one listed tie.",
                        "points per day", source="calibration.md §3 (Sesame: connections)",
                        ge=0, le=1e4)
 
 
 class EmployerSpillover(Model):
+    """Spillover through businesses: their scores, their representatives and their employees."""
+
     representative_listed_points: float = F(20.0, "Points a business loses per day while its "
                                             "legal representative is listed.", "points per day",
                                             ge=0, le=1e4)
@@ -348,6 +405,8 @@ class EmployerSpillover(Model):
 
 
 class Spillover(Model):
+    """Joint punishment: how a listing spreads to households, ties and employers."""
+
     enabled: bool = F(True, "Joint punishment: penalties spread to households, ties and "
                       "employers.")
     household: HouseholdSpillover = HouseholdSpillover()
@@ -356,6 +415,8 @@ class Spillover(Model):
 
 
 class Policy(Model):
+    """The rules: scoring, points per act, grades, lists, sanctions, rewards and spillover."""
+
     scoring: Scoring = Scoring()
     rules: dict[str, Points] = F(
         {"community_service": 5, "buying_domestic": 1, "paying_debts": 2, "fraud": -50,
@@ -387,11 +448,15 @@ class Policy(Model):
 
 
 class Transparency(StrEnum):
+    """Whether the rules are secret or published."""
+
     secret = "secret"
     published = "published"
 
 
 class Appeals(Model):
+    """Appeals by listed agents: how often they file, how long review takes, how often they win."""
+
     enabled: bool = F(False, "Whether listed agents can appeal.")
     filing_probability_known: Probability = F(0.05, "Daily probability that a listed agent who "
                                               "knows why files an appeal.", "per day")
@@ -407,12 +472,16 @@ class Appeals(Model):
 
 
 class EvidenceReview(Model):
+    """Review of identity matches before they count, which can reverse misattributed acts."""
+
     enabled: bool = F(False, "Whether identity matches are reviewed before they count.")
     reversal_probability: Probability = F(0.5, "Probability that a misattributed act is caught "
                                           "and reversed.", "probability")
 
 
 class Expiry(Model):
+    """Expiry of blacklist entries after a fixed time."""
+
     enabled: bool = F(False, "Whether blacklist entries expire.")
     days: int = F(365, "Days after which a blacklist entry expires and the score is restored to "
                   "the exit threshold.", "days", "calibration.md §2 (NDRC 2023: ≤ 3 years)",
@@ -420,12 +489,16 @@ class Expiry(Model):
 
 
 class CreditRepair(Model):
+    """Credit-repair acts by which listed agents win back points."""
+
     enabled: bool = F(False, "Whether listed agents can do credit-repair acts.")
     rate: Rate = F(0.02, "Daily probability a listed agent does a credit-repair act.", "per day")
     points: float = F(10.0, "Points restored per credit-repair act.", "points", ge=0, le=1e4)
 
 
 class Governance(Model):
+    """Due process: published or secret rules, appeals, evidence review, expiry, credit repair."""
+
     transparency: Transparency = F(Transparency.secret, "Secret rules (agents learn deterrence "
                                    "only by rumour and rarely know why they are listed) or "
                                    "published rules.", source="seeds: rules are secret")
@@ -439,6 +512,8 @@ class Governance(Model):
 
 
 class Deterrence(Model):
+    """How penalised acts are deterred: while an agent is listed, and when it knows the rules."""
+
     listed_multiplier: Multiplier = F(0.5, "Rate multiplier on penalised acts while the agent is "
                                       "listed.", None, "rm1.md (d = 0.5)")
     known_rules_multiplier: Multiplier = F(0.8, "Rate multiplier on penalised acts for agents "
@@ -451,6 +526,8 @@ class Deterrence(Model):
 
 
 class Chilling(Model):
+    """The chilling effect: how perceived risk suppresses one speech act."""
+
     behaviour: str = F("criticism", "The speech act that surveillance chills.")
     strength: float = F(1.0, "How strongly perceived risk suppresses speech: rate / (1 + "
                         "strength × risk).", None, "calibration.md §11 (20–30% falls)",
@@ -463,6 +540,8 @@ class Chilling(Model):
 
 
 class Responses(Model):
+    """How agents respond to the system: deterrence and chilled speech."""
+
     deterrence: Deterrence = Deterrence()
     chilling: Chilling = Chilling()
 
@@ -471,6 +550,8 @@ class Responses(Model):
 
 
 class EventLog(Model):
+    """The event log (events.parquet) read by `scslab explain`: whose events are kept."""
+
     enabled: bool = F(True, "Write an event log (events.parquet) for `scslab explain`.")
     full_below: int = F(250_000, "Log every agent's events when the population is at most this.",
                         "agents", ge=0, le=2_000_000_000)
@@ -479,6 +560,8 @@ class EventLog(Model):
 
 
 class Output(Model):
+    """What a run writes besides its daily table: the event log and checkpoints."""
+
     event_log: EventLog = EventLog()
     checkpoint_every: int = F(0, "Save a checkpoint every K days (0: never).", "days",
                               ge=0, le=100_000)
@@ -550,7 +633,5 @@ class Scenario(Model):
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Scenario:
-        from scslab.scenario.refs import check_references
-
         check_references(self)
         return self
