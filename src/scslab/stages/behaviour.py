@@ -177,14 +177,16 @@ def screening_bounds(prm, beh_rate, beh_age, beh_pen) -> np.ndarray:
     return beh_rate * beh_age.max(axis=1) * mult * 65536.0 * SCREEN_MARGIN
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def behaviour_chunk(c, key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age, beh_pen,
                     screen_ub, chill_risk, attr, region, disposition, flags, listed_ties,
                     tie_ptr, has_ties, cnt, off, screen_hashes, screen_marks,
                     pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
                     ev_count) -> None:
     """Draw chunk ``c``'s acts from ``pos[c]`` (see :func:`behaviour_kernel`): a plain
-    function the parallel loop calls, so that the parallel compiler sees a one-line body."""
+    function the parallel loop calls, so that the parallel compiler sees a one-line body
+    (compiled as that body was: NumPy's error model, no reference counting; see
+    ``kernels.settle_chunk``)."""
     n_b = beh_rate.size
     cap = ev_agent.shape[1]
     i = pos[c]
