@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import int64, njit, prange
 
+from scslab._chunk_jit import chunk_njit
 from scslab.params import (
     N_HIST,
     P_BASE,
@@ -138,7 +139,7 @@ def settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s, tmp
     return True
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@chunk_njit
 def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, day, key_list,
                  key_sanc, key_due, aware_key, aware_share, log_key, log_frac, prm, sanc_rate,
                  sanc_lists, sanc_who, hh_mask, rep_mask, grade_min, attr, hh_size, hh_off,
@@ -151,11 +152,8 @@ def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, d
 
     A plain (serial) function that the parallel kernel calls once per chunk: the
     parallel compiler then sees a one-line loop body instead of every stage inlined,
-    which cuts the kernel's first compile about in half. It is compiled as the loop
-    body was: with NumPy's error model, and without the runtime's reference counting
-    (``_nrt=False``: it allocates nothing; counting references to the arrays it hands
-    its inlined helpers costs atomic operations per agent and made it several times
-    slower).
+    which cuts the kernel's first compile about in half. ``chunk_njit`` compiles it as
+    Numba compiled the loop body (see ``scslab._chunk_jit``).
     """
     s = pos[c]
     end = ends[c]

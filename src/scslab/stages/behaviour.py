@@ -10,6 +10,7 @@ import math
 import numpy as np
 from numba import int64, njit, prange, uint16, uint64
 
+from scslab._chunk_jit import chunk_njit
 from scslab.params import (
     F_LISTED,
     P_CHILL_B,
@@ -177,7 +178,7 @@ def screening_bounds(prm, beh_rate, beh_age, beh_pen) -> np.ndarray:
     return beh_rate * beh_age.max(axis=1) * mult * 65536.0 * SCREEN_MARGIN
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@chunk_njit
 def behaviour_chunk(c, key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age, beh_pen,
                     screen_ub, chill_risk, attr, region, disposition, flags, listed_ties,
                     tie_ptr, has_ties, cnt, off, screen_hashes, screen_marks,
@@ -185,8 +186,7 @@ def behaviour_chunk(c, key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh
                     ev_count) -> None:
     """Draw chunk ``c``'s acts from ``pos[c]`` (see :func:`behaviour_kernel`): a plain
     function the parallel loop calls, so that the parallel compiler sees a one-line body
-    (compiled as that body was: NumPy's error model, no reference counting; see
-    ``kernels.settle_chunk``)."""
+    (``chunk_njit`` compiles it as that body was compiled: see ``scslab._chunk_jit``)."""
     n_b = beh_rate.size
     cap = ev_agent.shape[1]
     i = pos[c]
