@@ -1,6 +1,8 @@
 """The scslab benchmark: RM1 against Mesa, memory bandwidth, and `national` at scale.
 
-Run it with ``scslab bench`` (or ``python benchmarks/run.py``). It writes
+Run it with ``scslab bench`` (or ``python benchmarks/run.py``). It first times a
+first run on an empty kernel cache (cold compile, then the warm build; ``--no-cold``
+skips it), then the rest. It writes
 ``benchmarks/results/<date>-<host>.json`` and regenerates the table in
 ``BENCHMARKS.md`` (``--quick`` only prints it, so a trial run never replaces the
 full figures; ``--markdown PATH`` writes it elsewhere). Throughput is agent-days per second (agents × days / seconds of
@@ -146,6 +148,33 @@ def cli_run(name: str, agents: int, days: int, threads: int | None) -> dict:
             "elapsed_seconds": summary["elapsed_seconds"]}
 
 
+def cold_compile(name: str = "national", agents: int = 20_000, days: int = 5) -> dict:
+    """The first run on a fresh machine: ``scslab run NAME --agents N --days D
+    --no-catalog`` in a fresh process with ``NUMBA_CACHE_DIR`` set to a new, empty
+    folder, so that every kernel is compiled ("cold compile"); then the same command
+    again with that (now warm) cache ("warm build"). Returns both runs' build seconds
+    (``build_seconds`` of summary.json: population, kernels, warm-up) and wall seconds
+    of the whole process."""
+    import tempfile
+
+    out: dict = {"agents": agents, "days": days}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(tmp) / "numba")}
+        argv = ["run", name, "--agents", str(agents), "--days", str(days), "--no-catalog"]
+        out["command"] = "NUMBA_CACHE_DIR=$(mktemp -d) scslab " + " ".join(argv)
+        for label in ("cold", "warm"):
+            run_dir = Path(tmp) / label
+            code = f"from scslab.cli import main; main({argv + ['--out', str(run_dir)]!r})"
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env=env)
+            wall = time.perf_counter() - t0
+            summary = json.loads((run_dir / "summary.json").read_text())
+            out[f"{label}_build_seconds"] = summary["build_seconds"]
+            out[f"{label}_wall_seconds"] = wall
+    return out
+
+
 def agreement(n: int, days: int, seeds: list[int]) -> dict:
     """RM1 in scslab and in Mesa over replicate seeds: do final outcomes agree?"""
     from mesa_rm1 import run_mesa_rm1
@@ -180,6 +209,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--big-days", type=int, default=20,
                     help="days for national at 10^8 (throughput is per day)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--no-cold", action="store_true",
+                    help="skip the cold-compile measurement (about a minute)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--markdown", type=Path, default=None,
                     help="where to write the table (default: BENCHMARKS.md after a full run; "
@@ -196,6 +227,11 @@ def main(argv: list[str] | None = None) -> dict:
     quick = args.quick
     res: dict = {"scslab": scslab.__version__, "date": datetime.now().isoformat(timespec="seconds"),
                  "machine": machine(), "quick": quick}
+    if not args.no_cold:
+        # first, while nothing else has run: a fresh process with an empty kernel cache
+        print("cold compile: national at 20,000 agents × 5 days with an empty cache…",
+              flush=True)
+        res["cold_compile"] = cold_compile()
     print("warming up (compiling kernels)…", flush=True)
     warm_up()
 
@@ -270,6 +306,23 @@ def _f(x: float) -> str:
     return f"{x:,.3g}" if x < 1000 else f"{x:,.0f}"
 
 
+def _cold_compile_lines(cc: dict) -> list[str]:
+    return [
+        "## First run: compiling the kernels",
+        "",
+        f"`{cc['command']}` in a fresh process: with an empty kernel cache every kernel "
+        "is compiled (cold compile); the same command again loads them from that cache "
+        "(warm build). Build seconds are summary.json's `build_seconds` (population, "
+        "kernels, warm-up); wall seconds are the whole process.",
+        "",
+        "| kernel cache | build s | wall s |",
+        "|---|---:|---:|",
+        f"| cold (empty) | {cc['cold_build_seconds']:.1f} | {cc['cold_wall_seconds']:.1f} |",
+        f"| warm | {cc['warm_build_seconds']:.2f} | {cc['warm_wall_seconds']:.1f} |",
+        "",
+    ]
+
+
 def render_markdown(res: dict) -> str:
     m = res["machine"]
     rv = res["rm1_vs_mesa"]
@@ -320,6 +373,7 @@ def render_markdown(res: dict) -> str:
                     for k, v in ag.items() if isinstance(v, dict))
         + f" → **{'agree' if ag['agree'] else 'DISAGREE'}** within 3 standard errors.",
         "",
+        *(_cold_compile_lines(res["cold_compile"]) if "cold_compile" in res else []),
         "## Memory bandwidth and the RM1 bound",
         "",
         f"STREAM-like triad: {res['bandwidth']['numba']['gb_per_s']:.1f} GB/s (Numba, "

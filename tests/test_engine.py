@@ -543,3 +543,56 @@ def test_same_seed_same_rows_different_seed_different():
     assert _rows_equal(a, b)
     c = _run_rows(load_scenario(sc, {"seed": sc.seed + 1}))
     assert not _rows_equal(a, c)
+
+
+# --------------------------------------------------------------------------- build phases
+
+
+def test_build_reports_its_phases_in_order():
+    from scslab.engine import PHASE_COMPILING, PHASE_POPULATION, PHASE_RUNNING
+
+    sc = load_scenario("rm1", {"population.agents": 3000, "days": 2})
+    Simulation(sc).build().run()  # kernels compiled (or loaded) in this process
+    seen: list[str] = []
+    sim = Simulation(sc).build(on_phase=seen.append)
+    # nothing left to compile: no "compiling" phase, and the build ends ready to run
+    assert seen == [PHASE_POPULATION, PHASE_RUNNING]
+    assert PHASE_COMPILING not in seen
+    # the callback changes nothing else
+    sim.run()
+    ref = Simulation(sc).build()
+    ref.run()
+    assert _rows_equal(sim.rows, ref.rows)
+
+
+def test_phase_reporter_reports_compiling_once_and_only_for_real_compiles():
+    from scslab.engine import PHASE_COMPILING, PHASE_POPULATION, _PhaseReporter
+
+    def fresh():  # a new function: Numba must compile it (no cache)
+        return numba.njit(lambda x: x + 1)
+
+    seen: list[str] = []
+    with _PhaseReporter(seen.append) as phase:
+        f = fresh()
+        f(1)
+        f(1.5)  # a second compile (another signature): reported once only
+        phase(PHASE_POPULATION)
+        phase(PHASE_POPULATION)
+    assert seen == [PHASE_COMPILING, PHASE_POPULATION]
+    fresh()(1)  # after the build: not reported
+    assert seen == [PHASE_COMPILING, PHASE_POPULATION]
+
+    # compiling on another thread is not the build's
+    import threading
+
+    other: list[str] = []
+    with _PhaseReporter(other.append):
+        t = threading.Thread(target=lambda: fresh()(2))
+        t.start()
+        t.join()
+    assert other == []
+
+    # without a callback nothing is installed and nothing is called
+    with _PhaseReporter(None) as phase:
+        phase(PHASE_POPULATION)
+        fresh()(3)

@@ -6,11 +6,13 @@ It holds no model logic of its own; each stage lives in ``scslab.stages``.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numba
+import numba.core.event
 import numpy as np
 
 from scslab import kernels as K
@@ -44,6 +46,9 @@ spillover exposure, scoring, listing, sanctions, due process and metrics togethe
 CHUNK_TARGET = 16384
 CHUNK_MIN = 2048
 WARM_UP_AGENTS = 2000
+PHASE_COMPILING = "compiling kernels — first run only"
+PHASE_POPULATION = "building population"
+PHASE_RUNNING = "running"
 PERCENTILES = np.array([5, 25, 50, 75, 95])
 
 
@@ -99,6 +104,43 @@ def initial_court_list(world: World, state: State, sc: Scenario) -> None:
         state.listed_ties_twin[:] = state.listed_ties
 
 
+class _PhaseReporter(numba.core.event.Listener):
+    """Calls ``on_phase(name)`` for each phase of a build, each name at most once.
+
+    Cold-cache detection is exact and costs nothing: while active (a ``with`` block)
+    it listens to Numba's ``numba:compile`` event, which Numba fires only when it
+    compiles a kernel (a kernel found in its cache is loaded without the event), and
+    reports ``PHASE_COMPILING`` at the first one. Only compilations on the building
+    thread count. Without a callback it installs no listener and does nothing.
+    """
+
+    def __init__(self, on_phase: Callable[[str], None] | None):
+        self.on_phase = on_phase
+        self.seen: set[str] = set()
+        self._thread = threading.get_ident()
+
+    def __call__(self, name: str) -> None:
+        if self.on_phase is not None and name not in self.seen:
+            self.seen.add(name)
+            self.on_phase(name)
+
+    def on_start(self, event) -> None:
+        if threading.get_ident() == self._thread:
+            self(PHASE_COMPILING)
+
+    def on_end(self, event) -> None:
+        pass
+
+    def __enter__(self) -> _PhaseReporter:
+        if self.on_phase is not None:
+            numba.core.event.register("numba:compile", self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.on_phase is not None:
+            numba.core.event.unregister("numba:compile", self)
+
+
 def set_threads(threads: int | None) -> int:
     """Use ``threads`` Numba threads (default: all); returns the number in use."""
     if threads is not None:
@@ -124,9 +166,27 @@ class Simulation:
     quiet_agent_days: int = 0
     """Agent-days settled on the fused pass's quiet-block path (a speed diagnostic)."""
 
-    def build(self) -> Simulation:
+    def build(self, on_phase: Callable[[str], None] | None = None) -> Simulation:
+        """Build the population and the state, compiling the kernels first (``_warm_up``).
+
+        ``on_phase``, if given, is called with what the build is doing, in order and
+        each at most once: ``PHASE_COMPILING`` when Numba starts compiling a kernel
+        (only on a cold cache: Numba compiles only what it cannot load from its cache),
+        ``PHASE_POPULATION`` before the population is built, and ``PHASE_RUNNING`` when
+        the build is done and the day loop can start.
+        """
         t0 = time.perf_counter()
         self.threads = set_threads(self.threads)
+        with _PhaseReporter(on_phase) as phase:
+            if self.warm_up:
+                self._warm_up()
+            phase(PHASE_POPULATION)
+            self._build_world()
+            phase(PHASE_RUNNING)
+        self.build_seconds = time.perf_counter() - t0
+        return self
+
+    def _build_world(self) -> None:
         sc = self.scenario
         self.world = build_world(sc)
         self.params: Params = compile_params(sc, self.world.n)
@@ -161,15 +221,12 @@ class Simulation:
             from scslab.stages.abroad import AbroadStage
 
             self.abroad = AbroadStage(sc, self.world, p)
-        if self.warm_up:
-            self._warm_up()
-        self.build_seconds = time.perf_counter() - t0
-        return self
 
     def _warm_up(self) -> None:
-        """Compile (or load from Numba's cache) the day's kernels on a tiny copy of the
-        scenario, so that compilation counts in the build, not in the timed day loop."""
-        if self.world.n <= WARM_UP_AGENTS:
+        """Compile (or load from Numba's cache) the kernels on a tiny copy of the scenario
+        before the population is built, so that compilation counts in the build, not in
+        the timed day loop, and happens in one go."""
+        if int(self.scenario.population.agents) <= WARM_UP_AGENTS:
             return
         from scslab.errors import ScslabError
         from scslab.scenario import load_scenario
@@ -178,7 +235,13 @@ class Simulation:
             tiny = load_scenario(self.scenario, {"population.agents": WARM_UP_AGENTS, "days": 1})
         except ScslabError:
             return  # a scenario that cannot shrink compiles on its first day instead
-        Simulation(tiny, threads=self.threads, profile=self.profile, warm_up=False).build().step()
+        sim = Simulation(tiny, threads=self.threads, profile=self.profile, warm_up=False).build()
+        sim.step()
+        if sim.world.has_ties:
+            # the tie counters are updated only on days when someone's list status
+            # changes, which one tiny day rarely has: compile that kernel on no events
+            sim.settle_buf.reset()
+            sim._push_union_changes(sim.day, sim.settle_buf)
 
     # ------------------------------------------------------------------ one day
 
@@ -240,11 +303,7 @@ class Simulation:
 
         self.log.take_buffer(day, buf, logged_only=False)
         if w.has_ties and buf.total():
-            lg = self.log.flat_buffer(self._tie_log_room(buf))
-            apply_union_changes(w.tie_ptr, w.tie_idx, s.listed_ties, s.listed_ties_twin,
-                                buf.agent, buf.kind, buf.code, buf.value, buf.count,
-                                self.log_key, self.log_frac, *lg)
-            self.log.take_flat(day, lg)
+            self._push_union_changes(day, buf)
         if w.n_business:
             business_kernel(prm, w.biz_rep, s.flags, s.b_score, s.b_twin, s.b_flags, self.cnt)
         t = self._lap("spillover", t)
@@ -255,6 +314,15 @@ class Simulation:
         self.rows.append(row)
         self._lap("metrics", t)
         return row
+
+    def _push_union_changes(self, day: int, buf: EventBuffer) -> None:
+        """Push the day's list-status changes in ``buf`` to every tie's counters."""
+        w, s = self.world, self.state
+        lg = self.log.flat_buffer(self._tie_log_room(buf))
+        apply_union_changes(w.tie_ptr, w.tie_idx, s.listed_ties, s.listed_ties_twin,
+                            buf.agent, buf.kind, buf.code, buf.value, buf.count,
+                            self.log_key, self.log_frac, *lg)
+        self.log.take_flat(day, lg)
 
     def _lap(self, stage: str, t0: float) -> float:
         t1 = time.perf_counter()

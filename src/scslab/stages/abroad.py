@@ -325,7 +325,9 @@ def abroad_kernel(phase, dense, n_chunks, first, n_ids, p_visit, log_q, vkey, dk
     does not depend on the threads.
     """
     for c in prange(n_chunks):
-        _chunk(c, phase, dense, first, n_ids, p_visit, log_q, vkey, dkey, skey, poi_share,
+        # int64(c): the parallel lowering retypes the loop index as uint64, and _chunk must
+        # be compiled for one signature only (the serial kernel calls it with an int64)
+        _chunk(int64(c), phase, dense, first, n_ids, p_visit, log_q, vkey, dkey, skey, poi_share,
                tie_share, p_capture, fmr, n_home, status, counts, ev_off, ev_target, ev_kind)
 
 

@@ -10,6 +10,7 @@ import math
 import numpy as np
 from numba import int64, njit, prange, uint16, uint64
 
+from scslab._chunk_jit import chunk_njit
 from scslab.params import (
     F_LISTED,
     P_CHILL_B,
@@ -177,6 +178,40 @@ def screening_bounds(prm, beh_rate, beh_age, beh_pen) -> np.ndarray:
     return beh_rate * beh_age.max(axis=1) * mult * 65536.0 * SCREEN_MARGIN
 
 
+@chunk_njit
+def behaviour_chunk(c, key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age, beh_pen,
+                    screen_ub, chill_risk, attr, region, disposition, flags, listed_ties,
+                    tie_ptr, has_ties, cnt, off, screen_hashes, screen_marks,
+                    pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
+                    ev_count) -> None:
+    """Draw chunk ``c``'s acts from ``pos[c]`` (see :func:`behaviour_kernel`): a plain
+    function the parallel loop calls, so that the parallel compiler sees a one-line body
+    (``chunk_njit`` compiles it as that body was compiled: see ``scslab._chunk_jit``)."""
+    n_b = beh_rate.size
+    cap = ev_agent.shape[1]
+    i = pos[c]
+    end = ends[c]
+    hashes, cand = screen_hashes[c], screen_marks[c]
+    full = False
+    while i < end and not full:
+        i1 = min(end, i + SCREEN_BLOCK)
+        screen_block(key, i, i1, screen_ub, beh_dexp, disposition, hashes, cand)
+        for j in range(i1 - i):
+            if cand[j] == 0:
+                continue
+            if ev_count[c] + n_b > cap:
+                i += j
+                full = True
+                break
+            draw_acts(c, i + j, cand[j], key, aware_key, aware_share, prm, beh_rate, beh_dexp,
+                      beh_age, beh_pen, chill_risk, attr, region, disposition, flags,
+                      listed_ties, tie_ptr, has_ties, cnt, off, ev_agent, ev_other, ev_kind,
+                      ev_code, ev_sensor, ev_value, ev_count)
+        if not full:
+            i = i1
+    pos[c] = i
+
+
 @njit(parallel=True, cache=True)
 def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age, beh_pen,
                      screen_ub, chill_risk, attr, region, disposition, flags, listed_ties,
@@ -193,27 +228,10 @@ def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_a
     already put it above ``p_b``. A vectorized screen (``screen_block``) skips the
     agents whose leading bits exceed a bound of every ``p_b``.
     """
-    n_b = beh_rate.size
-    cap = ev_agent.shape[1]
     for c in prange(pos.size):
-        i = pos[c]
-        end = ends[c]
-        hashes, cand = screen_hashes[c], screen_marks[c]
-        full = False
-        while i < end and not full:
-            i1 = min(end, i + SCREEN_BLOCK)
-            screen_block(key, i, i1, screen_ub, beh_dexp, disposition, hashes, cand)
-            for j in range(i1 - i):
-                if cand[j] == 0:
-                    continue
-                if ev_count[c] + n_b > cap:
-                    i += j
-                    full = True
-                    break
-                draw_acts(c, i + j, cand[j], key, aware_key, aware_share, prm, beh_rate, beh_dexp,
-                          beh_age, beh_pen, chill_risk, attr, region, disposition, flags,
-                          listed_ties, tie_ptr, has_ties, cnt, off, ev_agent, ev_other, ev_kind,
-                          ev_code, ev_sensor, ev_value, ev_count)
-            if not full:
-                i = i1
-        pos[c] = i
+        # int64(c): the parallel lowering retypes the loop index as uint64; one signature
+        behaviour_chunk(int64(c), key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age,
+                        beh_pen, screen_ub, chill_risk, attr, region, disposition, flags,
+                        listed_ties, tie_ptr, has_ties, cnt, off, screen_hashes, screen_marks,
+                        pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
+                        ev_count)
