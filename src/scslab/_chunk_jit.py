@@ -30,8 +30,10 @@ from numba.core.compiler import Compiler
 
 
 class NoAliasCompiler(Compiler):
-    """Numba's default pipeline, with the function's pointer arguments (its arrays'
-    data) marked ``noalias``."""
+    """Numba's default pipeline, with the arrays' data pointers marked ``noalias``.
+
+    The chunk kernels never pass one array twice, so LLVM may assume no aliasing.
+    """
 
     def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
         flags = flags.copy()

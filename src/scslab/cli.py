@@ -225,10 +225,13 @@ def run(scenario: Annotated[str | None, typer.Argument(help="Preset name or YAML
 
 
 _PHASES = {
-    "building": "building the population and loading the kernels (compiling kernels — "
-                "first run only, about a minute)",
+    "building": "loading the kernels",
+    "compiling kernels — first run only": "compiling kernels — first run only (about half a "
+                                          "minute; cached afterwards)",
+    "building population": "building the population",
     "writing": "writing the outputs",
 }
+"""What the progress bar says in each phase (``api.run``'s and the engine's names)."""
 
 
 def _day_progress(prog: Progress, stop: _Stop, label: str, days: int, n: int):

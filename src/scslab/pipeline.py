@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from scslab.engine import Simulation
+from scslab.engine import PHASE_RUNNING, Simulation
 from scslab.scenario.loader import load_scenario, scenario_hash
 from scslab.scenario.schema import Scenario
 
@@ -123,11 +123,13 @@ def simulate(sc: Scenario, *, threads: int | None = None, progress: ProgressFn |
 
     if on_phase is not None:
         on_phase("building")
-    sim = Simulation(sc, threads=threads).build()
+    building = None if on_phase is None else (
+        lambda phase: on_phase(phase) if phase != PHASE_RUNNING else None)
+    sim = Simulation(sc, threads=threads).build(on_phase=building)
     if restore is not None:
         checkpoint.restore(sim, restore)
     if on_phase is not None:
-        on_phase("running")
+        on_phase(PHASE_RUNNING)
     h = scenario_hash(sc)
     t0 = time.perf_counter()
 
