@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from scslab.errors import ScslabError
+from scslab.fileio import fsync_dir
 
 DEFAULT_DB = "scslab.duckdb"
 LOCK_TIMEOUT_S = 60.0
@@ -202,7 +203,7 @@ def _create(db: Path) -> None:
                 raise
             if not os.path.lexists(db):
                 os.replace(tmp, db)
-        _fsync_dir(db.parent)
+        fsync_dir(db.parent)
     except (duckdb.Error, OSError) as e:
         why = _first_line(e).replace(str(tmp), str(db))
         raise (_io_error(db, e) or ScslabError(
@@ -215,19 +216,6 @@ def _create(db: Path) -> None:
                 pass
             except OSError:  # noqa: S110 - a leftover temporary file is harmless
                 pass
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def connect(db: str | Path, read_only: bool = False, timeout: float | None = None,
