@@ -333,12 +333,13 @@ def _parse(fn: Any) -> ast.AST | None:
         return None
 
 
-def _substeps(fn: Any, modname: str, stage_fns: dict[str, tuple[str, Any]]
-              ) -> list[tuple[str, str, str, str]]:
+def _substeps(fn: Any, modname: str, stage_fns: dict[str, tuple[str, Any]],
+              _seen: frozenset[str] = frozenset()) -> list[tuple[str, str, str, str]]:
     """(function, stage, module, doc) of the stage functions a fused kernel calls, in order.
 
     The stage of each call is the stage module that defines the function, or the
-    ``PLAN`` entry of the ``stages & ST_X`` test that guards it.
+    ``PLAN`` entry of the ``stages & ST_X`` test that guards it. Calls to other
+    functions of the kernel's own module (a per-chunk body) are followed.
     """
     tree = _parse(fn)
     if tree is None:
@@ -348,6 +349,11 @@ def _substeps(fn: Any, modname: str, stage_fns: dict[str, tuple[str, Any]]
     out = []
     for call, anc in _ordered_calls(tree):
         name = _call_name(call)
+        own = getattr(mod, name, None) if name else None
+        if name and name not in stage_fns and own is not None and name not in _seen \
+                and getattr(getattr(own, "py_func", own), "__module__", None) == modname:
+            out += _substeps(own, modname, stage_fns, _seen | {name})
+            continue
         if name not in stage_fns:
             continue
         smod, obj = stage_fns[name]
