@@ -138,7 +138,7 @@ LAYERS: dict[str, list[str]] = {
              "scslab.stages", "scslab.stages.*", "scslab.engine"],
     "records": ["scslab.results", "scslab.rundir", "scslab.checkpoint", "scslab.catalog",
                 "scslab.explanation", "scslab.provenance"],
-    "pipeline": ["scslab.pipeline", "scslab.targets", "scslab.resources"],
+    "pipeline": ["scslab.pipeline", "scslab.targets", "scslab.resources", "scslab.outcomes"],
     "reports": ["scslab.report", "scslab.describe", "scslab.reference", "scslab.audit",
                 "scslab.audit.*"],
     "analyses": ["scslab.comparison", "scslab.sweep", "scslab.sensitivity",

@@ -1,0 +1,242 @@
+"""The outcomes registry: every headline measure of a run, declared once.
+
+A run's daily frame holds hundreds of columns; an *outcome* is one number per run that
+a reader compares across runs: people listed at the end, refusals over the run, the
+chilling effect… Each :class:`Outcome` says how it is computed from the daily frame (or
+the summary), what it is called in a sentence, in a table header and on a report card,
+and whether counts of it scale with the population. The CLI summary, the report's
+headline cards, ``scslab compare``, the sweep table (``sweep.parquet``) and the
+dashboard all read :data:`OUTCOMES`, so a new harm measure is added here once and shows
+up everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: How an outcome reduces its daily columns: the last day, the sum over days, the mean
+#: over days, worst-over-best group ratio of the mean rates, or a key of the summary.
+How = Literal["last", "total", "mean", "group_ratio", "summary"]
+
+#: What an outcome counts, which decides how it is formatted.
+Unit = Literal["agents", "events", "score", "share", "ratio"]
+
+#: Daily columns ``denied_<kind>`` except this one are the refusals by sanction kind.
+DENIED_WRONGFUL = "denied_wrongful"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One headline measure of a run.
+
+    Attributes:
+        key: Column name in compare and sweep tables (``listed_end``).
+        label: What it is, in a sentence fragment (``listed at the end``).
+        short: A narrow table header (``listed``).
+        how: How the daily ``columns`` reduce to one number (see :data:`How`).
+        columns: The daily columns it reads; ``("denied_*",)`` means every refusal
+            column by sanction kind; for ``how="summary"`` the summary key.
+        unit: What it counts (decides formatting and whether it is a count).
+        note: A plain-language caption for the report card.
+        card: The report card's title, or None when the outcome is not a card.
+        in_summary: Shown in the CLI's end-of-run summary (when measured).
+        in_table: Shown in the CLI's sweep table.
+        optional: Only measured by some scenarios (e.g. sites abroad); consumers drop
+            it when no run measured it.
+    """
+
+    key: str
+    label: str
+    short: str
+    how: How
+    columns: tuple[str, ...]
+    unit: Unit
+    note: str = ""
+    card: str | None = None
+    in_summary: bool = False
+    in_table: bool = False
+    optional: bool = False
+
+    @property
+    def is_count(self) -> bool:
+        """Counts of agents or events, which scale with the population represented."""
+        return self.unit in ("agents", "events")
+
+    def daily_columns(self, daily_columns: Iterable[str]) -> list[str]:
+        """The daily columns this outcome reads, with the ``prefix*`` patterns expanded."""
+        have = list(daily_columns)
+        if self.how == "summary":
+            return []
+        out: list[str] = []
+        for c in self.columns:
+            if c == "denied_*":
+                out += refusal_columns(have)
+            elif c.endswith("*"):
+                out += [x for x in have if x.startswith(c[:-1])]
+            elif c in have:
+                out.append(c)
+        return out
+
+    def value(self, daily: pd.DataFrame | None = None, summary: Mapping[str, Any] | None = None
+              ) -> float:
+        """This outcome of one run, NaN when the run did not measure it.
+
+        ``daily`` is the run's daily frame; without it, last-day values and totals are
+        read from the summary's ``metrics`` and ``totals`` (what ``summary.json`` keeps),
+        and means and group ratios are NaN.
+        """
+        summary = summary or {}
+        if self.how == "summary":
+            v = summary.get(self.columns[0])
+            return (float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool)
+                    else math.nan)
+        if daily is not None:
+            return _from_daily(self, daily)
+        return _from_summary(self, summary)
+
+    def text(self, value: float) -> str:
+        """``value`` formatted for a terminal or a table cell."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        if self.is_count:
+            return f"{round(value):,}"
+        if self.unit == "share":
+            return f"{value:.1%}"
+        if self.unit == "ratio":
+            return f"{value:,.2f}×"
+        return f"{value:,.1f}"
+
+
+def refusal_columns(columns: Iterable[str]) -> list[str]:
+    """The daily refusal columns by sanction kind (``denied_<kind>``, not the wrongful ones)."""
+    return [c for c in columns if c.startswith("denied_") and c != DENIED_WRONGFUL]
+
+
+def _group_ratio(daily: pd.DataFrame) -> float:
+    import pandas as pd
+
+    rates = [float(pd.to_numeric(daily[c], errors="coerce").mean())
+             for c in get("disparate_impact").daily_columns(daily.columns)]
+    rates = [r for r in rates if not math.isnan(r)]
+    if len(rates) < 2 or min(rates) <= 0:
+        return math.nan
+    return max(rates) / min(rates)
+
+
+def _from_daily(o: Outcome, daily: pd.DataFrame) -> float:
+    import pandas as pd
+
+    if o.how == "group_ratio":
+        return _group_ratio(daily)
+    cols = o.daily_columns(daily.columns)
+    if not cols or daily.empty:
+        return math.nan
+    frame = daily[cols].apply(pd.to_numeric, errors="coerce")
+    if o.how == "last":
+        v = frame.iloc[-1].sum(min_count=1)
+    elif o.how == "mean":
+        v = frame.sum(axis=1, min_count=1).mean()
+    else:
+        v = frame.fillna(0).to_numpy().sum()
+    return float(v) if v is not None else math.nan
+
+
+def _from_summary(o: Outcome, summary: Mapping[str, Any]) -> float:
+    source = {"last": summary.get("metrics"), "total": summary.get("totals")}.get(o.how)
+    if not source:
+        return math.nan
+    cols = o.daily_columns(source)
+    vals = [source[c] for c in cols if isinstance(source[c], numbers.Real)]
+    return float(sum(vals)) if vals else math.nan
+
+
+#: Every outcome, in the order tables and cards show them.
+OUTCOMES: tuple[Outcome, ...] = (
+    Outcome("listed_end", "listed at the end", "listed", "last", ("listed",), "agents",
+            note="blacklist or court list", card="on a list at the end",
+            in_summary=True, in_table=True),
+    Outcome("wrongful_listed_end", "wrongfully listed at the end", "wrongful", "last",
+            ("wrongful_listed",), "agents", note="only because of identity errors",
+            card="wrongly listed at the end", in_summary=True, in_table=True),
+    Outcome("wrongful_listed_mean", "wrongfully listed, mean over days", "wrongful (mean)",
+            "mean", ("wrongful_listed",), "agents"),
+    Outcome("collateral_sanctioned_end", "collateral sanctioned at the end", "collateral",
+            "last", ("collateral_sanctioned",), "agents",
+            note="sanctioned because a relative or employer is listed",
+            card="punished through others", in_summary=True),
+    Outcome("sanctioned_end", "sanctioned at the end", "sanctioned", "last", ("sanctioned",),
+            "agents"),
+    Outcome("misattributed_total", "misattributed events (total)", "misattrib.", "total",
+            ("misattributed_events",), "events", note="false matches over the whole run",
+            card="acts pinned on the wrong person", in_summary=True, in_table=True),
+    Outcome("denials_total", "denials (total)", "denials", "total", ("denied_*",), "events",
+            note="flights, trains, property, loans, services, schools", card="refusals",
+            in_summary=True, in_table=True),
+    Outcome("denied_wrongful_total", "denials to the wrongfully listed (total)",
+            "denied wrongful", "total", (DENIED_WRONGFUL,), "events",
+            note="services refused to people listed by mistake",
+            card="refusals to the wrongly listed", in_summary=True),
+    Outcome("collateral_denials_total", "denials to collateral targets (total)",
+            "collateral denials", "total", ("collateral_denials",), "events"),
+    Outcome("chilling_effect", "chilling effect (1 − speech with / without monitoring)",
+            "chilling", "summary", ("chilling_effect",), "share",
+            note="less criticism because people feel watched", card="chilling effect",
+            in_summary=True, in_table=True),
+    Outcome("disparate_impact", "disparate impact (worst / best group wrongful-listing rate)",
+            "disparate", "group_ratio", ("wrongful_rate__*",), "ratio",
+            note="worst-hit group's wrongful-listing rate ÷ least-hit group's",
+            card="disparate impact"),
+    Outcome("disparate_impact_end", "disparate impact on the last day", "disparate (end)",
+            "last", ("disparate_impact",), "ratio"),
+    Outcome("appeals_succeeded_total", "appeals upheld (total)", "appeals upheld", "total",
+            ("appeals_succeeded",), "events"),
+    Outcome("mean_score_end", "mean score at the end", "mean score", "last", ("mean_score",),
+            "score", in_summary=True),
+    Outcome("abroad_visitors_total", "visitors to sites abroad (total)", "abroad visitors",
+            "total", ("abroad_visitors",), "events", in_summary=True, optional=True),
+    Outcome("abroad_recorded_end", "foreign residents given a record (last day)",
+            "abroad recorded", "last", ("abroad_recorded_total",), "agents",
+            in_summary=True, optional=True),
+    Outcome("abroad_false_matches_total", "foreign faces misidentified as home agents (total)",
+            "abroad false matches", "total", ("abroad_false_matches",), "events",
+            in_summary=True, optional=True),
+)
+
+#: The outcomes by key.
+BY_KEY: dict[str, Outcome] = {o.key: o for o in OUTCOMES}
+
+
+def get(key: str) -> Outcome:
+    """The outcome called ``key`` (KeyError naming the known keys otherwise)."""
+    try:
+        return BY_KEY[key]
+    except KeyError:
+        raise KeyError(f"no outcome {key!r}; known: {', '.join(BY_KEY)}") from None
+
+
+def measure(daily: pd.DataFrame | None, summary: Mapping[str, Any] | None = None,
+            outcomes: Iterable[Outcome] = OUTCOMES) -> dict[str, float]:
+    """Every outcome of one run by key (NaN where the run did not measure it)."""
+    return {o.key: o.value(daily, summary) for o in outcomes}
+
+
+def cards() -> list[Outcome]:
+    """The outcomes shown as report headline cards, in order."""
+    return [o for o in OUTCOMES if o.card]
+
+
+def summary_outcomes() -> list[Outcome]:
+    """The outcomes of the CLI's end-of-run summary, in order."""
+    return [o for o in OUTCOMES if o.in_summary]
+
+
+def table_outcomes() -> list[Outcome]:
+    """The outcomes of the CLI's sweep table, in order."""
+    return [o for o in OUTCOMES if o.in_table]
