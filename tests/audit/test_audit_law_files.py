@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from scslab.audit import LAW_NAMES, Law, LawFileError, audit_flows, load_law, load_laws
-from scslab.audit.engine import FIELDS, OPERATORS, compile_condition
+from scslab.audit.conditions import FIELDS, OPERATORS, compile_condition
 from scslab.audit.examples import vancouver_restaurant
 
 MINIMAL = """\
@@ -150,7 +150,7 @@ def test_every_operator_compiles_and_evaluates() -> None:
         "le": ({"field": "duration_days", "le": 10}, False),  # unknown value -> false
     }
     assert set(cases) == set(OPERATORS)
-    from scslab.audit.engine import _Values
+    from scslab.audit.conditions import FlowValues as _Values
 
     values = _Values(flow)
     for op, (cond, expected) in cases.items():

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from scslab.audit.engine import AuditResult
+from scslab.audit.evaluate import AuditResult
 
 __all__ = ["audit_exit_code", "print_audit", "render_audit_table", "render_audit_text"]
 
