@@ -140,7 +140,7 @@ LAYERS: dict[str, list[str]] = {
                 "scslab.explanation", "scslab.provenance"],
     "pipeline": ["scslab.pipeline", "scslab.targets", "scslab.resources"],
     "reports": ["scslab.formatting", "scslab.report", "scslab.report.*", "scslab.describe",
-                "scslab.describe.*", "scslab.reference", "scslab.audit", "scslab.audit.*"],
+                "scslab.describe.*", "scslab.audit", "scslab.audit.*"],
     "analyses": ["scslab.comparison", "scslab.sweep", "scslab.sensitivity",
                  "scslab.calibrate"],
     "front": ["scslab.api", "scslab.cli", "scslab.__main__", "scslab.commands",
