@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -71,6 +71,12 @@ def _denial_kinds(daily: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- figure helpers
 
 
+#: The legend goes under the chart, anchored to the bottom of the figure: above the plot it
+#: runs into Plotly's mode bar (the toolbar at the top right) as soon as it is wide.
+LEGEND_BELOW: dict[str, Any] = {"orientation": "h", "yref": "container", "y": 0,
+                                "yanchor": "bottom", "x": 0, "xanchor": "left"}
+
+
 @lru_cache(maxsize=1)
 def _template() -> go.layout.Template:
     import plotly.graph_objects as go
@@ -93,7 +99,7 @@ def _new_figure(ytitle: str, xtitle: str = "day", height: int = 380, tozero: boo
         fig.update_yaxes(rangemode="tozero")
     fig.update_layout(template=_template(), height=height, hovermode="x unified",
                       margin={"l": 60, "r": 20, "t": 10, "b": 50},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+                      legend=LEGEND_BELOW,
                       xaxis_title=xtitle, yaxis_title=ytitle)
     return fig
 
