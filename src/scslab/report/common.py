@@ -129,12 +129,8 @@ def _finish(fig: go.Figure, note: str = "No data for this chart in this run.") -
     return fig
 
 
-# --------------------------------------------------------------------------- run figures
-
-
 def _agents(result: Result) -> int | None:
     n = result.summary.get("agents")
     if n is None and result.scenario is not None:
         n = result.scenario.population.agents
     return int(n) if n else None
-

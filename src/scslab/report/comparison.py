@@ -39,10 +39,6 @@ class ComparisonData:
         return max((len(v) for v in self.runs.values()), default=0)
 
 
-# --------------------------------------------------------------------------- formatting
-
-
-
 def comparison_data(cmp: Comparison) -> ComparisonData:
     """A `scslab.comparison.Comparison` (in memory) as report data."""
     runs: dict[str, list[Result]] = {lab: [] for lab in cmp.labels}
@@ -410,7 +406,3 @@ def governance_side_by_side(data: ComparisonData) -> Table:
     first = next(iter(per.values()))
     rows = [[r[0]] + [per[lab][i][1] for lab in per] for i, r in enumerate(first)]
     return Table("Settings per scenario", ["setting"] + list(per), rows)
-
-
-# --------------------------------------------------------------------------- rendering
-

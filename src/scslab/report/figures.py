@@ -373,6 +373,4 @@ def fig_acts(daily: pd.DataFrame, rules: dict[str, float] | None = None) -> Repo
                         [f"acts_{b}" for b in acts])
 
 
-# --------------------------------------------------------------------------- data abroad
-
 #: Per-flow measures of the abroad stage: (metric, label, flow over the day (summed) or stock).

@@ -191,7 +191,3 @@ def _glossary(daily: pd.DataFrame, sc: Scenario | None) -> list[list[str]]:
     except Exception:  # noqa: BLE001 - a glossary is a nicety; never fail a report for it
         return []
     return [[m.name, m.description, m.unit, m.kind] for m in reg if m.name in daily.columns]
-
-
-# --------------------------------------------------------------------------- comparison
-

@@ -155,7 +155,3 @@ def scale_section(result: Result) -> Section | None:
                           "percentiles and ratios stay as they are.", id="scale-table",
                           numeric_from=99, row_attrs=[{"data-row": k} for k in (
                               "agents", "represents", "factor", "scaled", "not_scaled")])])
-
-
-# --------------------------------------------------------------------------- run content
-
