@@ -66,7 +66,7 @@ def replace_between(text: str, name: str, content: str) -> str:
 
 def readme_sections() -> dict[str, str]:
     """Generated content for each README marker pair."""
-    from scslab.reference import columns_md, scenario_reference_md
+    from scslab.describe.reference import columns_md, scenario_reference_md
 
     return {
         "SCENARIO REFERENCE": scenario_reference_md(heading_level=3),
@@ -203,7 +203,7 @@ def odd_index(presets: list[str]) -> str:
 def docs_pages(root: Path = ROOT, docs: Path | None = None) -> dict[str, str]:
     """Every generated docs page: path relative to ``docs/`` → Markdown."""
     from scslab.describe import odd_markdown
-    from scslab.reference import columns_md, scenario_reference_md, summary_keys_md
+    from scslab.describe.reference import columns_md, scenario_reference_md, summary_keys_md
     from scslab.scenario.loader import preset_names
 
     docs = docs or root / "docs"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,65 @@ def wrongful_run(tmp_path_factory):
     sets["policy.spillover.enabled"] = False
     return scslab.run("national", agents=3000, days=15, seed=5, set=sets, out=out,
                       save_agents=True)
+
+
+# -- headless Chromium, for the browser tests (tests/dashboard, tests/report) ----------
+#
+# Browser tests use Debian's ``chromium`` driven by Playwright. When it is missing the
+# session tries ``apt-get install -y chromium`` (as root); if that is impossible the
+# browser tests are skipped with the reason.
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+def _find_chromium() -> str | None:
+    for name in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if name and Path(name).exists():
+            return name
+    return None
+
+
+def _install_chromium() -> str:
+    """Install Debian's chromium; returns why not when it cannot be done."""
+    if shutil.which("apt-get") is None:
+        return "chromium is not installed and apt-get is not available"
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        return "chromium is not installed and installing it needs root (apt-get install chromium)"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    try:
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        if r.returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"apt-get install chromium failed: {e}"
+    if r.returncode != 0:
+        return f"apt-get install chromium failed: {r.stderr.strip().splitlines()[-1:]}"
+    return ""
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = _find_chromium()
+    if path is None:
+        why = _install_chromium()
+        path = _find_chromium()
+        if path is None:
+            pytest.skip(f"headless Chromium unavailable: {why or 'not found after install'}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """A headless Chromium (Playwright, Debian's binary)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        except Exception as e:  # noqa: BLE001 - report why, then skip
+            pytest.skip(f"cannot launch {chromium_path}: {str(e).splitlines()[0]}")
+        yield b
+        b.close()

@@ -139,8 +139,8 @@ LAYERS: dict[str, list[str]] = {
     "records": ["scslab.results", "scslab.rundir", "scslab.checkpoint", "scslab.catalog",
                 "scslab.explanation", "scslab.provenance"],
     "pipeline": ["scslab.pipeline", "scslab.targets", "scslab.resources", "scslab.outcomes"],
-    "reports": ["scslab.report", "scslab.describe", "scslab.reference", "scslab.audit",
-                "scslab.audit.*"],
+    "reports": ["scslab.formatting", "scslab.report", "scslab.report.*", "scslab.describe",
+                "scslab.describe.*", "scslab.audit", "scslab.audit.*"],
     "analyses": ["scslab.comparison", "scslab.sweep", "scslab.sensitivity",
                  "scslab.calibrate"],
     "front": ["scslab.api", "scslab.cli", "scslab.__main__", "scslab.commands",
@@ -149,7 +149,8 @@ LAYERS: dict[str, list[str]] = {
 ORDER = list(LAYERS)
 
 #: What the simulation core must never reach: anything that presents or repeats runs.
-PRESENTATION = ["scslab.report", "scslab.describe", "scslab.dashboard", "scslab.cli",
+PRESENTATION = ["scslab.formatting", "scslab.report", "scslab.report.*", "scslab.describe",
+                "scslab.describe.*", "scslab.dashboard", "scslab.cli",
                 "scslab.commands", "scslab.commands.*", "scslab.sweep", "scslab.comparison",
                 "scslab.calibrate", "scslab.sensitivity"]
 

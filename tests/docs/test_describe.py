@@ -15,12 +15,11 @@ from scslab.describe import (
     describe,
     input_parameters,
     markdown_to_html,
-    mini_markdown,
     odd_markdown,
     random_streams,
     schedule,
 )
-from scslab.reference import leaf_paths
+from scslab.describe.reference import leaf_paths
 from scslab.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,28 +210,31 @@ def test_describe_every_preset(preset: str) -> None:
     assert all(f"## {k}. {t}" in md for k, t in enumerate(ODD_SECTIONS, 1))
 
 
-def test_html_with_the_markdown_package_and_without(national_md: str) -> None:
-    for use in (False, None):
-        if use is None:
-            pytest.importorskip("markdown")
-        page = markdown_to_html(national_md, title="ODD", use_package=use)
-        assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-        assert "<table>" in page and "<h2" in page and "Input data" in page
-        assert "<script" not in page and "http://" not in page.split("<body>")[1]
-        assert page.count("<table>") == national_md.count("\n|---")
+def test_html_page(national_md: str) -> None:
+    page = markdown_to_html(national_md, title="ODD")
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "<table>" in page and "<h2" in page and "Input data" in page
+    assert "<script" not in page and "http://" not in page.split("<body>")[1]
+    assert page.count("<table>") == national_md.count("\n|---")
+    assert '<h2 id="4-design-concepts">4. Design concepts</h2>' in page
+    assert '<h3 id="49-stochasticity">4.9 Stochasticity</h3>' in page
 
 
-def test_mini_markdown_subset() -> None:
-    html = mini_markdown("# T\n\nA *b* **c** `d|<e>` [l](x.md) 1 < 2 &lt;\n\n"
-                         "- one\n- two\n\n1. x\n2. y\n\n| a | b |\n|---|---|\n| `p\\|q` | r \\| s |\n"
-                         "\n```text\nx < y\n```\n")
-    assert '<h1 id="t">T</h1>' in html
+def test_markdown_rendering() -> None:
+    """markdown-it-py renders what the ODD pages use: the escapes of md_cell and md_code."""
+    from scslab.formatting import md_cell, md_code, render_markdown
+
+    html = render_markdown("# T\n\nA *b* **c** `d|<e>` [l](x.md) 1 < 2 &lt; <b>raw</b>\n\n"
+                           "- one\n- two\n\n1. x\n2. y\n\n"
+                           f"| a | b |\n|---|---|\n| {md_code('p|q')} | {md_cell('r | s_t*')} |\n"
+                           "\n```text\nx < y\n```\n\n# T\n")
+    assert '<h1 id="t">T</h1>' in html and '<h1 id="t_1">T</h1>' in html
     assert "<em>b</em>" in html and "<strong>c</strong>" in html
     assert "<code>d|&lt;e&gt;</code>" in html and '<a href="x.md">l</a>' in html
-    assert "1 &lt; 2 &lt;" in html
-    assert "<ul><li>one</li><li>two</li></ul>" in html and "<ol><li>x</li>" in html
-    assert "<td><code>p|q</code></td><td>r | s</td>" in html
-    assert "<pre><code class=\"language-text\">x &lt; y</code></pre>" in html
+    assert "1 &lt; 2 &lt; &lt;b&gt;raw&lt;/b&gt;" in html
+    assert "<li>one</li>" in html and "<ol>" in html
+    assert "<td><code>p|q</code></td>" in html and "<td>r | s_t*</td>" in html
+    assert '<pre><code class="language-text">x &lt; y\n</code></pre>' in html
 
 
 def test_cli_describe_writes_md_and_html(tmp_path: Path) -> None:

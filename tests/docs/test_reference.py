@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scslab.reference import (
+from scslab.describe.reference import (
     SUMMARY_KEYS,
     columns_md,
     container_of,

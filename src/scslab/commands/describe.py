@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
     ) -> None:
         """Print the reference: every scenario setting, the daily columns, summary.json keys."""
-        from scslab.reference import reference_md
+        from scslab.describe.reference import reference_md
 
         _emit(reference_md(), out, "reference")
 
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
     ) -> None:
         """Print the scenario reference: one table per block of settings."""
-        from scslab.reference import scenario_reference_md
+        from scslab.describe.reference import scenario_reference_md
 
         _emit("# Scenario reference\n\n" + scenario_reference_md(heading_level=2), out,
               "scenario reference")
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the dictionary of daily columns of a scenario."""
         from scslab.api import resolve
-        from scslab.reference import columns_md
+        from scslab.describe.reference import columns_md
 
         sc = resolve(scenario, set=set_)
         _emit("# Daily columns\n\n" + columns_md(sc, heading_level=2), out, "column dictionary")
@@ -103,6 +103,6 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
     ) -> None:
         """Print the keys of summary.json."""
-        from scslab.reference import summary_keys_md
+        from scslab.describe.reference import summary_keys_md
 
         _emit("# summary.json\n\n" + summary_keys_md(), out, "summary keys")

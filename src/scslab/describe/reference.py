@@ -17,8 +17,6 @@ Paths use two notations:
 from __future__ import annotations
 
 import enum
-import json
-import math
 import types
 import typing
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from scslab.formatting import fmt_number, fmt_value, md_cell, md_code
 from scslab.scenario.schema import Scenario
 
 __all__ = [
@@ -51,79 +50,6 @@ KEY_PLACEHOLDERS: dict[str, str] = {
     "size_shares": "<size>",
 }
 
-
-# --------------------------------------------------------------------------- formatting
-
-
-def md_cell(text: Any) -> str:
-    """Text safe inside a Markdown table cell.
-
-    Pipes are escaped everywhere; outside `code spans`, emphasis markers and
-    angle brackets are escaped too (inside them they show as written).
-    """
-    s = str(text).replace("\n", " ").strip()
-    parts = s.split("`")
-    for k in range(0, len(parts), 2):  # even parts are outside code spans
-        t = parts[k].replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
-        parts[k] = t.replace("<", "&lt;").replace(">", "&gt;")
-    if len(parts) % 2 == 0:  # an unpaired backtick: escape it
-        parts[-2] += "\\`" + parts.pop()
-    return "`".join(parts).replace("|", "\\|")
-
-
-def md_code(text: Any) -> str:
-    """Inline code that survives a table cell (backticks and pipes handled)."""
-    s = str(text).replace("\n", " ").replace("|", "\\|")
-    if "`" in s:
-        return f"`` {s} ``"
-    return f"`{s}`"
-
-
-def fmt_number(x: float | int) -> str:
-    """A number written out positionally, without float noise (``2e-05`` → ``0.00002``)."""
-    if isinstance(x, bool):
-        return "true" if x else "false"
-    if isinstance(x, int):
-        return str(x)
-    xf = float(x)
-    if math.isinf(xf):
-        return "∞" if xf > 0 else "-∞"
-    if xf == int(xf) and abs(xf) < 1e15:
-        return str(int(xf))
-    return format(xf, ".12g") if abs(xf) >= 1e-4 else _positional(xf)
-
-
-def _positional(x: float) -> str:
-    import numpy as np
-
-    return np.format_float_positional(x, trim="-")
-
-
-def fmt_value(v: Any, limit: int | None = None) -> str:
-    """A value as it would be written in a scenario YAML (flow style, compact)."""
-    if isinstance(v, BaseModel):
-        v = v.model_dump(mode="json")
-    if isinstance(v, enum.Enum):
-        v = v.value
-    if v is None:
-        s = "null"
-    elif isinstance(v, bool):
-        s = "true" if v else "false"
-    elif isinstance(v, int | float):
-        s = fmt_number(v)
-    elif isinstance(v, str):
-        s = json.dumps(v, ensure_ascii=False) if (v == "" or v.strip() != v
-                                                  or any(c in v for c in ":#{}[],"))\
-            else v
-    elif isinstance(v, dict):
-        s = "{" + ", ".join(f"{fmt_value(k)}: {fmt_value(x)}" for k, x in v.items()) + "}"
-    elif isinstance(v, list | tuple):
-        s = "[" + ", ".join(fmt_value(x) for x in v) + "]"
-    else:
-        s = str(v)
-    if limit is not None and len(s) > limit:
-        s = s[: limit - 1] + "…"
-    return s
 
 
 # --------------------------------------------------------------------------- types
