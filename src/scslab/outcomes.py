@@ -50,6 +50,8 @@ class Outcome:
         in_table: Shown in the CLI's sweep table.
         optional: Only measured by some scenarios (e.g. sites abroad); consumers drop
             it when no run measured it.
+        harm: A harm done to people (wrongful listing, refusals, punishment through
+            others, chilling…), as opposed to the system's plain size or state.
     """
 
     key: str
@@ -63,6 +65,7 @@ class Outcome:
     in_summary: bool = False
     in_table: bool = False
     optional: bool = False
+    harm: bool = False
 
     @property
     def is_count(self) -> bool:
@@ -164,37 +167,37 @@ OUTCOMES: tuple[Outcome, ...] = (
             in_summary=True, in_table=True),
     Outcome("wrongful_listed_end", "wrongfully listed at the end", "wrongful", "last",
             ("wrongful_listed",), "agents", note="only because of identity errors",
-            card="wrongly listed at the end", in_summary=True, in_table=True),
+            card="wrongly listed at the end", in_summary=True, in_table=True, harm=True),
     Outcome("wrongful_listed_mean", "wrongfully listed, mean over days", "wrongful (mean)",
-            "mean", ("wrongful_listed",), "agents"),
+            "mean", ("wrongful_listed",), "agents", harm=True),
     Outcome("collateral_sanctioned_end", "collateral sanctioned at the end", "collateral",
             "last", ("collateral_sanctioned",), "agents",
             note="sanctioned because a relative or employer is listed",
-            card="punished through others", in_summary=True),
+            card="punished through others", in_summary=True, harm=True),
     Outcome("sanctioned_end", "sanctioned at the end", "sanctioned", "last", ("sanctioned",),
             "agents"),
     Outcome("misattributed_total", "misattributed events (total)", "misattrib.", "total",
             ("misattributed_events",), "events", note="false matches over the whole run",
-            card="acts pinned on the wrong person", in_summary=True, in_table=True),
+            card="acts pinned on the wrong person", in_summary=True, in_table=True, harm=True),
     Outcome("denials_total", "denials (total)", "denials", "total", ("denied_*",), "events",
             note="flights, trains, property, loans, services, schools", card="refusals",
             in_summary=True, in_table=True),
     Outcome("denied_wrongful_total", "denials to the wrongfully listed (total)",
             "denied wrongful", "total", (DENIED_WRONGFUL,), "events",
             note="services refused to people listed by mistake",
-            card="refusals to the wrongly listed", in_summary=True),
+            card="refusals to the wrongly listed", in_summary=True, harm=True),
     Outcome("collateral_denials_total", "denials to collateral targets (total)",
-            "collateral denials", "total", ("collateral_denials",), "events"),
+            "collateral denials", "total", ("collateral_denials",), "events", harm=True),
     Outcome("chilling_effect", "chilling effect (1 − speech with / without monitoring)",
             "chilling", "summary", ("chilling_effect",), "share",
             note="less criticism because people feel watched", card="chilling effect",
-            in_summary=True, in_table=True),
+            in_summary=True, in_table=True, harm=True),
     Outcome("disparate_impact", "disparate impact (worst / best group wrongful-listing rate)",
             "disparate", "group_ratio", ("wrongful_rate__*",), "ratio",
             note="worst-hit group's wrongful-listing rate ÷ least-hit group's",
-            card="disparate impact"),
+            card="disparate impact", harm=True),
     Outcome("disparate_impact_end", "disparate impact on the last day", "disparate (end)",
-            "last", ("disparate_impact",), "ratio"),
+            "last", ("disparate_impact",), "ratio", harm=True),
     Outcome("appeals_succeeded_total", "appeals upheld (total)", "appeals upheld", "total",
             ("appeals_succeeded",), "events"),
     Outcome("mean_score_end", "mean score at the end", "mean score", "last", ("mean_score",),
@@ -203,10 +206,10 @@ OUTCOMES: tuple[Outcome, ...] = (
             "total", ("abroad_visitors",), "events", in_summary=True, optional=True),
     Outcome("abroad_recorded_end", "foreign residents given a record (last day)",
             "abroad recorded", "last", ("abroad_recorded_total",), "agents",
-            in_summary=True, optional=True),
+            in_summary=True, optional=True, harm=True),
     Outcome("abroad_false_matches_total", "foreign faces misidentified as home agents (total)",
             "abroad false matches", "total", ("abroad_false_matches",), "events",
-            in_summary=True, optional=True),
+            in_summary=True, optional=True, harm=True),
 )
 
 #: The outcomes by key.

@@ -143,11 +143,16 @@ def test_headline_cards_carry_the_run_numbers(run_result, run_page):
     last = d.iloc[-1]
     assert last["listed"] > 0 and last["wrongful_listed"] > 0
     assert last["collateral_sanctioned"] > 0 and d["denied_wrongful"].sum() > 0
-    assert float(cards["listed"]["data-value"]) == d["listed"].iloc[-1]
-    assert float(cards["wrongful_listed"]["data-value"]) == d["wrongful_listed"].iloc[-1]
-    assert float(cards["misattributed_events"]["data-value"]) == d["misattributed_events"].sum()
-    assert float(cards["denied_wrongful"]["data-value"]) == d["denied_wrongful"].sum()
-    assert float(cards["collateral_sanctioned"]["data-value"]) == \
+    # one card per card outcome of the registry, in its order, harms marked as harms
+    from scslab import outcomes
+    assert list(cards) == [o.key for o in outcomes.cards()]
+    for o in outcomes.cards():
+        assert ("harm" in cards[o.key]["class"].split()) == o.harm, o.key
+    assert float(cards["listed_end"]["data-value"]) == d["listed"].iloc[-1]
+    assert float(cards["wrongful_listed_end"]["data-value"]) == d["wrongful_listed"].iloc[-1]
+    assert float(cards["misattributed_total"]["data-value"]) == d["misattributed_events"].sum()
+    assert float(cards["denied_wrongful_total"]["data-value"]) == d["denied_wrongful"].sum()
+    assert float(cards["collateral_sanctioned_end"]["data-value"]) == \
         d["collateral_sanctioned"].iloc[-1]
     assert float(cards["chilling_effect"]["data-value"]) == pytest.approx(
         run_result.summary["chilling_effect"])

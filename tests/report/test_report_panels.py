@@ -202,7 +202,7 @@ def test_headlines_are_scaled_with_the_sample_in_small_print(target_run, target_
     d, s = target_run.daily, target_run.summary
     cards = {a["data-metric"]: a for tag, a in target_page.elements
              if "card" in a.get("class", "").split()}
-    listed = cards["listed"]
+    listed = cards["listed_end"]
     assert float(listed["data-value"]) == d["listed"].iloc[-1]  # the sample's own number
     assert float(listed["data-scaled"]) == pytest.approx(s["scale"]["metrics"]["listed"])
     assert d["listed"].iloc[-1] > 0

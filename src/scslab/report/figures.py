@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from scslab import outcomes
 from scslab.formatting import fmt, human, is_missing, pct, plural
 from scslab.params import N_HIST
 from scslab.report.common import (
@@ -252,12 +253,9 @@ def fig_group_rates(daily: pd.DataFrame) -> ReportFigure:
 
 
 def _disparate(daily: pd.DataFrame) -> float | None:
-    """Worst / best group mean wrongful-listing rate (the `scslab compare` definition)."""
-    rates = [float(pd.to_numeric(daily[f"wrongful_rate__{g}"]).mean()) for g in _groups(daily)]
-    rates = [r for r in rates if not math.isnan(r)]
-    if len(rates) < 2 or min(rates) <= 0:
-        return None
-    return max(rates) / min(rates)
+    """The registry's disparate impact: worst / best group mean wrongful-listing rate."""
+    v = outcomes.get("disparate_impact").value(daily)
+    return None if math.isnan(v) else v
 
 
 def fig_disparate_impact(daily: pd.DataFrame) -> ReportFigure:
