@@ -368,7 +368,8 @@ def write_run(out: str | Path, sc: Scenario, daily: pd.DataFrame, summary: dict,
         if db is not None:
             from scslab.catalog import record_run
 
-            record_run(db, summary["run_id"], w.out, sc.name, summary, daily, sweep=sweep)
+            record_run(db, summary["run_id"], w.out, sc.name, summary, daily, sweep=sweep,
+                       add_later_hint=False)  # a failure commits nothing: no dir to add
         commit_outputs(w, summary)
     except BaseException:
         w.discard()
