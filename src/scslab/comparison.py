@@ -8,6 +8,7 @@ over replicates (none with one replicate).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,7 +85,7 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
             run_id = new_run_id(sc_r)
             name = f"{lab} r{r}"
             ran = execute(sc_r, run_id=run_id, threads=threads, chilling=True,
-                          on_simulated=lambda name=name: tick(name))
+                          on_simulated=functools.partial(tick, name))
             tick(f"{name} (no monitoring)")
             res = Result(scenario=sc_r, daily=ran.daily, summary=ran.summary, run_id=run_id)
             if out_dir is not None:
