@@ -10,7 +10,8 @@ import pytest
 
 import scslab
 from scslab.cli import main
-from scslab.comparison import OUTCOMES, compare, interval, outcomes
+from scslab.comparison import compare, interval
+from scslab.outcomes import OUTCOMES, measure
 
 KW = {"agents": 1500, "days": 6}
 
@@ -29,7 +30,12 @@ def cmp(tmp_path_factory):
 
 def test_table_shape(cmp):
     assert cmp.labels == ["national", "transparent"]
-    assert cmp.table["outcome"].tolist() == [k for k, _ in OUTCOMES]
+    # every outcome of the registry, in its order, but the optional ones no run measured
+    shown = [o.key for o in OUTCOMES if not o.optional]
+    assert cmp.table["outcome"].tolist() == shown
+    assert cmp.table["description"].tolist() == [o.label for o in OUTCOMES if not o.optional]
+    assert {"sanctioned_end", "disparate_impact_end"} <= set(cmp.per_run.columns)
+    assert not any(o.key in cmp.per_run for o in OUTCOMES if o.optional)
     for col in ("national", "national__lo", "national__hi", "transparent",
                 "transparent-national", "transparent-national__lo",
                 "transparent-national__hi"):
@@ -50,7 +56,7 @@ def test_differences_are_paired_means(cmp):
     # the scenarios differ (not two empty runs): a paired mean of zeros proves nothing
     assert (pr.listed_end > 0).all() and (pr.misattributed_total > 0).all()
     assert (cmp.table.set_index("outcome")["transparent-national"].abs() > 0).sum() >= 3
-    for key, _ in OUTCOMES:
+    for key in cmp.table["outcome"]:
         a = pr[pr.scenario == "national"].sort_values("replicate")[key].to_numpy(float)
         b = pr[pr.scenario == "transparent"].sort_values("replicate")[key].to_numpy(float)
         row = cmp.table[cmp.table.outcome == key].iloc[0]
@@ -64,11 +70,10 @@ def test_differences_are_paired_means(cmp):
 
 def test_outcomes_come_from_the_daily_table(cmp):
     res = cmp.results[0]
-    o = outcomes(res.daily, [g.name for g in res.scenario.population.groups],
-                 res.summary["chilling_effect"])
+    o = measure(res.daily, res.summary)
     rec = cmp.per_run.iloc[0]
     assert o["listed_end"] > 0 and o["wrongful_listed_end"] > 0 and o["misattributed_total"] > 0
-    for key, _ in OUTCOMES:
+    for key in cmp.table["outcome"]:
         x, y = o[key], rec[key]
         assert (math.isnan(x) and math.isnan(y)) or x == y, key
     assert o["listed_end"] == res.daily["listed"].iloc[-1]
@@ -94,7 +99,7 @@ def test_recorded_in_the_catalog(cmp):
     assert sorted(runs["scenario_name"]) == ["national", "national", "transparent",
                                             "transparent"]
     c = query(db, "SELECT DISTINCT outcome FROM comparisons")
-    assert set(c["outcome"]) == {k for k, _ in OUTCOMES}
+    assert set(c["outcome"]) == set(cmp.table["outcome"])
 
 
 def test_interval():

@@ -141,8 +141,8 @@ LAYERS: dict[str, list[str]] = {
     "pipeline": ["scslab.pipeline", "scslab.targets", "scslab.resources", "scslab.outcomes"],
     "reports": ["scslab.formatting", "scslab.report", "scslab.report.*", "scslab.describe",
                 "scslab.describe.*", "scslab.audit", "scslab.audit.*"],
-    "analyses": ["scslab.comparison", "scslab.sweep", "scslab.sensitivity",
-                 "scslab.calibrate"],
+    "analyses": ["scslab.comparison", "scslab.sweep", "scslab.sweep.*", "scslab.sensitivity",
+                 "scslab.sensitivity.*", "scslab.calibrate"],
     "front": ["scslab.api", "scslab.cli", "scslab.__main__", "scslab.commands",
               "scslab.commands.*", "scslab.dashboard"],
 }
@@ -151,8 +151,9 @@ ORDER = list(LAYERS)
 #: What the simulation core must never reach: anything that presents or repeats runs.
 PRESENTATION = ["scslab.formatting", "scslab.report", "scslab.report.*", "scslab.describe",
                 "scslab.describe.*", "scslab.dashboard", "scslab.cli",
-                "scslab.commands", "scslab.commands.*", "scslab.sweep", "scslab.comparison",
-                "scslab.calibrate", "scslab.sensitivity"]
+                "scslab.commands", "scslab.commands.*", "scslab.sweep", "scslab.sweep.*",
+                "scslab.comparison", "scslab.calibrate", "scslab.sensitivity",
+                "scslab.sensitivity.*"]
 
 #: Known exceptions, each with its reason. stages/abroad.py still imports the data-flow
 #: model from its old home, the re-export in scslab.audit.flows; stages/ is left alone

@@ -90,3 +90,17 @@ def test_text_formats_by_unit() -> None:
     assert O.get("disparate_impact").text(2.0) == "2.00×"
     assert O.get("mean_score_end").text(997.04) == "997.0"
     assert O.get("listed_end").text(math.nan) == "–"
+
+
+def test_tables_drop_conditional_outcomes_no_run_measured() -> None:
+    runs = pd.DataFrame([O.measure(_daily(), {}), O.measure(_daily(), {})])
+    shown = {o.key for o in O.measured_outcomes(runs)}
+    assert "chilling_effect" not in shown and "abroad_visitors_total" not in shown
+    assert {o.key for o in O.OUTCOMES if not o.conditional} <= shown
+    runs.loc[1, "chilling_effect"] = 0.1  # one run measured it: it is shown
+    assert "chilling_effect" in {o.key for o in O.measured_outcomes(runs)}
+    assert O.get("abroad_visitors_total").conditional and O.get("chilling_effect").conditional
+    assert not O.get("disparate_impact").conditional
+    # a column never measured (absent) is left out too; a required one stays listed
+    assert "abroad_recorded_end" not in {o.key for o in O.measured_outcomes(pd.DataFrame())}
+    assert "listed_end" in {o.key for o in O.measured_outcomes(pd.DataFrame())}

@@ -10,22 +10,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scslab.engine import Simulation
 from scslab.pipeline import (
     ProgressFn,
+    RunOutput,
     agents_table,
     chilling_counterfactual,
-    chilling_summary,
+    commit_outputs,
+    execute,
     new_run_id,
     resolve,
-    simulate,
-    summarise,
+    write_outputs,
 )
 
 # Re-exported: these moved to scslab.pipeline and are still imported from here.
 from scslab.pipeline import _peak_rss as _peak_rss  # benchmarks/run.py
 from scslab.pipeline import check_targets as check_targets
-from scslab.results import Result, daily_frame, load_run, write_run_dir
+from scslab.pipeline import chilling_summary as chilling_summary
+from scslab.pipeline import simulate as simulate
+from scslab.pipeline import summarise as summarise
+from scslab.results import Result, load_run
 from scslab.scenario.loader import load_scenario, scenario_hash
 from scslab.scenario.schema import Scenario
 
@@ -100,10 +103,10 @@ def run(scenario: str | Path | Scenario | dict = "national", *, agents: int | No
                "db": str(db) if db is not None else None, "report": report,
                "threads": threads}
     if out is None:
-        sim, elapsed, completed = simulate(sc, threads=threads, progress=progress, stop=stop,
-                                           on_phase=on_phase)
-        _phase(on_phase, "writing")
-        return _finish(sc, sim, elapsed, completed, run_id, None, options, threads)
+        ran = execute(sc, run_id=run_id, threads=threads, progress=progress, stop=stop,
+                      chilling=chilling, extra={"run_options": options}, on_phase=on_phase,
+                      on_simulated=lambda: _phase(on_phase, "writing"))
+        return _finish(ran, None, options)
     w = _guard_os(lambda: rundir.open_new(out, overwrite=overwrite), Path(out))
     try:
         _guard_os(lambda: _start_run_dir(w.partial, sc, run_id, options), w.out, w)
@@ -151,15 +154,20 @@ def _run_in(w, sc: Scenario, run_id: str, options: dict, threads: int | None,
     """
     k = int(options.get("checkpoint_every") or 0)
     writing = False
-    try:
-        sim, elapsed, completed = _guard_os(
-            lambda: simulate(sc, threads=threads, progress=progress, stop=stop,
-                             run_dir=w.partial, checkpoint_every=k, restore=restore,
-                             on_phase=on_phase), w.out, w, resumable=True)
+
+    def simulated() -> None:
+        nonlocal writing
         writing = True
         _phase(on_phase, "writing")
-        return _guard_os(lambda: _finish(sc, sim, elapsed, completed, run_id, w, options,
-                                         threads), w.out, w, resumable=True)
+
+    try:
+        ran = _guard_os(
+            lambda: execute(sc, run_id=run_id, threads=threads, progress=progress, stop=stop,
+                            chilling=bool(options.get("chilling")),
+                            extra={"run_options": options}, on_phase=on_phase,
+                            on_simulated=simulated, run_dir=w.partial, checkpoint_every=k,
+                            restore=restore), w.out, w, resumable=True)
+        return _guard_os(lambda: _finish(ran, w, options), w.out, w, resumable=True)
     except KeyboardInterrupt:
         raise _interrupted(w, fresh=restore is None, writing=writing) from None
     except MemoryError:
@@ -191,29 +199,20 @@ def _interrupted(w, *, fresh: bool, writing: bool = False):
                        "continues the run from its last checkpoint")
 
 
-def _finish(sc: Scenario, sim: Simulation, elapsed: float, completed: bool, run_id: str,
-            w, options: dict, threads: int | None) -> Result:
-    """The daily table, the summary and, with a writer ``w``, every file of the run."""
+def _finish(ran: RunOutput, w, options: dict) -> Result:
+    """The run's Result and, with a writer ``w``, every file of the run, then the commit."""
     from scslab import checkpoint
 
-    columns = [m.name for m in sim.metric_registry()]
-    daily = daily_frame(sim.rows, columns, sc.start_date)
-    extra: dict = {"run_options": options}
-    if options.get("chilling") and completed:
-        cf, _, _ = simulate(chilling_counterfactual(sc), threads=threads)
-        extra.update(chilling_summary(sc, sim, cf))
-    summary = summarise(sim, elapsed, completed, run_id, daily, extra)
-    result = Result(scenario=sc, daily=daily, summary=summary, run_id=run_id)
+    result = Result(scenario=ran.scenario, daily=ran.daily, summary=ran.summary,
+                    run_id=ran.run_id)
     if w is None:
         _record(options, result, None)
         return result
     part = w.partial
-    events = checkpoint.event_table(part, sim)
-    pending = {**summary, "completed": False, "outputs_written": True,
-               "will_complete": bool(completed)}
-    write_run_dir(part, sc, daily, pending, events=events,
-                  agents=agents_table(sim) if options.get("save_agents") else None)
-    if completed:
+    events = checkpoint.event_table(part, ran.sim)
+    write_outputs(w, ran.scenario, ran.daily, ran.summary, events=events,
+                  agents=agents_table(ran.sim) if options.get("save_agents") else None)
+    if ran.completed:
         checkpoint.clear(part)
     result.run_dir = w.out
     return _commit(w, result, options)
@@ -224,8 +223,7 @@ def _commit(w, result: Result, options: dict) -> Result:
 
     Each is redone by ``resume`` if a kill interrupts them.
     """
-    from scslab.fileio import atomic_write_json, atomic_write_text
-    from scslab.results import SUMMARY_FILE, clean_json
+    from scslab.fileio import atomic_write_text
 
     part = w.partial
     if options.get("report", True) and result.completed:
@@ -233,8 +231,7 @@ def _commit(w, result: Result, options: dict) -> Result:
 
         atomic_write_text(part / REPORT_FILE, render_run_html(result))
     _record(options, result, w)
-    atomic_write_json(part / SUMMARY_FILE, clean_json(result.summary))
-    w.commit()
+    commit_outputs(w, result.summary)
     return result
 
 

@@ -31,8 +31,8 @@ import pandas as pd
 from scslab.errors import ScenarioError
 from scslab.scenario.loader import apply_overrides, validate_raw
 from scslab.scenario.schema import Scenario
-from scslab.sensitivity import Param, resolve_params
-from scslab.sensitivity import parse_param as parse_range
+from scslab.sensitivity.problem import Param, resolve_params
+from scslab.sensitivity.problem import parse_param as parse_range
 from scslab.targets import (  # noqa: F401  (AGGS, day_of: re-exported from their old home)
     AGGS,
     Target,
@@ -66,18 +66,15 @@ def evaluate(raw: dict, params: list[Param], targets: list[Target], x: list[floa
 
     A top-level function so that Dask workers can run it.
     """
-    from scslab.pipeline import simulate
-    from scslab.results import daily_frame
+    from scslab.pipeline import execute
 
     over = {p.path: p.from_unit(xi) for p, xi in zip(params, x, strict=True)}
     if seed is not None:
         over["seed"] = seed
     sc = validate_raw(apply_overrides(raw, over), "calibration")
-    sim, _, _ = simulate(sc, threads=threads)
-    reg = sim.metric_registry()
-    daily = daily_frame(sim.rows, [m.name for m in reg])
-    factors = column_factors(sc, {m.name: m.scales for m in reg})
-    achieved = [t.read(daily, factors[t.column]) for t in targets]
+    ran = execute(sc, threads=threads)
+    factors = column_factors(sc, {m.name: m.scales for m in ran.sim.metric_registry()})
+    achieved = [t.read(ran.daily, factors[t.column]) for t in targets]
     obj = float(sum(((a - t.value) / t.value) ** 2 if math.isfinite(a) else 1e6
                     for a, t in zip(achieved, targets, strict=True)))
     return {"x": list(map(float, x)), "values": over, "objective": obj, "achieved": achieved,

@@ -8,6 +8,7 @@ over replicates (none with one replicate).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,54 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scslab.pipeline import (
-    chilling_counterfactual,
-    chilling_summary,
-    new_run_id,
-    resolve,
-    simulate,
-)
-from scslab.results import Result, daily_frame, write_run_dir
+from scslab.outcomes import OUTCOMES, Outcome, measure, measured_outcomes
+from scslab.pipeline import execute, new_run_id, resolve, write_run
+from scslab.results import Result
 from scslab.rng import spawn_seeds
-
-OUTCOMES: list[tuple[str, str]] = [
-    ("listed_end", "listed at the end"),
-    ("wrongful_listed_end", "wrongfully listed at the end"),
-    ("wrongful_listed_mean", "wrongfully listed, mean over days"),
-    ("collateral_sanctioned_end", "collateral sanctioned at the end"),
-    ("collateral_denials_total", "denials to collateral targets (total)"),
-    ("misattributed_total", "misattributed events (total)"),
-    ("denials_total", "denials (total)"),
-    ("denied_wrongful_total", "denials to the wrongfully listed (total)"),
-    ("chilling_effect", "chilling effect (1 − speech with / without monitoring)"),
-    ("disparate_impact", "disparate impact (worst / best group wrongful-listing rate)"),
-    ("appeals_succeeded_total", "appeals upheld (total)"),
-    ("mean_score_end", "mean score at the end"),
-]
-
-
-def outcomes(daily: pd.DataFrame, groups: list[str], chill: float) -> dict[str, float]:
-    """The outcome measures of one run."""
-    last = daily.iloc[-1]
-    den = [c for c in daily.columns if c.startswith("denied_") and c != "denied_wrongful"]
-    rates = [daily[f"wrongful_rate__{g}"].mean() for g in groups
-             if f"wrongful_rate__{g}" in daily]
-    rates = [r for r in rates if not math.isnan(r)]
-    lo = min(rates) if rates else 0.0
-    return {
-        "listed_end": float(last["listed"]),
-        "wrongful_listed_end": float(last["wrongful_listed"]),
-        "wrongful_listed_mean": float(daily["wrongful_listed"].mean()),
-        "collateral_sanctioned_end": float(last["collateral_sanctioned"]),
-        "collateral_denials_total": float(daily["collateral_denials"].sum()),
-        "misattributed_total": float(daily["misattributed_events"].sum()),
-        "denials_total": float(daily[den].to_numpy().sum()),
-        "denied_wrongful_total": float(daily["denied_wrongful"].sum()),
-        "chilling_effect": float(chill),
-        "disparate_impact": max(rates) / lo if rates and lo > 0 else math.nan,
-        "appeals_succeeded_total": float(daily["appeals_succeeded"].sum()),
-        "mean_score_end": float(last["mean_score"]),
-    }
 
 
 def interval(x: np.ndarray) -> tuple[float, float, float]:
@@ -115,39 +72,39 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
     results = []
     total = len(resolved) * len(seeds) * 2
     done = 0
+
+    def tick(what: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total, what)
+
     for r, sd in enumerate(seeds):
         for lab, sc in zip(labels, resolved, strict=True):
             sc_r = sc.model_copy(update={"seed": sd})
-            sim, elapsed, _ = simulate(sc_r, threads=threads)
-            done += 1
-            if progress:
-                progress(done, total, f"{lab} r{r}")
-            cf, _, _ = simulate(chilling_counterfactual(sc_r), threads=threads)
-            done += 1
-            if progress:
-                progress(done, total, f"{lab} r{r} (no monitoring)")
-            chill = chilling_summary(sc_r, sim, cf)
-            daily = daily_frame(sim.rows, [m.name for m in sim.metric_registry()],
-                                sc_r.start_date)
-            from scslab.pipeline import summarise
-
             run_id = new_run_id(sc_r)
-            summary = summarise(sim, elapsed, True, run_id, daily, chill)
-            res = Result(scenario=sc_r, daily=daily, summary=summary, run_id=run_id)
+            name = f"{lab} r{r}"
+            ran = execute(sc_r, run_id=run_id, threads=threads, chilling=True,
+                          on_simulated=functools.partial(tick, name))
+            tick(f"{name} (no monitoring)")
+            res = Result(scenario=sc_r, daily=ran.daily, summary=ran.summary, run_id=run_id)
             if out_dir is not None:
-                res.run_dir = out_dir / f"{lab}-r{r}"
-                write_run_dir(res.run_dir, sc_r, daily, summary,
-                              events=sim.log.drain() if sim.log.enabled else None)
-            if db is not None:
+                events = ran.sim.log.drain() if ran.sim.log.enabled else None
+                res.run_dir = write_run(out_dir / f"{lab}-r{r}", sc_r, ran.daily, ran.summary,
+                                        events=events, db=db)
+            elif db is not None:
                 from scslab.catalog import record_run
 
-                record_run(db, run_id, res.run_dir, sc_r.name, summary, daily)
+                record_run(db, run_id, None, sc_r.name, ran.summary, ran.daily)
             results.append(res)
-            rec = {"scenario": lab, "replicate": r, "seed": sd, "run_id": run_id}
-            rec.update(outcomes(daily, sim.params.group_names, chill["chilling_effect"]))
+            rec: dict[str, Any] = {"scenario": lab, "replicate": r, "seed": sd,
+                                   "run_id": run_id}
+            rec.update(measure(ran.daily, ran.summary))
             records.append(rec)
     per_run = pd.DataFrame(records)
-    table = _table(per_run, labels)
+    shown = measured_outcomes(per_run)  # an outcome no run measured is left out
+    per_run = per_run.drop(columns=[o.key for o in OUTCOMES if o not in shown])
+    table = _table(per_run, labels, shown)
     cmp = Comparison([str(s) for s in scenarios], labels, seeds, per_run, table, out_dir,
                      results)
     if out_dir is not None:
@@ -160,11 +117,12 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
     return cmp
 
 
-def _table(per_run: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+def _table(per_run: pd.DataFrame, labels: list[str], shown: list[Outcome]) -> pd.DataFrame:
     rows = []
     base = per_run[per_run.scenario == labels[0]].sort_values("replicate")
-    for key, desc in OUTCOMES:
-        row: dict[str, Any] = {"outcome": key, "description": desc}
+    for o in shown:
+        key = o.key
+        row: dict[str, Any] = {"outcome": key, "description": o.label}
         for lab in labels:
             x = per_run[per_run.scenario == lab].sort_values("replicate")[key].to_numpy()
             m, lo, hi = interval(x)

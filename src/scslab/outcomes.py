@@ -68,6 +68,15 @@ class Outcome:
     harm: bool = False
 
     @property
+    def conditional(self) -> bool:
+        """Measured by some runs only (tables drop it when no run measured it).
+
+        That is an ``optional`` outcome, or one read from a summary key that only some
+        runs compute (the chilling effect needs the counterfactual run).
+        """
+        return self.optional or self.how == "summary"
+
+    @property
     def is_count(self) -> bool:
         """Counts of agents or events, which scale with the population represented."""
         return self.unit in ("agents", "events")
@@ -228,6 +237,17 @@ def measure(daily: pd.DataFrame | None, summary: Mapping[str, Any] | None = None
             outcomes: Iterable[Outcome] = OUTCOMES) -> dict[str, float]:
     """Every outcome of one run by key (NaN where the run did not measure it)."""
     return {o.key: o.value(daily, summary) for o in outcomes}
+
+
+def measured_outcomes(runs: pd.DataFrame, outcomes: Iterable[Outcome] = OUTCOMES
+                      ) -> list[Outcome]:
+    """The outcomes a table of runs (one column per outcome key) shows.
+
+    Every outcome, except a :attr:`~Outcome.conditional` one that no run measured (its
+    column absent or all NaN).
+    """
+    return [o for o in outcomes if not o.conditional
+            or (o.key in runs.columns and bool(runs[o.key].notna().any()))]
 
 
 def cards() -> list[Outcome]:

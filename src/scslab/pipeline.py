@@ -1,10 +1,14 @@
 """The run pipeline: resolve a scenario, simulate it, summarise what it did.
 
 These are the steps every way of running a scenario shares: ``scslab.api.run`` and
-``resume`` (which add the run directory and the catalog), the comparisons, sweeps,
+``resume`` (which add checkpoints, interrupts and the report), the comparisons, sweeps,
 sensitivity analyses and calibrations. They live here, below all of those, so that
 none of them imports another to reach them; ``scslab.api`` re-exports the public
 names.
+
+:func:`execute` is the one run pipeline: simulate, the daily frame, the chilling
+counterfactual when asked, the summary. :func:`write_run` commits its outputs as a run
+directory the way ``scslab run`` does (DESIGN.md §6, ``scslab.rundir``).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import resource
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -24,10 +29,17 @@ from scslab.engine import PHASE_RUNNING, Simulation
 from scslab.scenario.loader import load_scenario, scenario_hash
 from scslab.scenario.schema import Scenario
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from scslab.rundir import Writer
+
 ProgressFn = Callable[[int, int, dict], None]
 
-__all__ = ["ProgressFn", "agents_table", "check_targets", "chilling_counterfactual",
-           "chilling_summary", "new_run_id", "resolve", "simulate", "summarise"]
+__all__ = ["ProgressFn", "RunOutput", "agents_table", "check_targets",
+           "chilling_counterfactual", "chilling_summary", "commit_outputs", "daily_of",
+           "execute", "finish", "new_run_id", "resolve", "simulate", "summarise",
+           "write_outputs", "write_run"]
 
 
 def resolve(scenario: str | Path | Scenario | dict, *, agents: int | None = None,
@@ -243,3 +255,125 @@ def chilling_summary(sc: Scenario, sim: Simulation, cf: Simulation) -> dict:
     return {"chilling_effect": effect, "chilling": {"behaviour": sc.responses.chilling.behaviour,
                                                     "acts_with_monitoring": int(with_),
                                                     "acts_without_monitoring": int(without)}}
+
+
+# --------------------------------------------------------------------------- one run
+
+
+@dataclass
+class RunOutput:
+    """What one pass of the pipeline gives: the simulation, its daily frame and summary."""
+
+    scenario: Scenario
+    sim: Simulation
+    daily: pd.DataFrame
+    summary: dict
+    elapsed: float
+    completed: bool
+    run_id: str | None = None
+
+
+def daily_of(sim: Simulation) -> pd.DataFrame:
+    """The run's daily frame, as ``daily.parquet`` holds it.
+
+    One row per simulated day; ``date`` follows ``day`` when the scenario has a
+    ``start_date``.
+    """
+    from scslab.results import daily_frame
+
+    return daily_frame(sim.rows, [m.name for m in sim.metric_registry()],
+                       sim.scenario.start_date)
+
+
+def finish(sc: Scenario, sim: Simulation, elapsed: float, completed: bool,
+           run_id: str | None, *, threads: int | None = None, chilling: bool = False,
+           extra: dict | None = None) -> RunOutput:
+    """The second half of :func:`execute`, for a simulation already run.
+
+    The daily frame, the chilling counterfactual (``chilling`` and the run completed: it
+    runs ``chilling_counterfactual(sc)`` on the same seed) and the summary.
+    """
+    daily = daily_of(sim)
+    more: dict = dict(extra or {})
+    if chilling and completed:
+        cf, _, _ = simulate(chilling_counterfactual(sc), threads=threads)
+        more.update(chilling_summary(sc, sim, cf))
+    summary = summarise(sim, elapsed, completed, run_id, daily, more)
+    return RunOutput(sc, sim, daily, summary, elapsed, bool(completed), run_id)
+
+
+def execute(sc: Scenario, *, run_id: str | None = None, threads: int | None = None,
+            progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
+            chilling: bool = False, extra: dict | None = None,
+            on_phase: Callable[[str], None] | None = None,
+            on_simulated: Callable[[], None] | None = None, run_dir: Path | None = None,
+            checkpoint_every: int = 0, restore: dict | None = None) -> RunOutput:
+    """Run a resolved scenario through the whole pipeline; every way of running uses it.
+
+    Simulate (see :func:`simulate` for ``progress``, ``stop``, ``on_phase`` and the
+    checkpoint arguments), then :func:`finish`: the daily frame, the chilling
+    counterfactual when ``chilling``, and the summary (with ``extra`` merged in).
+    ``on_simulated`` is called between the two halves (the day loop is over).
+    """
+    sim, elapsed, completed = simulate(sc, threads=threads, progress=progress, stop=stop,
+                                       run_dir=run_dir, checkpoint_every=checkpoint_every,
+                                       restore=restore, on_phase=on_phase)
+    if on_simulated is not None:
+        on_simulated()
+    return finish(sc, sim, elapsed, completed, run_id, threads=threads, chilling=chilling,
+                  extra=extra)
+
+
+# --------------------------------------------------------------------------- run directory
+
+
+def write_outputs(w: Writer, sc: Scenario, daily: pd.DataFrame, summary: dict, *,
+                  events: pa.Table | None = None, agents: pa.Table | None = None) -> None:
+    """Every file of a run into ``w.partial``, its summary not yet marked completed.
+
+    The summary written says ``outputs_written`` and whether the run ``will_complete``,
+    so a resume knows only the last steps are left (:func:`commit_outputs`).
+    """
+    from scslab.results import write_run_dir
+
+    pending = {**summary, "completed": False, "outputs_written": True,
+               "will_complete": bool(summary.get("completed"))}
+    write_run_dir(w.partial, sc, daily, pending, events=events, agents=agents)
+
+
+def commit_outputs(w: Writer, summary: dict) -> None:
+    """The summary as it is (``completed`` last), then the partial directory into place."""
+    from scslab.fileio import atomic_write_json
+    from scslab.results import SUMMARY_FILE, clean_json
+
+    atomic_write_json(w.partial / SUMMARY_FILE, clean_json(summary))
+    w.commit()
+
+
+def write_run(out: str | Path, sc: Scenario, daily: pd.DataFrame, summary: dict, *,
+              events: pa.Table | None = None, overwrite: bool = True,
+              db: str | Path | None = None, sweep: dict | None = None) -> Path:
+    """Commit a finished run as the run directory ``out``, as ``scslab run`` commits one.
+
+    It works in ``<out>.partial`` under ``out``'s lock, records the catalog row (in
+    ``db``, with the ``sweep`` row) before the move into place, writes ``completed``
+    last and renames the directory into place (DESIGN.md §6). ``overwrite`` replaces a
+    run already at ``out``. Nothing is left behind when it fails. Returns ``out``.
+    """
+    from scslab import rundir
+
+    w = rundir.open_new(out, overwrite=overwrite)
+    try:
+        write_outputs(w, sc, daily, summary, events=events)
+        if db is not None:
+            from scslab.catalog import record_run
+
+            record_run(db, summary["run_id"], w.out, sc.name, summary, daily, sweep=sweep,
+                       add_later_hint=False)  # a failure commits nothing: no dir to add
+        commit_outputs(w, summary)
+    except BaseException:
+        w.discard()
+        raise
+    finally:
+        w.release()
+    return w.out

@@ -76,7 +76,7 @@ def test_bad_points_fail_before_any_run(monkeypatch, tmp_path, grid, match):
     def boom(*a, **k):
         raise AssertionError("a run started before validation finished")
 
-    monkeypatch.setattr(sw, "run_scenario_data", boom)
+    monkeypatch.setattr(sw.execute, "run_scenario_data", boom)  # where run_plan calls it
     with pytest.raises(ScenarioError, match=match) as exc:
         sw.sweep("national", grid, agents=AGENTS, days=DAYS, out=tmp_path / "s",
                  db=tmp_path / "c.duckdb")

@@ -90,6 +90,13 @@ def test_outcome_names_are_checked():
     assert sa.parse_outcome("totals.misattributed_events", cols, flows).kind == "totals"
     assert sa.parse_outcome("metrics.listed", cols, flows).kind == "metrics"
     assert sa.parse_outcome("chilling_effect", cols, flows).kind == "summary"
+    # an outcome of the registry by its key, computed as the registry computes it
+    di = sa.parse_outcome("disparate_impact", cols, flows)
+    assert di.kind == "registry"
+    daily = pd.DataFrame({"wrongful_rate__a": [0.2, 0.4], "wrongful_rate__b": [0.1, 0.1]})
+    assert di.value({}, daily) == pytest.approx(3.0)
+    with pytest.raises(ScenarioError, match="did you mean 'listed_end'"):
+        sa.parse_outcome("listed_ed", cols, flows)
     with pytest.raises(ScenarioError, match="did you mean 'wrongful_listed'"):
         sa.parse_outcome("wrongful_listd:last", cols, flows)
     with pytest.raises(ScenarioError, match="did you mean 'mean'"):
@@ -125,7 +132,7 @@ def test_cli_real_runs_morris(tmp_path, capsys):
     argv = ["sensitivity", "national", "--param", "sensors.cameras.false_match_rate=0.0001:0.05",
             "--param", "population.agents=1500:2500", "--method", "morris", "--samples", "2",
             "--outcome", "misattributed_events:sum", "--outcome", "totals.misattributed_events",
-            "--outcome", "metrics.listed", "--days", "15", "--out", str(out), "--db",
+            "--outcome", "metrics.listed", "--outcome", "misattributed_total", "--days", "15", "--out", str(out), "--db",
             str(tmp_path / "c.duckdb")]
     with pytest.raises(SystemExit) as exc:
         main(argv)
@@ -141,10 +148,13 @@ def test_cli_real_runs_morris(tmp_path, capsys):
         == s.loc[("totals.misattributed_events", "sensors.cameras.false_match_rate"), "mu_star"]
     assert s.loc[("misattributed_events:sum", "sensors.cameras.false_match_rate"),
                  "mu_star"] > 0
+    # and a third way, by its key in the outcomes registry
+    assert s.loc[("misattributed_total", "sensors.cameras.false_match_rate"), "mu_star"] \
+        == s.loc[("misattributed_events:sum", "sensors.cameras.false_match_rate"), "mu_star"]
     page = (out / "sensitivity.html").read_text()
     assert page.count("plotly.js v") == 1  # the library, inline, once
     assert "<script src=" not in page  # self-contained
-    assert len(pd.read_csv(out / "sensitivity.csv")) == 3 * 2
+    assert len(pd.read_csv(out / "sensitivity.csv")) == 4 * 2
     # the runs went through the sweep machinery: rerunning resumes and gives the same indices
     with pytest.raises(SystemExit) as exc:
         main(argv)

@@ -120,7 +120,7 @@ def test_cli_bad_grid_exits_2_with_one_line(capsys, tmp_path):
 def test_cli_unreachable_scheduler(capsys, tmp_path, monkeypatch):
     from .conftest import free_port
 
-    monkeypatch.setattr(sw, "SCHEDULER_TIMEOUT", "2s")
+    monkeypatch.setattr(sw.cluster, "SCHEDULER_TIMEOUT", "2s")  # where dask_client reads it
     with pytest.raises(SystemExit) as exc:
         main(["sweep", "national", "--agents", "1000", "--days", "5", "--scheduler",
               f"tcp://127.0.0.1:{free_port()}", "--out", str(tmp_path / "o"), "--no-catalog"])

@@ -99,29 +99,36 @@ def _run_with_progress(plan: SweepPlan, *, out: Path, db: Path | None, workers: 
         raise typer.Exit(130) from None
 
 
-_COLUMNS = [("listed_end", "listed"), ("wrongful_listed_end", "wrongful"),
-            ("misattributed_total", "misattrib."), ("denials_total", "denials"),
-            ("chilling_effect", "chilling")]
+#: How the sweep table's caption describes each reduction of the outcomes registry.
+_HOW_CAPTION = {"last": "at the end", "total": "totals over the run", "mean": "means over days"}
 
 
 def _points_table(res: SweepResult, limit: int = 40) -> Table:
-    outcomes = [(c, label) for c, label in _COLUMNS if c in res.table]
-    agg = res.by_point([c for c, _ in outcomes])
+    from scslab.outcomes import table_outcomes
+
+    outcomes = [o for o in table_outcomes() if o.key in res.table]
+    agg = res.by_point([o.key for o in outcomes])
     grid = list(res.plan.grid) or ["point"]
     reps = res.plan.replicates
     t = Table(title=f"sweep {res.sweep_id}: mean over {reps} replicate(s)"
               + (" ± sd" if reps > 1 else ""), box=None)
     for g in grid:
         t.add_column(g.rsplit(".", 1)[-1], no_wrap=True)
-    for _, label in outcomes:
-        t.add_column(label, justify="right", no_wrap=True)
+    for o in outcomes:
+        t.add_column(o.short, justify="right", no_wrap=True)
     for _, row in agg.head(limit).iterrows():
         cells = [_fmt(row[g]) for g in grid]
-        for c, _ in outcomes:
-            m, sd = row[f"{c}_mean"], row[f"{c}_std"]
+        for o in outcomes:
+            m, sd = row[f"{o.key}_mean"], row[f"{o.key}_std"]
             cells.append(_fmt(m) + (f" ± {sd:.2g}" if reps > 1 and sd == sd else ""))
         t.add_row(*cells)
-    cap = "listed, wrongful: agents at the end; misattrib., denials: totals over the run"
+    parts: dict[str, list[str]] = {}
+    for o in outcomes:
+        if o.how in _HOW_CAPTION:
+            what = "agents" if o.unit == "agents" and o.how == "last" else ""
+            parts.setdefault(" ".join(filter(None, [what, _HOW_CAPTION[o.how]])), []).append(
+                o.short)
+    cap = "; ".join(f"{', '.join(shorts)}: {how}" for how, shorts in parts.items())
     if len(agg) > limit:
         cap += f"; first {limit} of {len(agg)} points (all runs: sweep.parquet)"
     t.caption = cap
