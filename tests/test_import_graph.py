@@ -144,14 +144,14 @@ LAYERS: dict[str, list[str]] = {
     "analyses": ["scslab.comparison", "scslab.sweep", "scslab.sensitivity",
                  "scslab.calibrate"],
     "front": ["scslab.api", "scslab.cli", "scslab.__main__", "scslab.commands",
-              "scslab.commands.*", "scslab.dashboard"],
+              "scslab.commands.*", "scslab.dashboard", "scslab.dashboard_knobs"],
 }
 ORDER = list(LAYERS)
 
 #: What the simulation core must never reach: anything that presents or repeats runs.
-PRESENTATION = ["scslab.report", "scslab.describe", "scslab.dashboard", "scslab.cli",
-                "scslab.commands", "scslab.commands.*", "scslab.sweep", "scslab.comparison",
-                "scslab.calibrate", "scslab.sensitivity"]
+PRESENTATION = ["scslab.report", "scslab.describe", "scslab.dashboard",
+                "scslab.dashboard_knobs", "scslab.cli", "scslab.commands", "scslab.commands.*",
+                "scslab.sweep", "scslab.comparison", "scslab.calibrate", "scslab.sensitivity"]
 
 #: Known exceptions, each with its reason. stages/abroad.py still imports the data-flow
 #: model from its old home, the re-export in scslab.audit.flows; stages/ is left alone
