@@ -144,13 +144,13 @@ LAYERS: dict[str, list[str]] = {
     "analyses": ["scslab.comparison", "scslab.sweep", "scslab.sweep.*", "scslab.sensitivity",
                  "scslab.sensitivity.*", "scslab.calibrate"],
     "front": ["scslab.api", "scslab.cli", "scslab.__main__", "scslab.commands",
-              "scslab.commands.*", "scslab.dashboard"],
+              "scslab.commands.*", "scslab.dashboard", "scslab.dashboard_knobs"],
 }
 ORDER = list(LAYERS)
 
 #: What the simulation core must never reach: anything that presents or repeats runs.
 PRESENTATION = ["scslab.formatting", "scslab.report", "scslab.report.*", "scslab.describe",
-                "scslab.describe.*", "scslab.dashboard", "scslab.cli",
+                "scslab.describe.*", "scslab.dashboard", "scslab.dashboard_knobs", "scslab.cli",
                 "scslab.commands", "scslab.commands.*", "scslab.sweep", "scslab.sweep.*",
                 "scslab.comparison", "scslab.calibrate", "scslab.sensitivity",
                 "scslab.sensitivity.*"]

@@ -17,141 +17,44 @@ import os
 import sys
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from scslab import report
+from scslab.dashboard_knobs import (
+    CAMERA_SCALE,
+    CAMERA_SECTION,
+    DEFAULT_AGENTS,
+    DEFAULT_DAYS,
+    SECTIONS,
+    Knob,
+    Knobs,
+    build_scenario,
+    density_on,
+    describe_changes,
+    knobs_for,
+    preset_knobs,
+    preset_scenario,
+)
 from scslab.errors import ScslabError
 from scslab.results import Result, load_run
 from scslab.scenario.loader import preset_description, preset_names
-from scslab.scenario.schema import Scenario
 
 RUNS_ENV = "SCSLAB_RUNS_DIR"
 MAX_AGENTS = 2_000_000
 MAX_DAYS = 3650
-DEFAULT_AGENTS = 20_000
-DEFAULT_DAYS = 120
 MAX_SEED = 2**53 - 1  # the largest integer a browser number widget holds exactly
-# Widget keys whose defaults come from the preset: reset when the preset changes.
-PRESET_KEYS = ("seed", "camera_scale", "camera_coverage", "detection", "fmr", "spillover",
-               "hh_penalty", "tie_penalty", "emp_penalty", "transparency", "appeals",
-               "evidence_review", "expiry")
+# Widget keys whose defaults come from the preset: reset when the preset changes (the
+# knobs' keys are their scenario paths).
+PRESET_KEYS = ("seed", "camera_scale")
+KNOB_ROOTS = tuple(sorted({p.split(".")[0] + "." for _, paths in SECTIONS for p in paths}))
 
 
-# --------------------------------------------------------------------------- knobs (pure)
-
-
-@dataclass(frozen=True)
-class Knobs:
-    """The settings the dashboard exposes, on top of a preset."""
-
-    preset: str
-    agents: int = DEFAULT_AGENTS
-    days: int = DEFAULT_DAYS
-    seed: int = 0
-    camera_scale: float = 1.0
-    camera_coverage: float = 1.0
-    detection: float = 0.5
-    false_match_rate: float = 0.0
-    group_multipliers: dict[str, float] = field(default_factory=dict)
-    spillover: bool = True
-    household_penalty: float = 0.0
-    tie_penalty: float = 0.0
-    employee_penalty: float = 0.0
-    transparency: str = "secret"
-    appeals: bool = False
-    evidence_review: bool = False
-    expiry: bool = False
-    chilling: bool = False
-
-
-@lru_cache(maxsize=32)
-def preset_scenario(preset: str) -> Scenario:
-    """The preset as shipped (validated)."""
-    from scslab.api import resolve
-
-    return resolve(preset)
-
-
-def preset_knobs(preset: str, agents: int = DEFAULT_AGENTS, days: int = DEFAULT_DAYS) -> Knobs:
-    """The knobs as the preset sets them."""
-    sc = preset_scenario(preset)
-    cam = sc.sensors.cameras
-    sp = sc.policy.spillover
-    g = sc.governance
-    groups = [x.name for x in sc.population.groups]
-    return Knobs(
-        preset=preset, agents=agents, days=days, seed=sc.seed, camera_scale=1.0,
-        camera_coverage=cam.coverage, detection=cam.detection,
-        false_match_rate=cam.false_match_rate,
-        group_multipliers={x: float(cam.group_multipliers.get(x, 1.0)) for x in groups[1:]},
-        spillover=sp.enabled, household_penalty=sp.household.penalty,
-        tie_penalty=sp.ties.penalty, employee_penalty=sp.employer.employee_penalty,
-        transparency=str(getattr(g.transparency, "value", g.transparency)),
-        appeals=g.appeals.enabled, evidence_review=g.evidence_review.enabled,
-        expiry=g.expiry.enabled)
-
-
-def describe_changes(k: Knobs) -> list[str]:
-    """Plain-language list of what the knobs change relative to the preset."""
-    base = preset_knobs(k.preset, k.agents, k.days)
-    labels = {
-        "seed": "seed", "camera_scale": "camera density (× preset)",
-        "camera_coverage": "camera coverage", "detection": "camera detection",
-        "false_match_rate": "camera false-match rate", "spillover": "joint punishment",
-        "household_penalty": "household spillover (points/day)",
-        "tie_penalty": "friends spillover (points/day)",
-        "employee_penalty": "employee spillover (points/day)", "transparency": "rules",
-        "appeals": "appeals", "evidence_review": "evidence review", "expiry": "expiry",
-    }
-    out = []
-    for name, label in labels.items():
-        a, b = getattr(base, name), getattr(k, name)
-        if a != b:
-            out.append(f"{label}: {report.value_text(a)} → {report.value_text(b)}")
-    for grp, v in k.group_multipliers.items():
-        a = base.group_multipliers.get(grp, 1.0)
-        if a != v:
-            out.append(f"false-match multiplier for {grp}: {report.fmt(a)}× → {report.fmt(v)}×")
-    return out
-
-
-def build_scenario(k: Knobs, name: str | None = None) -> Scenario:
-    """The preset with the knobs applied: a validated Scenario (nothing is run)."""
-    from scslab.api import resolve
-
-    sc = resolve(k.preset, agents=int(k.agents), days=int(k.days), seed=int(k.seed))
-    data = sc.model_dump(mode="json")
-    cam = data["sensors"]["cameras"]
-    for reg in data["population"]["regions"]:
-        reg["cameras_per_1000"] = float(reg["cameras_per_1000"]) * float(k.camera_scale)
-    cam["coverage"] = float(k.camera_coverage)
-    cam["detection"] = float(k.detection)
-    cam["false_match_rate"] = float(k.false_match_rate)
-    mult = dict(cam.get("group_multipliers") or {})
-    mult.update({g: float(v) for g, v in k.group_multipliers.items()})
-    cam["group_multipliers"] = mult
-    sp = data["policy"]["spillover"]
-    sp["enabled"] = bool(k.spillover)
-    sp["household"]["penalty"] = float(k.household_penalty)
-    sp["ties"]["penalty"] = float(k.tie_penalty)
-    sp["employer"]["employee_penalty"] = float(k.employee_penalty)
-    gov = data["governance"]
-    gov["transparency"] = k.transparency
-    gov["appeals"]["enabled"] = bool(k.appeals)
-    gov["evidence_review"]["enabled"] = bool(k.evidence_review)
-    gov["expiry"]["enabled"] = bool(k.expiry)
-    changes = describe_changes(k)
-    if changes:
-        data["description"] = (data.get("description", "") + " Dashboard changes: "
-                               + "; ".join(changes) + ".")[:4000]
-    if name:
-        data["name"] = name[:64]
-    return Scenario.model_validate(data)
+# --------------------------------------------------------------------------- paths (pure)
 
 
 def runs_dir_from(argv: list[str] | None = None, env: Mapping[str, str] | None = None
@@ -199,8 +102,22 @@ def new_dir(root: Path, stem: str) -> Path:
 def _reset_preset_knobs() -> None:
     """On a new preset, forget the knobs it sets so they show the new preset's values."""
     for key in list(st.session_state.keys()):
-        if key in PRESET_KEYS or str(key).startswith("gm-"):
+        if key in PRESET_KEYS or str(key).startswith(KNOB_ROOTS):
             del st.session_state[key]
+
+
+def knob_widget(kn: Knob, value: Any, disabled: bool = False) -> Any:
+    """The sidebar widget of one knob, starting at ``value``; returns its value."""
+    sb = st.sidebar
+    if kn.widget == "toggle":
+        return sb.toggle(kn.label, value=bool(value), key=kn.key, help=kn.help,
+                         disabled=disabled)
+    if kn.widget == "choice":
+        return sb.radio(kn.label, list(kn.choices), index=kn.choices.index(value),
+                        horizontal=True, key=kn.key, help=kn.help, disabled=disabled)
+    widget: Any = sb.slider if kn.widget == "slider" else sb.number_input
+    return widget(kn.label, kn.lo, kn.hi, value, kn.step, format=kn.format, key=kn.key,
+                  help=kn.help, disabled=disabled)
 
 
 def sidebar() -> tuple[Knobs, bool]:
@@ -227,63 +144,24 @@ def sidebar() -> tuple[Knobs, bool]:
     seed = sb.number_input("Seed", min_value=0, max_value=MAX_SEED,
                            value=min(base.seed, MAX_SEED), step=1,
                            key="seed", help="Same seed, same results.")
-
-    sb.subheader("Cameras")
-    cam = sc.sensors.cameras
-    camera_scale, camera_coverage = base.camera_scale, base.camera_coverage
-    if cam.density_coverage:
-        camera_scale = sb.slider("Camera density (× the preset)", 0.0, 5.0, 1.0, 0.1,
-                                 key="camera_scale",
-                                 help="Scales cameras per 1,000 people in every region; "
-                                      "coverage follows density.")
-    else:
-        camera_coverage = sb.slider("Camera coverage", 0.0, 1.0, float(base.camera_coverage),
-                                    0.05, key="camera_coverage",
-                                    help="Share of acts within a camera's view.")
-    detection = sb.slider("Detection probability", 0.0, 1.0, float(base.detection), 0.05,
-                          key="detection", help="Chance a camera in view records the act.")
-    fmr_max = max(0.05, float(base.false_match_rate))
-    fmr = sb.slider("False-match rate", 0.0, fmr_max, float(base.false_match_rate), 0.0005,
-                    format="%.4f", key="fmr",
-                    help="Chance a recorded act is pinned on the wrong person.")
-    mults = {}
-    for grp, v in base.group_multipliers.items():
-        mults[grp] = sb.slider(f"False-match multiplier: {grp}", 0.0, max(100.0, v), float(v),
-                               0.5, key=f"gm-{grp}",
-                               help="Recognition errs more for some groups (NIST: 10–100×).")
-
-    sb.subheader("Joint punishment")
-    spill = sb.toggle("Spillover to family, friends and employers", value=base.spillover,
-                      key="spillover")
-    hh = sb.slider("Household members lose (points/day)", 0.0, 20.0,
-                   float(min(base.household_penalty, 20.0)), 0.5, key="hh_penalty",
-                   disabled=not spill)
-    tie = sb.slider("Friends lose (points/day)", 0.0, 10.0, float(min(base.tie_penalty, 10.0)),
-                    0.1, key="tie_penalty", disabled=not spill)
-    emp = sb.slider("Employees of a listed business lose (points/day)", 0.0, 10.0,
-                    float(min(base.employee_penalty, 10.0)), 0.1, key="emp_penalty",
-                    disabled=not spill)
-
-    sb.subheader("Governance")
-    transparency = sb.radio("Rules", ["secret", "published"],
-                            index=0 if base.transparency == "secret" else 1,
-                            key="transparency", horizontal=True)
-    appeals = sb.toggle("Appeals", value=base.appeals, key="appeals")
-    review = sb.toggle("Evidence review of identity matches", value=base.evidence_review,
-                       key="evidence_review")
-    expiry = sb.toggle("List entries expire", value=base.expiry, key="expiry")
+    camera_scale = base.camera_scale
+    values: dict[str, Any] = {}
+    for title, section in knobs_for(sc):
+        sb.subheader(title)
+        if title == CAMERA_SECTION and density_on(sc):
+            label, text, lo, hi, step = CAMERA_SCALE
+            camera_scale = sb.slider(label, lo, hi, base.camera_scale, step, key="camera_scale",
+                                     help=text)
+        for kn in section:
+            off = any(values.get(flag) is False for flag in kn.switches)
+            values[kn.path] = kn.cast(knob_widget(kn, base.values[kn.path], disabled=off))
     chilling = sb.checkbox("Measure the chilling effect (runs twice)", value=False,
                            key="chilling")
     clicked = run_top.button("Run simulation", type="primary", key="run", width="stretch")
     clicked = sb.button("Run simulation", type="primary", key="run_bottom",
                         width="stretch") or clicked
     knobs = Knobs(preset=preset, agents=int(agents), days=int(days), seed=int(seed),
-                 camera_scale=float(camera_scale), camera_coverage=float(camera_coverage),
-                 detection=float(detection), false_match_rate=float(fmr),
-                 group_multipliers=mults, spillover=bool(spill), household_penalty=float(hh),
-                 tie_penalty=float(tie), employee_penalty=float(emp),
-                 transparency=str(transparency), appeals=bool(appeals),
-                 evidence_review=bool(review), expiry=bool(expiry), chilling=bool(chilling))
+                  camera_scale=float(camera_scale), values=values, chilling=bool(chilling))
     return knobs, clicked
 
 
@@ -327,6 +205,35 @@ def show_table(t: report.Table, key: str) -> None:
         st.caption(t.note)
 
 
+def headline_metrics(result: Result) -> list[tuple[str, str, str]]:
+    """(label, value, note) of each report card of :mod:`scslab.outcomes` for one run.
+
+    An optional outcome the run did not measure is left out; another shows "–". A count
+    says what share of the people it is and, for a scaled run, how many it represents.
+    """
+    import math
+
+    from scslab.outcomes import cards
+
+    s = result.summary
+    n, scale = s.get("agents") or 0, s.get("scale") or {}
+    out = []
+    for o in cards():
+        v = o.value(result.daily, s)
+        if math.isnan(v):
+            if not o.optional:
+                out.append((o.card or o.label, o.text(v), f"{o.note} (not measured in this run)"))
+            continue
+        note = o.note
+        if o.unit == "agents" and n:
+            note = f"{report.pct(v / n, 2)} of {report.fmt(n)} people; {note}"
+        if o.is_count and scale.get("factor"):
+            note += (f"; ≈ {report.fmt(v * scale['factor'])} of "
+                     f"{report.fmt(scale['represents'])} people represented")
+        out.append((o.card or o.label, o.text(v), note))
+    return out
+
+
 def show_result(result: Result, root: Path, prefix: str = "run") -> None:
     """The report of one run, drawn with Streamlit (same figures as the HTML report)."""
     sc, s = result.scenario, result.summary
@@ -334,11 +241,11 @@ def show_result(result: Result, root: Path, prefix: str = "run") -> None:
                  f"{report.fmt(s.get('days'))} days")
     if not s.get("completed", True):
         st.warning("This run stopped early; the days done are shown.")
-    heads = report.headlines(result)
+    heads = headline_metrics(result)
     for row in range(0, len(heads), 4):
         cols = st.columns(4)
-        for col, h in zip(cols, heads[row:row + 4], strict=False):
-            col.metric(h.label, h.text, help=h.note)
+        for col, (label, text, note) in zip(cols, heads[row:row + 4], strict=False):
+            col.metric(label, text, help=note)
     if result.run_dir is not None:
         downloads(result, root, prefix)
     for sec in report.run_sections(result):

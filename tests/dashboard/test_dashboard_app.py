@@ -14,6 +14,10 @@ from scslab import dashboard as dash  # noqa: E402
 from scslab.scenario import preset_names  # noqa: E402
 
 APP = Path(dash.__file__)
+# the knobs' widget keys are their scenario paths
+FMR = "sensors.cameras.false_match_rate"
+APPEALS = "governance.appeals.enabled"
+RULES = "governance.transparency"
 
 
 @pytest.fixture
@@ -48,16 +52,17 @@ def test_first_screen(app, runs):
     assert _charts(app) == []
     # knobs start at the preset's values
     sc = dash.preset_scenario("national")
-    assert app.slider(key="fmr").value == pytest.approx(sc.sensors.cameras.false_match_rate)
-    assert app.slider(key="gm-minority").value == sc.sensors.cameras.group_multipliers["minority"]
-    assert app.radio(key="transparency").value == "secret"
-    assert app.toggle(key="appeals").value is False
+    assert app.slider(key=FMR).value == pytest.approx(sc.sensors.cameras.false_match_rate)
+    assert (app.number_input(key="sensors.cameras.group_multipliers.minority").value
+            == sc.sensors.cameras.group_multipliers["minority"])
+    assert app.radio(key=RULES).value == "secret"
+    assert app.toggle(key=APPEALS).value is False
 
 
 def test_run_small_scenario_shows_charts(app, runs):
     _small(app)
-    app.slider(key="fmr").set_value(0.05)
-    app.toggle(key="appeals").set_value(True)
+    app.slider(key=FMR).set_value(0.05)
+    app.toggle(key=APPEALS).set_value(True)
     app.checkbox(key="chilling").check()
     app.button(key="run").click()
     app.run()
@@ -85,22 +90,22 @@ def test_run_small_scenario_shows_charts(app, runs):
 
 
 def test_changing_preset_resets_its_knobs(app):
-    app.slider(key="fmr").set_value(0.04)
+    app.slider(key=FMR).set_value(0.04)
     app.run()
-    assert app.slider(key="fmr").value == pytest.approx(0.04)
+    assert app.slider(key=FMR).value == pytest.approx(0.04)
     app.selectbox(key="preset").select("transparent")
     app.run()
     assert not app.exception
     sc = dash.preset_scenario("transparent")
-    assert app.slider(key="fmr").value == pytest.approx(sc.sensors.cameras.false_match_rate)
-    assert app.toggle(key="appeals").value is True
-    assert app.radio(key="transparency").value == "published"
+    assert app.slider(key=FMR).value == pytest.approx(sc.sensors.cameras.false_match_rate)
+    assert app.toggle(key=APPEALS).value is True
+    assert app.radio(key=RULES).value == "published"
 
 
 def test_compare_two_settings(app, runs):
     _small(app, 800, 8)
     app.slider(key="replicates").set_value(1)
-    app.toggle(key="evidence_review").set_value(True)
+    app.toggle(key="governance.evidence_review.enabled").set_value(True)
     app.button(key="compare").click()
     app.run()
     assert not app.exception, app.exception
@@ -138,12 +143,16 @@ def test_build_scenario_applies_every_knob():
     sc0 = dash.build_scenario(k)
     assert sc0.population.agents == 1234 and sc0.days == 7
     assert dash.describe_changes(k) == []
-    k2 = dash.Knobs(**{**k.__dict__, "camera_scale": 2.0, "detection": 0.9,
-                       "false_match_rate": 0.03, "group_multipliers": {"minority": 50.0,
-                                                                       "foreign": 1.0},
-                       "spillover": False, "household_penalty": 5.0, "tie_penalty": 0.0,
-                       "employee_penalty": 1.0, "transparency": "published", "appeals": True,
-                       "evidence_review": True, "expiry": True, "seed": 7})
+    values = {**k.values, "sensors.cameras.detection": 0.9, FMR: 0.03,
+              "sensors.cameras.group_multipliers.minority": 50.0,
+              "sensors.cameras.group_multipliers.foreign": 1.0,
+              "policy.spillover.enabled": False, "policy.spillover.household.penalty": 5.0,
+              "policy.spillover.ties.penalty": 0.0,
+              "policy.spillover.employer.employee_penalty": 1.0, RULES: "published",
+              APPEALS: True, "governance.evidence_review.enabled": True,
+              "governance.expiry.enabled": True}
+    assert set(values) == set(k.values)  # every knob of the preset is set here
+    k2 = dash.Knobs(**{**k.__dict__, "camera_scale": 2.0, "values": values, "seed": 7})
     sc = dash.build_scenario(k2, name="B-test")
     cam = sc.sensors.cameras
     assert sc.name == "B-test" and sc.seed == 7
@@ -158,14 +167,16 @@ def test_build_scenario_applies_every_knob():
     assert g.transparency.value == "published" and g.appeals.enabled and g.expiry.enabled
     assert g.evidence_review.enabled
     changes = dash.describe_changes(k2)
-    assert any("false-match rate" in c for c in changes)
+    assert any("False match rate" in c for c in changes) and len(changes) == 14
     assert "Dashboard changes" in sc.description
 
 
 def test_rm1_uses_coverage_not_density():
     k = dash.preset_knobs("rm1")
-    assert k.group_multipliers == {}  # one group: no multiplier knob
-    sc = dash.build_scenario(dash.Knobs(**{**k.__dict__, "camera_coverage": 0.4}))
+    assert not any("group_multipliers" in p for p in k.values)  # one group: no multiplier
+    assert "sensors.cameras.coverage" in k.values
+    sc = dash.build_scenario(dash.Knobs(**{**k.__dict__, "values": {
+        **k.values, "sensors.cameras.coverage": 0.4}}))
     assert sc.sensors.cameras.coverage == 0.4
 
 
@@ -190,3 +201,26 @@ def test_only_files_under_the_runs_dir(tmp_path):
     assert [p.name for p in dash.list_runs(root)] == ["ok"]
     assert dash.inside(root / "ok", root) and not dash.inside(root / "link", root)
     assert not dash.inside(root / ".." / "elsewhere", root)
+
+
+def test_headline_metrics_are_the_registrys_cards():
+    import types
+
+    import pandas as pd
+
+    from scslab.outcomes import cards
+
+    daily = pd.DataFrame({"listed": [1, 40], "wrongful_listed": [0, 3],
+                          "misattributed_events": [2, 5], "denied_flight": [1, 2],
+                          "denied_wrongful": [0, 1], "collateral_sanctioned": [0, 4]})
+    summary = {"agents": 1000, "chilling_effect": 0.25,
+               "scale": {"factor": 10.0, "represents": 10_000}}
+    heads = {label: (text, note) for label, text, note in
+             dash.headline_metrics(types.SimpleNamespace(daily=daily, summary=summary))}
+    assert list(heads) == [o.card for o in cards()]
+    assert heads["on a list at the end"][0] == "40"
+    assert "4.00% of 1,000 people" in heads["on a list at the end"][1]
+    assert "400 of 10,000 people represented" in heads["on a list at the end"][1]
+    assert heads["refusals"][0] == "3" and heads["chilling effect"][0] == "25.0%"
+    assert heads["disparate impact"][0] == "–"  # no per-group columns: not measured
+    assert "not measured" in heads["disparate impact"][1]
