@@ -206,32 +206,15 @@ def show_table(t: report.Table, key: str) -> None:
 
 
 def headline_metrics(result: Result) -> list[tuple[str, str, str]]:
-    """(label, value, note) of each report card of :mod:`scslab.outcomes` for one run.
+    """(label, value, note) of each headline card of the run's report.
 
-    An optional outcome the run did not measure is left out; another shows "–". A count
-    says what share of the people it is and, for a scaled run, how many it represents.
+    The cards are the card outcomes of :mod:`scslab.outcomes`, as ``report.headlines``
+    builds them: a count of a scaled run is shown for the population represented, with
+    the sample's own figure in the note.
     """
-    import math
-
-    from scslab.outcomes import cards
-
-    s = result.summary
-    n, scale = s.get("agents") or 0, s.get("scale") or {}
-    out = []
-    for o in cards():
-        v = o.value(result.daily, s)
-        if math.isnan(v):
-            if not o.optional:
-                out.append((o.card or o.label, o.text(v), f"{o.note} (not measured in this run)"))
-            continue
-        note = o.note
-        if o.unit == "agents" and n:
-            note = f"{report.pct(v / n, 2)} of {report.fmt(n)} people; {note}"
-        if o.is_count and scale.get("factor"):
-            note += (f"; ≈ {report.fmt(v * scale['factor'])} of "
-                     f"{report.fmt(scale['represents'])} people represented")
-        out.append((o.card or o.label, o.text(v), note))
-    return out
+    return [(h.label, h.text,
+             f"{h.note}; {h.sample_text} in the sample" if h.sample_text else h.note)
+            for h in report.headlines(result)]
 
 
 def show_result(result: Result, root: Path, prefix: str = "run") -> None:

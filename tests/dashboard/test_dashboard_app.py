@@ -218,9 +218,10 @@ def test_headline_metrics_are_the_registrys_cards():
     heads = {label: (text, note) for label, text, note in
              dash.headline_metrics(types.SimpleNamespace(daily=daily, summary=summary))}
     assert list(heads) == [o.card for o in cards()]
-    assert heads["on a list at the end"][0] == "40"
-    assert "4.00% of 1,000 people" in heads["on a list at the end"][1]
-    assert "400 of 10,000 people represented" in heads["on a list at the end"][1]
-    assert heads["refusals"][0] == "3" and heads["chilling effect"][0] == "25.0%"
+    # a scaled run shows the count for the population represented, the sample's in the note
+    assert heads["on a list at the end"][0] == "≈ 400"
+    assert "4.00% of 10,000 people" in heads["on a list at the end"][1]
+    assert "40 in the sample" in heads["on a list at the end"][1]
+    assert heads["refusals"][0] == "≈ 30" and heads["chilling effect"][0] == "25.0%"
     assert heads["disparate impact"][0] == "–"  # no per-group columns: not measured
     assert "not measured" in heads["disparate impact"][1]

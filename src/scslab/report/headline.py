@@ -44,7 +44,9 @@ def headlines(result: Result) -> list[Headline]:
     daily, summary = result.daily, result.summary
     n = _agents(result)
     values = {o.key: _value(o, daily, summary) for o in outcomes.cards()}
-    out = [Headline(o.key, o.card or o.label, v, _text(o, v), _note(o, v, values, n), harm=o.harm)
+    cols = list(daily.columns)
+    out = [Headline(o.key, o.card or o.label, v, _text(o, v), _note(o, v, values, n, cols),
+                    harm=o.harm)
            for o, v in ((o, values[o.key]) for o in outcomes.cards())]
     return _scale_headlines(out, summary, list(daily.columns), n)
 
@@ -65,7 +67,7 @@ def _text(o: outcomes.Outcome, v: float | None) -> str:
 
 
 def _note(o: outcomes.Outcome, v: float | None, values: dict[str, float | None],
-          n: int | None) -> str:
+          n: int | None, columns: list[str]) -> str:
     """The registry's note, with the run's own context where it helps."""
     listed = values.get("listed_end")
     if o.key == "listed_end" and v is not None and n:
@@ -73,6 +75,8 @@ def _note(o: outcomes.Outcome, v: float | None, values: dict[str, float | None],
     if o.key == "wrongful_listed_end" and v is not None and listed:
         return f"{pct(v / listed)} of the listed, {o.note}"
     if o.key == "disparate_impact" and v is None:
+        if len(o.daily_columns(columns)) < 2:
+            return "not measured: this run has fewer than two groups"
         return "undefined: some group had no wrongful listing"
     if o.key == "chilling_effect" and v is None:
         return "run with --chilling (dashboard: “Measure the chilling effect”)"
