@@ -222,7 +222,7 @@ def state_variables(world: Any, state: Any) -> list[StateVariable]:
 
 def _bit_layouts() -> list[tuple[str, list[tuple[str, int, str]]]]:
     """(array, [(constant, value, meaning)]) for the packed flag arrays, read from params."""
-    from scslab import params as P
+    from scslab import state as P
 
     comments = {}
     try:

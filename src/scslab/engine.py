@@ -17,8 +17,8 @@ import numpy as np
 
 from scslab import kernels as K
 from scslab import rng
-from scslab.buffers import EventBuffer, run_chunked
 from scslab.eventlog import EventLogCollector
+from scslab.events import EventBuffer, run_chunked
 from scslab.params import (
     N_HIST,
     P_AWARE,
@@ -87,7 +87,7 @@ def _count_listed_ties(tie_ptr, tie_idx, listed, out):
 
 def initial_court_list(world: World, state: State, sc: Scenario) -> None:
     """Put ``initial_share`` of adults on the court list on day 1 (both ledgers)."""
-    from scslab.params import F_CT, F_TCT
+    from scslab.state import F_CT, F_TCT
 
     ct = sc.policy.lists.court
     key = rng.stream_key(sc.seed, "initial_state")

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit, prange
 
-from scslab.buffers import EventBuffer
+from scslab.events import EventBuffer
 from scslab.rng import agent_hash, u_hi
 
 EVENT_SCHEMA = pa.schema([

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scslab.buffers import EV_ACT
+from scslab.events import EV_ACT
 from scslab.stages.behaviour import chilling_factor, disposition_factor
 
 N, DAYS = 30_000, 10
@@ -203,7 +203,7 @@ def _acts_with_bound(sim, ub):
 
     A tiny buffer makes chunks stop and resume, so that path is exercised too."""
     from scslab import rng
-    from scslab.buffers import EventBuffer, run_chunked
+    from scslab.events import EventBuffer, run_chunked
     from scslab.params import P_AWARE
     from scslab.stages.behaviour import behaviour_kernel
 
@@ -240,8 +240,8 @@ def test_the_act_screen_never_drops_an_act(extra, listed_mult, known_mult, chill
     factors, deterrence multipliers above 1, chilling, listing and the number of
     behaviours (beyond 15 the screen's marks are shared)."""
     from scslab.engine import Simulation
-    from scslab.params import F_BL
     from scslab.scenario import load_scenario
+    from scslab.state import F_BL
 
     behaviours = {f"act_{k}": b for k, b in enumerate(extra)}
     chilled = {"chilling": {"behaviour": "act_0", "strength": chill}} if extra else {}

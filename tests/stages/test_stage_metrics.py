@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from scslab.params import F_LISTED, F_TLISTED
 from scslab.stages.metrics import SCORE_FIXED_POINT, registry
+from scslab.state import F_LISTED, F_TLISTED
 
 
 @pytest.fixture(scope="module")

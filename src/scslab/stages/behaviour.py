@@ -12,7 +12,6 @@ from numba import int64, njit, prange, uint16, uint64
 
 from scslab._chunk_jit import chunk_njit
 from scslab.params import (
-    F_LISTED,
     P_CHILL_B,
     P_CHILL_SELF_W,
     P_CHILL_STRENGTH,
@@ -24,6 +23,7 @@ from scslab.population import attr_age
 from scslab.rng import agent_hash, u_hi
 from scslab.stages.common import knows_rules
 from scslab.stages.metrics import O_ACTS
+from scslab.state import F_LISTED
 
 INV_2_16 = 1.0 / 65536.0
 

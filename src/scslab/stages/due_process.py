@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from scslab.buffers import (
+from scslab.events import (
     EV_APPEAL_DECIDED,
     EV_APPEAL_FILED,
     EV_CREDIT_REPAIR,
@@ -15,13 +15,6 @@ from scslab.buffers import (
     EV_LIST_EXIT,
 )
 from scslab.params import (
-    F_APPEAL,
-    F_BL,
-    F_CT,
-    F_LISTED,
-    F_TBL,
-    F_TCT,
-    F_TLISTED,
     P_APPEAL_DELAY,
     P_APPEAL_FILE_KNOWN,
     P_APPEAL_FILE_UNKNOWN,
@@ -40,6 +33,7 @@ from scslab.rng import agent_hash, u_hi, u_lo
 from scslab.stages.common import emit, is_logged, knows_rules
 from scslab.stages.listing import LIST_BLACK, LIST_COURT
 from scslab.stages.metrics import C_EXPIRED, C_FILED, C_REPAIRS, C_SUCCEEDED
+from scslab.state import F_APPEAL, F_BL, F_CT, F_LISTED, F_TBL, F_TCT, F_TLISTED
 
 
 @njit(inline="always", cache=True)

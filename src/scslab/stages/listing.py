@@ -7,17 +7,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from scslab.buffers import EV_COURT_FULFILLED, EV_LIST_ENTER, EV_LIST_EXIT, EV_TIE_LISTED
+from scslab.events import EV_COURT_FULFILLED, EV_LIST_ENTER, EV_LIST_EXIT, EV_TIE_LISTED
 from scslab.params import (
-    F_BL,
-    F_CT,
-    F_CT_ORDER,
-    F_LISTED,
-    F_RED,
-    F_TBL,
-    F_TCT,
-    F_TCT_ORDER,
-    F_TLISTED,
     P_BL_ENTER,
     P_BL_EXIT,
     P_BL_MIN_DAYS,
@@ -31,6 +22,17 @@ from scslab.params import (
 from scslab.rng import agent_hash, u_hi
 from scslab.stages.common import emit, is_logged
 from scslab.stages.metrics import C_ENTRIES, C_EXITS
+from scslab.state import (
+    F_BL,
+    F_CT,
+    F_CT_ORDER,
+    F_LISTED,
+    F_RED,
+    F_TBL,
+    F_TCT,
+    F_TCT_ORDER,
+    F_TLISTED,
+)
 
 EV_UNION = 100  # internal: the agent's "on any list" status changed (value ±1)
 LIST_BLACK, LIST_COURT, LIST_RED = 0, 1, 2

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import float64, int64, njit
 
-from scslab.params import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED, N_HIST
+from scslab.params import N_HIST
 from scslab.population import attr_group
+from scslab.state import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED
 
 # Fixed columns of the per-chunk counter matrix ``cnt[chunk, column]`` (int64).
 (C_OBS, C_MIS, C_REV, C_PEN, C_ENTRIES, C_EXITS, C_FILED, C_SUCCEEDED, C_EXPIRED, C_REPAIRS,

@@ -8,16 +8,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from scslab.buffers import EV_DENIAL, EV_REWARD
-from scslab.params import (
-    F_LISTED,
-    F_RED,
-    F_TLISTED,
-    P_REWARD_RATE,
-    P_REWARDS_ON,
-    X_HH,
-    X_REP,
-)
+from scslab.events import EV_DENIAL, EV_REWARD
+from scslab.params import P_REWARD_RATE, P_REWARDS_ON
 from scslab.population import attr_age
 from scslab.rng import agent_hash, u_hi, u_lo
 from scslab.stages.common import emit, is_logged
@@ -29,6 +21,7 @@ from scslab.stages.metrics import (
     C_SANCTIONED,
     O_DENIED,
 )
+from scslab.state import F_LISTED, F_RED, F_TLISTED, X_HH, X_REP
 
 MAX_EVENTS = 7  # one denial per kind (6) and a reward
 

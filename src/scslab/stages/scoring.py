@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from scslab.buffers import EV_ACT, EV_ACT_ELSEWHERE, EV_REVERSED
+from scslab.events import EV_ACT, EV_ACT_ELSEWHERE, EV_REVERSED
 from scslab.params import (
-    F_CT_ORDER,
-    F_TCT_ORDER,
     P_BASE,
     P_CT_TRIGGER,
     P_DECAY,
@@ -21,16 +19,11 @@ from scslab.params import (
     P_MAX_LOSS,
     P_MIN,
     P_TIE_PEN,
-    X_EMP,
-    X_HH,
-    X_TEMP,
-    X_THH,
-    X_TIE,
-    X_TTIE,
 )
 from scslab.stages.common import is_logged
 from scslab.stages.metrics import C_PEN
 from scslab.stages.sensing import CORRECT, MISATTRIBUTED, REVERSED
+from scslab.state import F_CT_ORDER, F_TCT_ORDER, X_EMP, X_HH, X_TEMP, X_THH, X_TIE, X_TTIE
 
 
 @njit(parallel=True, cache=True)

@@ -7,18 +7,15 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from scslab.buffers import EV_EXPOSURE_END, EV_EXPOSURE_START
-from scslab.params import (
+from scslab.events import EV_EXPOSURE_END, EV_EXPOSURE_START
+from scslab.params import P_BASE, P_BIZ_DECAY, P_BIZ_ENTER, P_BIZ_EXIT, P_BIZ_REP_PTS, P_SPILL_ON
+from scslab.stages.common import emit, is_logged
+from scslab.stages.metrics import C_BIZ_LISTED, C_BIZ_TLISTED, C_EXP_HH
+from scslab.state import (
     B_LISTED,
     B_TLISTED,
     F_LISTED,
     F_TLISTED,
-    P_BASE,
-    P_BIZ_DECAY,
-    P_BIZ_ENTER,
-    P_BIZ_EXIT,
-    P_BIZ_REP_PTS,
-    P_SPILL_ON,
     X_EMP,
     X_HH,
     X_REP,
@@ -28,8 +25,6 @@ from scslab.params import (
     X_TREP,
     X_TTIE,
 )
-from scslab.stages.common import emit, is_logged
-from scslab.stages.metrics import C_BIZ_LISTED, C_BIZ_TLISTED, C_EXP_HH
 
 MAX_EVENTS = 4
 

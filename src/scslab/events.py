@@ -1,4 +1,5 @@
-"""Per-chunk event buffers: how parallel kernels hand rare events to the next step.
+"""The event schema: event kinds (``EV_*``), their codes and names, and the per-chunk
+event buffers through which parallel kernels hand rare events to the next step.
 
 The population is cut into chunks of whole households. Each chunk owns one row
 of every buffer, so kernels running in parallel never write to the same place,
