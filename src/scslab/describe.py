@@ -381,7 +381,7 @@ def schedule() -> list[ScheduleStep]:
     from scslab import engine
 
     stage_fns = _functions(_stage_modules())
-    other_fns = _functions(["scslab.kernels"])
+    other_fns = _functions(["scslab.stages.settle"])
     tree = _parse(engine.Simulation.step)
     steps: list[ScheduleStep] = []
     if tree is not None:
@@ -813,7 +813,7 @@ def _process(c: _Ctx) -> str:
     fused = sorted({s.function.split(" › ")[0] for s in steps if " › " in s.function})
     for name in fused:
         try:
-            kmod = importlib.import_module("scslab.kernels")
+            kmod = importlib.import_module("scslab.stages.settle")
             kdoc = _rst_to_md(_doc_text(kmod.__doc__))
         except ImportError:
             kdoc = ""
