@@ -220,8 +220,8 @@ class Simulation:
         """The day's random keys (one per stream of ``DAY_STREAMS``) and the run's."""
         seed = self.scenario.seed
         keys = (rng.day_key(seed, stream, day) for stream in DAY_STREAMS)
-        return Day(day, *keys, self.aware_key, self.params.prm[P_AWARE], self.log_key,
-                   self.log_frac)
+        return Day._make((day, *keys, self.aware_key, self.params.prm[P_AWARE], self.log_key,
+                          self.log_frac))
 
     def step(self) -> dict:
         """Simulate one day (the calls of ``scslab.plan.SCHEDULE``) and return its row."""

@@ -52,7 +52,7 @@ class Events(NamedTuple):
     code: np.ndarray
     sensor: np.ndarray
     value: np.ndarray
-    count: np.ndarray
+    count: np.ndarray  # type: ignore[assignment]  # shadows tuple.count, as EventBuffer.count
 
 
 class EventBuffer:

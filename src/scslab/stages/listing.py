@@ -233,7 +233,8 @@ def _warm_up(ctx: Context) -> None:
     """Compile the tie-counter kernel on no events: a tiny day rarely changes a list."""
     if ctx.world.has_ties:
         ctx.settle.reset()
-        d = Day(0, *(np.uint64(0) for _ in DAY_STREAMS), np.uint64(0), 0.0, np.uint64(0), 0.0)
+        zero = np.uint64(0)
+        d = Day._make((0, *(zero for _ in DAY_STREAMS), zero, 0.0, zero, 0.0))
         push_union_changes(ctx, d, ctx.settle)
 
 
