@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scslab.buffers import EV_DENIAL
 from scslab.engine import STAGES, Simulation, household_chunks, set_threads
-from scslab.params import (
+from scslab.events import EV_DENIAL
+from scslab.scenario import load_scenario, preset_names
+from scslab.state import (
     B_LISTED,
     B_TLISTED,
     F_BL,
@@ -34,7 +35,6 @@ from scslab.params import (
     X_TREP,
     X_TTIE,
 )
-from scslab.scenario import load_scenario, preset_names
 
 # --------------------------------------------------------------------------- the checker
 

@@ -7,9 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import scslab
-from scslab.buffers import EV_ACT, EV_LIST_ENTER
 from scslab.cli import main
 from scslab.errors import RunDirError, ScslabError
+from scslab.events import EV_ACT, EV_LIST_ENTER
 from scslab.explanation import explain_agent
 
 

@@ -134,7 +134,7 @@ LAYERS: dict[str, list[str]] = {
     "base": ["scslab", "scslab.errors", "scslab.inputs", "scslab.fileio", "scslab.extras"],
     "scenario": ["scslab.scenario", "scslab.scenario.*"],
     "core": ["scslab._kernel_cache", "scslab._chunk_jit", "scslab.rng", "scslab.params", "scslab.state",
-             "scslab.population", "scslab.buffers", "scslab.eventlog", "scslab.kernels",
+             "scslab.population", "scslab.events", "scslab.eventlog", "scslab.plan",
              "scslab.stages", "scslab.stages.*", "scslab.engine"],
     "records": ["scslab.results", "scslab.rundir", "scslab.checkpoint", "scslab.catalog",
                 "scslab.explanation", "scslab.provenance"],

@@ -21,7 +21,7 @@ def test_every_numba_module_and_what_it_imports_is_hashed():
                      if "numba" in p.read_text(encoding="utf-8")}
     assert numba_modules <= names
     # constants the kernels read at compile time, and stages imported as submodules
-    assert {"params.py", "buffers.py", "stages/listing.py", "stages/metrics.py"} <= names
+    assert {"params.py", "events.py", "stages/listing.py", "stages/metrics.py"} <= names
     # every scslab module a hashed module imports is hashed too
     for name in names:
         text = (ROOT / name).read_text(encoding="utf-8")

@@ -1,11 +1,11 @@
-"""The engine: builds the world and runs the day's stages in order, timing each.
+"""The engine: builds the world and runs the day's plan (``scslab.plan``), timing each stage.
 
-It holds no model logic of its own; each stage lives in ``scslab.stages``.
+It holds no model logic of its own and knows no stage's arguments, metrics or flags:
+each stage lives in ``scslab.stages`` and declares itself to the plan.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -15,51 +15,44 @@ import numba
 import numba.core.event
 import numpy as np
 
-from scslab import kernels as K
+from scslab import plan as PL
 from scslab import rng
-from scslab.buffers import EventBuffer, run_chunked
 from scslab.eventlog import EventLogCollector
-from scslab.params import (
-    N_HIST,
-    P_AWARE,
-    P_HIST_HI,
-    P_HIST_LO,
-    P_LOG_FRAC,
-    Params,
-    compile_params,
-)
+from scslab.events import EventBuffer
+from scslab.params import P_AWARE, P_LOG_FRAC, compile_params
 from scslab.population import World, build_world
 from scslab.scenario.schema import Scenario
 from scslab.stages import metrics as M
-from scslab.stages.behaviour import SCREEN_BLOCK, behaviour_kernel, screening_bounds
-from scslab.stages.listing import apply_union_changes
-from scslab.stages.scoring import apply_events
-from scslab.stages.sensing import sensing_kernel
-from scslab.stages.spillover import business_kernel
+from scslab.stages import settle as ST
+from scslab.stages.behaviour import screening_bounds
+from scslab.stages.common import DAY_STREAMS, Agents, Context, Day, People, Tables, Work
 from scslab.state import State
 
-STAGES = ("behaviour", "sensing", "scoring", "spillover", "listing", "sanctions", "due_process",
-          "metrics")
-"""The day's stages in order (DESIGN.md §3). Without profiling, the settle pass times
-spillover exposure, scoring, listing, sanctions, due process and metrics together as
-"settle"."""
+STAGES = PL.STAGES
+"""The day's stages in order (``scslab.plan.PLAN``). Without profiling, the settle pass
+times its parts (spillover exposure, scoring, listing, sanctions, due process and
+metrics) together as "settle"."""
 CHUNK_TARGET = 16384
 CHUNK_MIN = 2048
 WARM_UP_AGENTS = 2000
 PHASE_COMPILING = "compiling kernels — first run only"
 PHASE_POPULATION = "building population"
 PHASE_RUNNING = "running"
-PERCENTILES = np.array([5, 25, 50, 75, 95])
 
 
 def chunk_target(n: int) -> int:
-    """Agents per chunk: CHUNK_TARGET, but smaller for small populations so that at
-    least ~48 chunks share the threads (it depends on ``n`` only, never on threads)."""
+    """Agents per chunk for a population of ``n``.
+
+    Agents per chunk: CHUNK_TARGET, but smaller for small populations so that at least ~48
+    chunks share the threads (it depends on ``n`` only, never on threads).
+    """
     return int(min(CHUNK_TARGET, max(CHUNK_MIN, n // 48)))
 
 
 def household_chunks(world: World, target: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk boundaries of about ``target`` agents (default ``chunk_target(n)``), cut at
+    """Chunk boundaries of about ``target`` agents, cut at household starts.
+
+    Chunk boundaries of about ``target`` agents (default ``chunk_target(n)``), cut at
     household starts.
 
     They depend on the population only, never on the number of threads.
@@ -74,34 +67,6 @@ def household_chunks(world: World, target: int | None = None) -> tuple[np.ndarra
     bounds = np.unique(np.concatenate([starts_hh[idx], [n]]))
     bounds[0] = 0
     return bounds[:-1].copy(), bounds[1:].copy()
-
-
-@numba.njit(cache=True)
-def _count_listed_ties(tie_ptr, tie_idx, listed, out):
-    for k in range(out.size):
-        c = 0
-        for p in range(tie_ptr[k], tie_ptr[k + 1]):
-            c += listed[tie_idx[p]]
-        out[k] = c
-
-
-def initial_court_list(world: World, state: State, sc: Scenario) -> None:
-    """Put ``initial_share`` of adults on the court list on day 1 (both ledgers)."""
-    from scslab.params import F_CT, F_TCT
-
-    ct = sc.policy.lists.court
-    key = rng.stream_key(sc.seed, "initial_state")
-    u = rng.uniforms(key, world.n, 0)
-    remaining = rng.uniforms(key, world.n, 1)
-    adult = ((world.attr >> 1) & 3) != 0
-    on = adult & (u < ct.initial_share)
-    until = np.minimum(1 + (remaining * ct.term_days).astype(np.int64), 32767).astype(np.int16)
-    state.flags[on] |= F_CT | F_TCT
-    state.ct_until[on] = until[on]
-    state.tct_until[on] = until[on]
-    if world.has_ties:
-        _count_listed_ties(world.tie_ptr, world.tie_idx, on.astype(np.uint16), state.listed_ties)
-        state.listed_ties_twin[:] = state.listed_ties
 
 
 class _PhaseReporter(numba.core.event.Listener):
@@ -163,8 +128,11 @@ class Simulation:
     rows: list[dict] = field(default_factory=list)
     warm_up: bool = True
     """Compile the kernels on a tiny copy during ``build`` (see ``_warm_up``)."""
-    quiet_agent_days: int = 0
-    """Agent-days settled on the fused pass's quiet-block path (a speed diagnostic)."""
+
+    @staticmethod
+    def plan() -> list[PL.Entry]:
+        """The day's plan, stage by stage in day order (see ``scslab.plan.entries``)."""
+        return PL.entries()
 
     def build(self, on_phase: Callable[[str], None] | None = None) -> Simulation:
         """Build the population and the state, compiling the kernels first (``_warm_up``).
@@ -187,45 +155,50 @@ class Simulation:
         return self
 
     def _build_world(self) -> None:
+        """The world, the compiled tables, the state and every working array of the run."""
         sc = self.scenario
-        self.world = build_world(sc)
-        self.params: Params = compile_params(sc, self.world.n)
-        self.state = State.initial(self.world, sc.policy.scoring.base)
-        if sc.policy.lists.court.enabled and sc.policy.lists.court.initial_share > 0:
-            initial_court_list(self.world, self.state, sc)
-        self.starts, self.ends = household_chunks(self.world)
-        nc = self.starts.size
-        self.n_chunks = nc
-        p = self.params
+        self.world = world = build_world(sc)
+        self.params = p = compile_params(sc, world.n)
+        self.state = State.initial(world, sc.policy.scoring.base)
+        self.starts, self.ends = household_chunks(world)
+        nc = self.n_chunks = self.starts.size
         sizes = self.ends - self.starts
         exp_acts = float(np.max(sizes)) * float(p.beh_rate.sum()) * 3.0 + 4 * p.beh_rate.size
-        self.acts = EventBuffer(nc, int(exp_acts) + 64)
-        n_b, n_k, n_g = p.beh_rate.size, p.sanc_rate.size, len(p.group_names)
-        self.off = M.counter_layout(n_b, n_g, n_k, len(p.grade_names))
-        self.cnt = np.zeros((nc, int(self.off[M.O_END])), np.int64)
-        self.settle_buf = EventBuffer(nc, 256)
-        # per-chunk scratch of the kernels, allocated once per run
-        self.hist_scratch = np.zeros((nc, M.HIST_LANES, N_HIST), np.int32)
-        self.score_scratch = np.zeros((nc, 2, K.QUIET_BLOCK), np.float32)
-        self.screen_hashes = np.zeros((nc, SCREEN_BLOCK), np.uint64)
-        self.screen_marks = np.zeros((nc, SCREEN_BLOCK), np.uint16)
-        self.group_sizes = np.bincount(self.world.attr >> 3, minlength=n_g).tolist()
-        seed = sc.seed
-        self.aware_key = rng.stream_key(seed, "awareness")
-        self.log_key = rng.stream_key(seed, "eventlog")
+        cnt, off = M.counter_matrix(p, nc)
+        # per-chunk scratch of the kernels, as the stages declare it, allocated once per run
+        work = Work(cnt, off, **{x.name: np.zeros((nc, *x.shape), x.dtype) for x in PL.SCRATCH})
+        self.aware_key = rng.stream_key(sc.seed, "awareness")
+        self.log_key = rng.stream_key(sc.seed, "eventlog")
         self.log_frac = float(p.prm[P_LOG_FRAC])
         self.log = EventLogCollector(self.log_key, self.log_frac)
-        self.screen_ub = screening_bounds(p.prm, p.beh_rate, p.beh_age, p.beh_penalised)
-        self.abroad = None
-        if sc.data_flows:
-            from scslab.stages.abroad import AbroadStage
+        ub = screening_bounds(p.prm, p.beh_rate, p.beh_age, p.beh_penalised)
+        self.ctx = Context(
+            world=world, state=self.state, params=p, tables=Tables.of(p, ub),
+            people=People.of(world), agents=Agents.of(self.state), work=work,
+            starts=self.starts, ends=self.ends, acts=EventBuffer(nc, int(exp_acts) + 64),
+            settle=EventBuffer(nc, 256), log=self.log,
+            group_sizes=np.bincount(world.attr >> 3, minlength=len(p.group_names)).tolist())
+        for spec in PL.PLAN:
+            if spec.setup is not None:
+                spec.setup(self.ctx, sc)
 
-            self.abroad = AbroadStage(sc, self.world, p)
+    @property
+    def abroad(self):
+        """The data flows' stage (``stages.abroad.AbroadStage``), or None without flows."""
+        return self.ctx.abroad
+
+    @property
+    def quiet_agent_days(self) -> int:
+        """Agent-days settled on the fused pass's quiet-block path (a speed diagnostic)."""
+        return self.ctx.quiet_agent_days if hasattr(self, "ctx") else 0
 
     def _warm_up(self) -> None:
-        """Compile (or load from Numba's cache) the kernels on a tiny copy of the scenario
+        """Compile (or load) the kernels on a tiny copy of the scenario.
+
+        Compile (or load from Numba's cache) the kernels on a tiny copy of the scenario
         before the population is built, so that compilation counts in the build, not in
-        the timed day loop, and happens in one go."""
+        the timed day loop, and happens in one go.
+        """
         if int(self.scenario.population.agents) <= WARM_UP_AGENTS:
             return
         from scslab.errors import ScslabError
@@ -237,176 +210,57 @@ class Simulation:
             return  # a scenario that cannot shrink compiles on its first day instead
         sim = Simulation(tiny, threads=self.threads, profile=self.profile, warm_up=False).build()
         sim.step()
-        if sim.world.has_ties:
-            # the tie counters are updated only on days when someone's list status
-            # changes, which one tiny day rarely has: compile that kernel on no events
-            sim.settle_buf.reset()
-            sim._push_union_changes(sim.day, sim.settle_buf)
+        for spec in PL.PLAN:
+            if spec.warm_up is not None:
+                spec.warm_up(sim.ctx)
 
     # ------------------------------------------------------------------ one day
 
-    def _key(self, stream: str, day: int):
-        return rng.day_key(self.scenario.seed, stream, day)
+    def _day(self, day: int) -> Day:
+        """The day's random keys (one per stream of ``DAY_STREAMS``) and the run's."""
+        seed = self.scenario.seed
+        keys = (rng.day_key(seed, stream, day) for stream in DAY_STREAMS)
+        return Day._make((day, *keys, self.aware_key, self.params.prm[P_AWARE], self.log_key,
+                          self.log_frac))
 
     def step(self) -> dict:
-        """Simulate one day and return its metrics row."""
+        """Simulate one day (the calls of ``scslab.plan.SCHEDULE``) and return its row."""
         self.day += 1
-        day = self.day
-        w, s, p = self.world, self.state, self.params
-        prm = p.prm
-        aware = prm[P_AWARE]
-        self.cnt.fill(0)
+        d = self._day(self.day)
+        ctx = self.ctx
+        ctx.work.cnt.fill(0)
+        ctx.columns = {}
         t = time.perf_counter()
-
-        run_chunked(behaviour_kernel,
-                    (self._key("behaviour", day), self.aware_key, aware, prm, p.beh_rate,
-                     p.beh_dexp, p.beh_age, p.beh_penalised, self.screen_ub, p.chill_risk,
-                     w.attr, w.region, w.disposition, s.flags, s.listed_ties, w.tie_ptr,
-                     w.has_ties, self.cnt, self.off, self.screen_hashes, self.screen_marks),
-                    self.starts, self.ends, self.acts)
-        t = self._lap("behaviour", t)
-
-        a = self.acts
-        sensing_kernel(self._key("sensing", day), prm, p.sens_prob, p.sens_fmr, p.sens_scope,
-                       p.sens_class, p.sens_same_group, w.attr, w.region, w.region_start, w.n,
-                       self.cnt, self.off, a.agent, a.other, a.kind, a.code, a.sensor, a.count)
-        t = self._lap("sensing", t)
-
-        lg = self.log.flat_buffer(2 * a.total() + 16)
-        apply_events(prm, p.points, w.region, self.log_key, self.log_frac, s.flags, s.delta_rec,
-                     s.delta_twin, a.agent, a.other, a.kind, a.code, a.sensor, a.count, *lg)
-        self.log.take_flat(day, lg)
-        t = self._lap("scoring", t)
-        abroad_row = self.abroad.step(day, s) if self.abroad is not None else None
-        t = self._lap("sensing", t)
-
-        buf = self.settle_buf
-        buf.reset()
-        settle_args = (day, self._key("listing", day), self._key("sanctions", day),
-                       self._key("due_process", day), self.aware_key, aware, self.log_key,
-                       self.log_frac, prm, p.sanc_rate, p.sanc_lists, p.sanc_who,
-                       p.hh_sanc_mask, p.rep_sanc_mask, p.grade_min, w.attr, w.hh_size, w.hh_off,
-                       w.employer, w.biz_rep, s.score, s.twin, s.delta_rec, s.delta_twin,
-                       s.flags, s.exposure, s.bl_since, s.tbl_since, s.ct_until, s.tct_until,
-                       s.appeal_day, s.listed_ties, s.listed_ties_twin, w.has_ties, s.b_flags,
-                       self.cnt, self.off, self.hist_scratch,
-                       self.score_scratch)
-        if self.profile:
-            for stage, bit in K.PLAN:
-                run_chunked(K.settle_kernel, (bit, *settle_args), self.starts, self.ends, buf,
-                            reset=False)
-                t = self._lap(stage, t)
-        else:
-            run_chunked(K.settle_kernel, (K.ST_ALL, *settle_args), self.starts, self.ends, buf,
-                        reset=False)
-            t = self._lap("settle", t)
-
-        self.log.take_buffer(day, buf, logged_only=False)
-        if w.has_ties and buf.total():
-            self._push_union_changes(day, buf)
-        if w.n_business:
-            business_kernel(prm, w.biz_rep, s.flags, s.b_score, s.b_twin, s.b_flags, self.cnt)
-        t = self._lap("spillover", t)
-
-        row = self._row(day)
-        if abroad_row:
-            row.update(abroad_row)
-        self.rows.append(row)
-        self._lap("metrics", t)
-        return row
-
-    def _push_union_changes(self, day: int, buf: EventBuffer) -> None:
-        """Push the day's list-status changes in ``buf`` to every tie's counters."""
-        w, s = self.world, self.state
-        lg = self.log.flat_buffer(self._tie_log_room(buf))
-        apply_union_changes(w.tie_ptr, w.tie_idx, s.listed_ties, s.listed_ties_twin,
-                            buf.agent, buf.kind, buf.code, buf.value, buf.count,
-                            self.log_key, self.log_frac, *lg)
-        self.log.take_flat(day, lg)
+        schedule = PL.SCHEDULE
+        k = 0
+        while k < len(schedule):
+            call = schedule[k]
+            if call.run is not None:
+                call.run(ctx, d)
+                t = self._lap(call.stage, t)
+                k += 1
+                continue
+            parts = [call]  # a run of settle parts: one fused pass, or one pass each
+            while k + len(parts) < len(schedule) and schedule[k + len(parts)].run is None:
+                parts.append(schedule[k + len(parts)])
+            k += len(parts)
+            ST.begin(ctx)
+            if self.profile:
+                for part in parts:
+                    ST.settle(ctx, d, part.settle)
+                    t = self._lap(part.stage, t)
+            else:
+                ST.settle(ctx, d, sum(part.settle for part in parts))
+                t = self._lap("settle", t)
+            ST.end(ctx, d)
+        self.rows.append(ctx.row)
+        return ctx.row
 
     def _lap(self, stage: str, t0: float) -> float:
+        """Charge the time since ``t0`` to ``stage``; returns now."""
         t1 = time.perf_counter()
         self.stage_seconds[stage] += t1 - t0
         return t1
-
-    def _tie_log_room(self, buf: EventBuffer) -> int:
-        if self.log_frac <= 0:
-            return 1
-        f = buf.flat()
-        ag = f["agent"][f["kind"] == 100]
-        ptr = self.world.tie_ptr
-        return int((ptr[ag + 1] - ptr[ag]).sum()) + 1
-
-    def _row(self, day: int) -> dict:
-        """The day's metrics row from the per-chunk counters (reduced in chunk order)."""
-        p = self.params
-        n = self.world.n
-        total = self.cnt.sum(axis=0)
-        c = total.tolist()
-        self.quiet_agent_days += c[M.C_QUIET]
-        # exact integer totals of the fixed-point score sums (Python ints cannot overflow)
-        score_sum = sum(self.cnt[:, M.C_SCORE_SUM].tolist()) / M.SCORE_FIXED_POINT
-        twin_sum = sum(self.cnt[:, M.C_TWIN_SUM].tolist()) / M.SCORE_FIXED_POINT
-        off = self.off.tolist()
-        row: dict = {"day": day}
-        row["mean_score"] = score_sum / n
-        row["mean_true_score"] = twin_sum / n
-        hist = total[off[M.O_HIST]:off[M.O_HIST] + N_HIST].astype(np.float64)
-        cum = np.cumsum(hist)
-        smin, smax = p.prm[P_HIST_LO], p.prm[P_HIST_HI]
-        width = (smax - smin) / N_HIST
-        # linear interpolation inside the bin where each quantile falls
-        targets = PERCENTILES / 100.0 * n
-        b = np.minimum(np.searchsorted(cum, targets, side="left"), N_HIST - 1)
-        below = np.where(b > 0, cum[b - 1], 0.0)
-        safe = np.where(hist[b] > 0, hist[b], 1.0)
-        frac = np.where(hist[b] > 0, (targets - below) / safe, 0.0)
-        for q, v in zip(PERCENTILES.tolist(), (smin + width * (b + frac)).tolist(), strict=True):
-            row[f"score_p{q:02d}"] = v
-        row["listed"] = c[M.C_LISTED]
-        row["listed_blacklist"] = c[M.C_LISTED_BL]
-        row["listed_court"] = c[M.C_LISTED_CT]
-        row["redlisted"] = c[M.C_RED]
-        row["list_entries"] = c[M.C_ENTRIES]
-        row["list_exits"] = c[M.C_EXITS]
-        row["true_listed"] = c[M.C_TWIN_LISTED]
-        row["wrongful_listed"] = c[M.C_WRONGFUL]
-        for b, name in enumerate(p.behaviour_names):
-            row[f"acts_{name}"] = c[off[M.O_ACTS] + b]
-        row["observed_events"] = c[M.C_OBS]
-        row["misattributed_events"] = c[M.C_MIS]
-        row["reversed_events"] = c[M.C_REV]
-        for k, name in enumerate(p.sanction_names):
-            row[f"denied_{name}"] = c[off[M.O_DENIED] + k]
-        row["denied_wrongful"] = c[M.C_DENIED_WRONGFUL]
-        row["collateral_denials"] = c[M.C_DENIED_COLLATERAL]
-        row["collateral_sanctioned"] = c[M.C_COLLATERAL]
-        row["sanctioned"] = c[M.C_SANCTIONED]
-        row["spillover_penalised"] = c[M.C_PEN]
-        row["exposed_household"] = c[M.C_EXP_HH]
-        row["exposed_ties"] = c[M.C_EXP_TIE]
-        row["rewards_granted"] = c[M.C_REWARDS]
-        row["businesses_listed"] = c[M.C_BIZ_LISTED]
-        row["appeals_filed"] = c[M.C_FILED]
-        row["appeals_succeeded"] = c[M.C_SUCCEEDED]
-        row["expired"] = c[M.C_EXPIRED]
-        row["credit_repairs"] = c[M.C_REPAIRS]
-        for k, name in enumerate(p.grade_names):
-            row[f"grade_{name}"] = c[off[M.O_GRADES] + k]
-        rates = []
-        for k, name in enumerate(p.group_names):
-            count = self.group_sizes[k]
-            wrong = c[off[M.O_G_WRONG] + k]
-            row[f"listed__{name}"] = c[off[M.O_G_LISTED] + k]
-            row[f"wrongful_listed__{name}"] = wrong
-            rate = wrong / count if count else math.nan
-            row[f"wrongful_rate__{name}"] = rate
-            row[f"misattributed__{name}"] = c[off[M.O_MIS_G] + k]
-            if count:
-                rates.append(rate)
-        lo = min(rates) if rates else 0.0
-        row["disparate_impact"] = max(rates) / lo if rates and lo > 0 else math.nan
-        return row
 
     # ------------------------------------------------------------------ many days
 
@@ -426,6 +280,7 @@ class Simulation:
         return True
 
     def metric_registry(self) -> list[M.Metric]:
+        """Every daily column of this run, in table order."""
         p = self.params
         reg = M.registry(p.behaviour_names, p.sanction_names, p.grade_names, p.group_names)
         if self.abroad is not None:
@@ -433,6 +288,7 @@ class Simulation:
         return reg
 
     def bytes_per_agent(self) -> dict[str, float]:
+        """Bytes per agent of the state, the attributes, the ties (and the data flows)."""
         n = max(self.world.n, 1)
         return {
             "state": self.state.nbytes_agents() / n,

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit, prange
 
-from scslab.buffers import EventBuffer
+from scslab.events import EventBuffer, Events
 from scslab.rng import agent_hash, u_hi
 
 EVENT_SCHEMA = pa.schema([
@@ -52,15 +52,15 @@ class EventLogCollector:
         """Whether anything is logged at all."""
         return self.log_frac > 0
 
-    def flat_buffer(self, cap: int) -> tuple:
+    def flat_buffer(self, cap: int) -> Events:
         """Arrays for a kernel to write up to ``cap`` events into, and a one-element count.
 
         A disabled log gets buffers of one element: the kernels still take them.
         """
         cap = max(int(cap), 1) if self.enabled else 1
-        return (np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.uint8),
-                np.empty(cap, np.uint8), np.empty(cap, np.int8), np.empty(cap, np.float32),
-                np.zeros(1, np.int64))
+        return Events(np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.uint8),
+                      np.empty(cap, np.uint8), np.empty(cap, np.int8), np.empty(cap, np.float32),
+                      np.zeros(1, np.int64))
 
     def _add(self, day: int, cols: dict[str, np.ndarray]) -> None:
         n = cols["agent"].size
@@ -71,7 +71,7 @@ class EventLogCollector:
         self.parts.append(cols)
         self.rows += n
 
-    def take_flat(self, day: int, lg: tuple) -> None:
+    def take_flat(self, day: int, lg: Events) -> None:
         """Keep the events a kernel wrote into a ``flat_buffer`` on ``day``."""
         if not self.enabled:
             return

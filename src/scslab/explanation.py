@@ -10,7 +10,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from scslab.buffers import (
+from scslab.errors import RunDirError, ScslabError
+from scslab.eventlog import logged_mask
+from scslab.events import (
     CHANNEL_NAMES,
     EV_ACT,
     EV_ACT_ELSEWHERE,
@@ -30,8 +32,6 @@ from scslab.buffers import (
     LIST_NAMES,
     REASON_NAMES,
 )
-from scslab.errors import RunDirError, ScslabError
-from scslab.eventlog import logged_mask
 from scslab.results import EVENTS_FILE, check_events_schema, load_run, run_file
 from scslab.rng import stream_key
 

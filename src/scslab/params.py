@@ -12,25 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scslab.scenario.schema import SANCTION_KINDS, Cameras, Scenario, Transparency
-
-# Per-agent flag bits (``State.flags``).
-F_BL = 1  # on the blacklist (recorded ledger)
-F_CT = 2  # on the court list (recorded)
-F_RED = 4  # on the redlist (recorded)
-F_TBL = 8  # blacklist, twin ledger
-F_TCT = 16  # court list, twin ledger
-F_CT_ORDER = 32  # a court order was recorded today (recorded ledger)
-F_TCT_ORDER = 64  # a court order by this agent today (twin ledger)
-F_APPEAL = 128  # an appeal is pending
-F_LISTED = F_BL | F_CT
-F_TLISTED = F_TBL | F_TCT
-
-# Exposure bits (``State.exposure``), from start-of-day lists.
-X_HH, X_TIE, X_EMP, X_REP = 1, 2, 4, 8
-X_THH, X_TTIE, X_TEMP, X_TREP = 16, 32, 64, 128
-
-# Business flag bits.
-B_LISTED, B_TLISTED = 1, 2
+from scslab.state import F_BL, F_CT
 
 (P_BASE, P_MIN, P_MAX, P_DECAY, P_MAX_LOSS, P_MAX_GAIN,
  P_BL_ON, P_BL_ENTER, P_BL_EXIT, P_BL_MIN_DAYS,
@@ -73,7 +55,7 @@ class Params:
     chill_risk: np.ndarray  # (R,) float64 perceived surveillance of the chilled act
     sanction_names: list[str]
     sanc_rate: np.ndarray  # (K,) float64
-    sanc_lists: np.ndarray  # (K,) uint8 mask: F_BL / F_CT bits
+    sanc_lists: np.ndarray  # (K,) uint8 mask: state.F_BL / state.F_CT bits
     sanc_who: np.ndarray  # (K,) uint8: 0 all, 1 adults only, 2 children only
     hh_sanc_mask: int  # bit k: sanction k extends to household members
     rep_sanc_mask: int  # bit k: sanction k binds a listed business's representative

@@ -99,7 +99,7 @@ def new_run_id(sc: Scenario) -> str:
 def agents_table(sim: Simulation) -> pa.Table:
     """Final per-agent state (``--save-agents``)."""
     w, s, p = sim.world, sim.state, sim.params
-    from scslab.params import F_BL, F_CT, F_RED, F_TBL, F_TCT
+    from scslab.state import F_BL, F_CT, F_RED, F_TBL, F_TCT
 
     return pa.table({
         "agent": np.arange(w.n, dtype=np.int64),

@@ -8,6 +8,25 @@ import numpy as np
 
 from scslab.population import World
 
+# Per-agent flag bits (``State.flags``).
+F_BL = 1  # on the blacklist (recorded ledger)
+F_CT = 2  # on the court list (recorded)
+F_RED = 4  # on the redlist (recorded)
+F_TBL = 8  # blacklist, twin ledger
+F_TCT = 16  # court list, twin ledger
+F_CT_ORDER = 32  # a court order was recorded today (recorded ledger)
+F_TCT_ORDER = 64  # a court order by this agent today (twin ledger)
+F_APPEAL = 128  # an appeal is pending
+F_LISTED = F_BL | F_CT
+F_TLISTED = F_TBL | F_TCT
+
+# Exposure bits (``State.exposure``), from start-of-day lists.
+X_HH, X_TIE, X_EMP, X_REP = 1, 2, 4, 8
+X_THH, X_TTIE, X_TEMP, X_TREP = 16, 32, 64, 128
+
+# Business flag bits.
+B_LISTED, B_TLISTED = 1, 2
+
 
 @dataclass
 class State:
@@ -17,8 +36,8 @@ class State:
     twin: np.ndarray  # float32 twin-ledger score (no identity errors)
     delta_rec: np.ndarray  # float32 points recorded today (scratch, zeroed by scoring)
     delta_twin: np.ndarray  # float32 points the twin ledger gets today (scratch)
-    flags: np.ndarray  # uint8, see params.F_*
-    exposure: np.ndarray  # uint8, see params.X_*
+    flags: np.ndarray  # uint8, see F_*
+    exposure: np.ndarray  # uint8, see X_*
     bl_since: np.ndarray  # int16 day of blacklist entry (recorded)
     tbl_since: np.ndarray  # int16 day of blacklist entry (twin)
     ct_until: np.ndarray  # int16 last day of the court-list term (recorded)
@@ -28,7 +47,7 @@ class State:
     listed_ties_twin: np.ndarray  # uint16 (twin)
     b_score: np.ndarray  # float32 business score (recorded), one per business
     b_twin: np.ndarray  # float32 business score (twin)
-    b_flags: np.ndarray  # uint8 business flags, see params.B_*
+    b_flags: np.ndarray  # uint8 business flags, see B_*
 
     AGENT_FIELDS = ("score", "twin", "delta_rec", "delta_twin", "flags", "exposure", "bl_since",
                     "tbl_since", "ct_until", "tct_until", "appeal_day", "listed_ties",

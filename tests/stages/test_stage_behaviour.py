@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scslab.buffers import EV_ACT
+from scslab.events import EV_ACT
 from scslab.stages.behaviour import chilling_factor, disposition_factor
 
 N, DAYS = 30_000, 10
@@ -202,21 +202,16 @@ def _acts_with_bound(sim, ub):
     """Run the behaviour kernel for day 1 with screening bounds ``ub``; the acts and counts.
 
     A tiny buffer makes chunks stop and resume, so that path is exercised too."""
-    from scslab import rng
-    from scslab.buffers import EventBuffer, run_chunked
-    from scslab.params import P_AWARE
+    from scslab.events import EventBuffer, run_chunked
     from scslab.stages.behaviour import behaviour_kernel
 
-    p, w, s = sim.params, sim.world, sim.state
+    ctx = sim.ctx
     buf = EventBuffer(sim.n_chunks, 8)
-    cnt = np.zeros_like(sim.cnt)
-    key = rng.day_key(sim.scenario.seed, "behaviour", 1)
-    run_chunked(behaviour_kernel,
-                (key, sim.aware_key, p.prm[P_AWARE], p.prm, p.beh_rate, p.beh_dexp, p.beh_age,
-                 p.beh_penalised, ub, p.chill_risk, w.attr, w.region, w.disposition, s.flags,
-                 s.listed_ties, w.tie_ptr, w.has_ties, cnt, sim.off, sim.screen_hashes,
-                 sim.screen_marks),
+    work = ctx.work._replace(cnt=np.zeros_like(ctx.work.cnt))
+    tables = ctx.tables._replace(screen_ub=ub)
+    run_chunked(behaviour_kernel, (sim._day(1), tables, ctx.people, ctx.agents, work),
                 sim.starts, sim.ends, buf)
+    cnt = work.cnt
     f = buf.flat()
     return f["agent"], f["code"], cnt
 
@@ -240,8 +235,8 @@ def test_the_act_screen_never_drops_an_act(extra, listed_mult, known_mult, chill
     factors, deterrence multipliers above 1, chilling, listing and the number of
     behaviours (beyond 15 the screen's marks are shared)."""
     from scslab.engine import Simulation
-    from scslab.params import F_BL
     from scslab.scenario import load_scenario
+    from scslab.state import F_BL
 
     behaviours = {f"act_{k}": b for k, b in enumerate(extra)}
     chilled = {"chilling": {"behaviour": "act_0", "strength": chill}} if extra else {}
@@ -254,8 +249,9 @@ def test_the_act_screen_never_drops_an_act(extra, listed_mult, known_mult, chill
     sim = Simulation(load_scenario(raw)).build()
     u = np.random.default_rng(seed).random(sim.world.n)
     sim.state.flags[u < listed_share] |= F_BL
-    agents, codes, cnt = _acts_with_bound(sim, sim.screen_ub)
-    agents_x, codes_x, cnt_x = _acts_with_bound(sim, np.full_like(sim.screen_ub, np.inf))
+    agents, codes, cnt = _acts_with_bound(sim, sim.ctx.tables.screen_ub)
+    ub = sim.ctx.tables.screen_ub
+    agents_x, codes_x, cnt_x = _acts_with_bound(sim, np.full_like(ub, np.inf))
     np.testing.assert_array_equal(agents, agents_x)
     np.testing.assert_array_equal(codes, codes_x)
     np.testing.assert_array_equal(cnt, cnt_x)
@@ -274,7 +270,7 @@ def test_the_act_screen_skips_most_agents():
     marked = 0
     for i0 in range(0, n, SCREEN_BLOCK):
         i1 = min(n, i0 + SCREEN_BLOCK)
-        screen_block(np.uint64(12345), i0, i1, sim.screen_ub, sim.params.beh_dexp,
+        screen_block(np.uint64(12345), i0, i1, sim.ctx.tables.screen_ub, sim.params.beh_dexp,
                      sim.world.disposition, hashes, cand)
         marked += int(np.count_nonzero(cand[:i1 - i0]))
     # each agent is marked for behaviour b with probability ~ bound_b (rate x disposition)

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from scslab.buffers import EventBuffer
 from scslab.engine import Simulation
+from scslab.events import EventBuffer
 from scslab.scenario import load_scenario
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scslab.buffers import EV_APPEAL_DECIDED, EV_APPEAL_FILED, EV_EXPIRED
 from scslab.engine import Simulation
-from scslab.params import F_APPEAL, F_BL, F_CT, F_TBL
+from scslab.events import EV_APPEAL_DECIDED, EV_APPEAL_FILED, EV_EXPIRED
 from scslab.scenario import load_scenario
 from scslab.stages.due_process import record_is_wrong
+from scslab.state import F_APPEAL, F_BL, F_CT, F_TBL
 
 LISTING = {"population.agents": 6000, "seed": 44,
            "sensors.cameras.false_match_rate": 0.3,

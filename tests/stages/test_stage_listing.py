@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scslab.buffers import EV_ACT, EV_COURT_FULFILLED, EV_LIST_ENTER, EV_LIST_EXIT
 from scslab.engine import Simulation
-from scslab.params import F_BL, F_CT
+from scslab.events import EV_ACT, EV_COURT_FULFILLED, EV_LIST_ENTER, EV_LIST_EXIT
 from scslab.scenario import load_scenario
 from scslab.stages.listing import LIST_BLACK, LIST_COURT, blacklist_rule
+from scslab.state import F_BL, F_CT
 
 ENTER, EXIT = 850.0, 900.0
 

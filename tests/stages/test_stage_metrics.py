@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from scslab.params import F_LISTED, F_TLISTED
 from scslab.stages.metrics import SCORE_FIXED_POINT, registry
+from scslab.state import F_LISTED, F_TLISTED
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_disparate_impact_undefined_without_wrongful_listings(tk):
 
 
 def test_percentiles_within_a_histogram_bin(sim):
-    """The day's percentiles are read off the N_HIST-bin histogram (engine ``_row``): the
+    """The day's percentiles are read off the N_HIST-bin histogram (``metrics.daily_row``): the
     q-th percentile is the bin where the cumulative count first reaches q·n/100, plus a
     linear interpolation inside that bin. The exact percentile of the same definition,
     the order statistic of rank ceil(q·n/100) (NumPy's "inverted_cdf"), lies in that same
@@ -116,8 +116,9 @@ def test_histogram_counts_every_agent_once(sim):
     from scslab.params import N_HIST, P_HIST_HI, P_HIST_LO
     from scslab.stages import metrics as M
 
-    c = sim.cnt.sum(axis=0)
-    hist = c[sim.off[M.O_HIST]:sim.off[M.O_HIST] + N_HIST]
+    c = sim.ctx.work.cnt.sum(axis=0)
+    off = sim.ctx.work.off
+    hist = c[off[M.O_HIST]:off[M.O_HIST] + N_HIST]
     lo, hi = sim.params.prm[P_HIST_LO], sim.params.prm[P_HIST_HI]
     s = sim.state.score.astype(np.float64)
     b = np.clip(((s - lo) * (N_HIST / (hi - lo))).astype(np.int64), 0, N_HIST - 1)

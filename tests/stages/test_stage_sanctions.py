@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from scslab.engine import Simulation
-from scslab.params import F_LISTED, X_HH, X_REP
 from scslab.population import AGE_CHILD
 from scslab.scenario import load_scenario
 from scslab.stages.sanctions import attempts
+from scslab.state import F_LISTED, X_HH, X_REP
 
 
 @pytest.mark.parametrize("who,age,want", [

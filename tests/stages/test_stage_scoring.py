@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from scslab.params import X_EMP, X_HH, X_TIE, compile_params
+from scslab.params import compile_params
 from scslab.scenario import load_scenario
 from scslab.stages.scoring import update_score
+from scslab.state import X_EMP, X_HH, X_TIE
 
 
 def _prm(**over):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from scslab import rng
-from scslab.buffers import EV_ACT, EV_ACT_ELSEWHERE, EV_REVERSED
+from scslab.events import EV_ACT, EV_ACT_ELSEWHERE, EV_REVERSED
 from scslab.population import pack_attr
 from scslab.stages.sensing import classify, pick_target
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from scslab.engine import Simulation
-from scslab.params import B_LISTED, B_TLISTED, F_LISTED, F_TLISTED, X_HH, X_TIE
 from scslab.scenario import load_scenario
 from scslab.stages.spillover import _business_step
+from scslab.state import B_LISTED, B_TLISTED, F_LISTED, F_TLISTED, X_HH, X_TIE
 
 BASE, PTS, DECAY, ENTER, EXIT = 1000.0, 20.0, 0.1, 800.0, 950.0
 

@@ -35,7 +35,7 @@ __all__ = ["FLAGS_MODULE", "STREAM_USES", "ScheduleStep", "array_comments", "chu
            "stage_names"]
 
 #: The module whose ``F_*``, ``X_*`` and ``B_*`` constants are the packed flag bits.
-FLAGS_MODULE = "scslab.params"
+FLAGS_MODULE = "scslab.state"
 
 #: What each named random stream drives (names are read from the code; see ``random_streams``).
 STREAM_USES: dict[str, str] = {
@@ -161,7 +161,7 @@ class ScheduleStep:
 
 
 _HELPER_MODULES = ("scslab.stages.common",)
-_KERNEL_MODULES = ("scslab.kernels",)
+_KERNEL_MODULES = ("scslab.stages.settle",)
 
 
 def _functions(modules: list[str]) -> dict[str, tuple[str, Any]]:

@@ -80,6 +80,7 @@ from scslab.params import Params
 from scslab.population import World
 from scslab.rng import agent_hash, below, day_key, stream_key, u_hi, u_lo, uniforms
 from scslab.scenario.schema import Scenario
+from scslab.stages.common import Context, Day, StageSpec
 from scslab.stages.metrics import Metric
 
 __all__ = [
@@ -588,3 +589,30 @@ def abroad_metrics(flows: Sequence[DataFlow]) -> list[Metric]:
             out.append(Metric(f"abroad_{name}__{flow.name}", f"{desc}, flow {flow.name}{note}.",
                               unit, kind, False))
     return out
+
+
+def setup(ctx: Context, scenario: Scenario) -> None:
+    """Build the stage (``ctx.abroad``) when the scenario has data flows."""
+    if scenario.data_flows:
+        ctx.abroad = AbroadStage(scenario, ctx.world, ctx.params)
+
+
+def observe(ctx: Context, d: Day) -> None:
+    """Simulate the day abroad (the ``abroad`` call of the day).
+
+    Simulate the day abroad (the ``abroad`` call of the day; nothing without data
+    flows); its columns go after the metrics' own in the day's row.
+    """
+    if ctx.abroad is not None:
+        row = ctx.abroad.step(d.day, ctx.state)
+        if row:
+            ctx.columns.update(row)
+
+
+SPEC = StageSpec(
+    name="abroad",
+    doc="Sites abroad capture foreign residents; false matches land on home agents.",
+    streams=("abroad:<flow>",),
+    kernels=(abroad_kernel, abroad_kernel_serial, apply_home_events),
+    setup=setup,
+)

@@ -1,7 +1,9 @@
-"""Behaviour: agents act. Each act's probability per day depends on the agent's
-disposition and age, on deterrence (listed agents and agents who know the rules
-commit fewer penalised acts) and, for speech, on chilling (perceived monitoring,
-listed ties, being listed oneself)."""
+"""Behaviour: agents act.
+
+Each act's probability per day depends on the agent's disposition and age, on deterrence (listed
+agents and agents who know the rules commit fewer penalised acts) and, for speech, on chilling
+(perceived monitoring, listed ties, being listed oneself).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ import numpy as np
 from numba import int64, njit, prange, uint16, uint64
 
 from scslab._chunk_jit import chunk_njit
+from scslab.events import run_chunked
 from scslab.params import (
-    F_LISTED,
     P_CHILL_B,
     P_CHILL_SELF_W,
     P_CHILL_STRENGTH,
@@ -22,8 +24,9 @@ from scslab.params import (
 )
 from scslab.population import attr_age
 from scslab.rng import agent_hash, u_hi
-from scslab.stages.common import knows_rules
+from scslab.stages.common import Context, Day, Scratch, StageSpec, knows_rules
 from scslab.stages.metrics import O_ACTS
+from scslab.state import F_LISTED
 
 INV_2_16 = 1.0 / 65536.0
 
@@ -120,12 +123,12 @@ def screen_block(key, i0, i1, ub, beh_dexp, disposition, hashes, cand) -> None:
 @njit(inline="always", cache=True)
 def draw_acts(c, i, mask, key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age,
               beh_pen, chill_risk, attr, region, disposition, flags, listed_ties, tie_ptr,
-              has_ties, cnt, off, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-              ev_count) -> None:
+              has_ties, cnt, off, ev) -> None:
     """Agent ``i``'s acts today: exact Bernoulli draws, each act into the chunk's buffer.
 
     ``mask`` is the screen's mark: behaviours below 15 whose bit is clear cannot
-    happen today and are skipped."""
+    happen today and are skipped.
+    """
     n_b = beh_rate.size
     det_listed = prm[P_DET_LISTED]
     det_known = prm[P_DET_KNOWN]
@@ -160,14 +163,14 @@ def draw_acts(c, i, mask, key, aware_key, aware_share, prm, beh_rate, beh_dexp, 
         u = (float(top) + u_hi(agent_hash(key, i, 64 + b))) * INV_2_16
         if u >= p:
             continue
-        j = ev_count[c]
-        ev_agent[c, j] = i
-        ev_code[c, j] = b
-        ev_other[c, j] = -1
-        ev_kind[c, j] = 0
-        ev_sensor[c, j] = -1
-        ev_value[c, j] = 0.0
-        ev_count[c] = j + 1
+        j = ev.count[c]
+        ev.agent[c, j] = i
+        ev.code[c, j] = b
+        ev.other[c, j] = -1
+        ev.kind[c, j] = 0
+        ev.sensor[c, j] = -1
+        ev.value[c, j] = 0.0
+        ev.count[c] = j + 1
         cnt[c, off[O_ACTS] + b] += 1
 
 
@@ -179,45 +182,41 @@ def screening_bounds(prm, beh_rate, beh_age, beh_pen) -> np.ndarray:
 
 
 @chunk_njit
-def behaviour_chunk(c, key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age, beh_pen,
-                    screen_ub, chill_risk, attr, region, disposition, flags, listed_ties,
-                    tie_ptr, has_ties, cnt, off, screen_hashes, screen_marks,
-                    pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                    ev_count) -> None:
-    """Draw chunk ``c``'s acts from ``pos[c]`` (see :func:`behaviour_kernel`): a plain
-    function the parallel loop calls, so that the parallel compiler sees a one-line body
-    (``chunk_njit`` compiles it as that body was compiled: see ``scslab._chunk_jit``)."""
-    n_b = beh_rate.size
-    cap = ev_agent.shape[1]
+def behaviour_chunk(c, d, tb, pp, ag, wk, pos, ends, ev) -> None:
+    """Draw chunk ``c``'s acts from ``pos[c]`` (see :func:`behaviour_kernel`).
+
+    Draw chunk ``c``'s acts from ``pos[c]`` (see :func:`behaviour_kernel`): a plain function the
+    parallel loop calls, so that the parallel compiler sees a one-line body (``chunk_njit``
+    compiles it as that body was compiled: see ``scslab._chunk_jit``).
+    """
+    key = d.behaviour
+    n_b = tb.beh_rate.size
+    cap = ev.agent.shape[1]
     i = pos[c]
     end = ends[c]
-    hashes, cand = screen_hashes[c], screen_marks[c]
+    hashes, cand = wk.screen_hashes[c], wk.screen_marks[c]
     full = False
     while i < end and not full:
         i1 = min(end, i + SCREEN_BLOCK)
-        screen_block(key, i, i1, screen_ub, beh_dexp, disposition, hashes, cand)
+        screen_block(key, i, i1, tb.screen_ub, tb.beh_dexp, pp.disposition, hashes, cand)
         for j in range(i1 - i):
             if cand[j] == 0:
                 continue
-            if ev_count[c] + n_b > cap:
+            if ev.count[c] + n_b > cap:
                 i += j
                 full = True
                 break
-            draw_acts(c, i + j, cand[j], key, aware_key, aware_share, prm, beh_rate, beh_dexp,
-                      beh_age, beh_pen, chill_risk, attr, region, disposition, flags,
-                      listed_ties, tie_ptr, has_ties, cnt, off, ev_agent, ev_other, ev_kind,
-                      ev_code, ev_sensor, ev_value, ev_count)
+            draw_acts(c, i + j, cand[j], key, d.aware, d.aware_share, tb.prm, tb.beh_rate,
+                      tb.beh_dexp, tb.beh_age, tb.beh_pen, tb.chill_risk, pp.attr, pp.region,
+                      pp.disposition, ag.flags, ag.listed_ties, pp.tie_ptr, pp.has_ties,
+                      wk.cnt, wk.off, ev)
         if not full:
             i = i1
     pos[c] = i
 
 
 @njit(parallel=True, cache=True)
-def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age, beh_pen,
-                     screen_ub, chill_risk, attr, region, disposition, flags, listed_ties,
-                     tie_ptr, has_ties, cnt, off, screen_hashes, screen_marks,
-                     pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                     ev_count):
+def behaviour_kernel(d, tb, pp, ag, wk, pos, ends, ev):
     """Draw the day's acts; each act goes into its chunk's buffer as (agent, behaviour).
 
     Each behaviour ``b`` has its own uniform ``u_b``, a function of (seed, day, agent,
@@ -226,12 +225,30 @@ def behaviour_kernel(key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_a
     gives the leading 16 bits of four behaviours' uniforms; since most ``p_b`` are
     small, ``u_b`` is completed with a second hash only when those 16 bits do not
     already put it above ``p_b``. A vectorized screen (``screen_block``) skips the
-    agents whose leading bits exceed a bound of every ``p_b``.
+    agents whose leading bits exceed a bound of every ``p_b``. Arguments: the groups of
+    ``scslab.stages.common`` (``Day``, ``Tables``, ``People``, ``Agents``, ``Work``),
+    the chunks' positions and ends, and the acts buffer (``Events``).
     """
     for c in prange(pos.size):
         # int64(c): the parallel lowering retypes the loop index as uint64; one signature
-        behaviour_chunk(int64(c), key, aware_key, aware_share, prm, beh_rate, beh_dexp, beh_age,
-                        beh_pen, screen_ub, chill_risk, attr, region, disposition, flags,
-                        listed_ties, tie_ptr, has_ties, cnt, off, screen_hashes, screen_marks,
-                        pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                        ev_count)
+        behaviour_chunk(int64(c), d, tb, pp, ag, wk, pos, ends, ev)
+
+
+def act(ctx: Context, d: Day) -> None:
+    """Draw the day's acts into ``ctx.acts`` (the ``behaviour`` call of the day)."""
+    run_chunked(behaviour_kernel, (d, ctx.tables, ctx.people, ctx.agents, ctx.work),
+                ctx.starts, ctx.ends, ctx.acts)
+
+
+SPEC = StageSpec(
+    name="behaviour",
+    doc="Agents act: Bernoulli draws per behaviour, damped by deterrence and chilling.",
+    streams=("behaviour", "awareness"),
+    kernels=(behaviour_kernel, behaviour_chunk),
+    scratch=(Scratch("screen_hashes", (SCREEN_BLOCK,), np.uint64,
+                     "the screen's hashes, one per agent of a block"),
+             Scratch("screen_marks", (SCREEN_BLOCK,), np.uint16,
+                     "the screen's marks: behaviours an agent of the block may do today")),
+    counters=("O_ACTS",),
+    reads=("F_LISTED",),
+)

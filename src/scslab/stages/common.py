@@ -1,10 +1,31 @@
-"""Small helpers shared by the stage kernels."""
+"""What the stages share: helpers, argument groups and stage specs.
+
+What the stages share: small Numba helpers, the argument groups their kernels take, and the
+declarative spec each stage gives of itself (``StageSpec``, see ``scslab.plan``).
+
+Kernels take their arguments in a few groups (named tuples of arrays and scalars)
+instead of dozens of positionals: the scenario's tables (``Tables``), the fixed
+population (``People``), the changing state (``Agents``), the day's random keys
+(``Day``), the per-chunk counters and scratch (``Work``) and an event buffer
+(``scslab.events.Events``). Numba passes a named tuple's members as separate
+arguments, so a kernel compiles to the same code as with positionals (one
+signature per kernel, cacheable).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
 from numba import njit
 
+from scslab.events import EventBuffer
+from scslab.params import Params
+from scslab.population import World
 from scslab.rng import agent_hash, u_hi
+from scslab.state import State
 
 
 @njit(inline="always", cache=True)
@@ -24,14 +45,237 @@ def knows_rules(aware_key, aware_share, i) -> bool:
 
 
 @njit(inline="always", cache=True)
-def emit(c, agent, other, kind, code, sensor, value,
-         ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count) -> None:
-    """Append one event to chunk ``c``'s row (the caller checked the room)."""
-    j = ev_count[c]
-    ev_agent[c, j] = agent
-    ev_other[c, j] = other
-    ev_kind[c, j] = kind
-    ev_code[c, j] = code
-    ev_sensor[c, j] = sensor
-    ev_value[c, j] = value
-    ev_count[c] = j + 1
+def emit(c, agent, other, kind, code, sensor, value, ev) -> None:
+    """Append one event to chunk ``c``'s row of buffer ``ev`` (the caller checked the room)."""
+    j = ev.count[c]
+    ev.agent[c, j] = agent
+    ev.other[c, j] = other
+    ev.kind[c, j] = kind
+    ev.code[c, j] = code
+    ev.sensor[c, j] = sensor
+    ev.value[c, j] = value
+    ev.count[c] = j + 1
+
+
+# --------------------------------------------------------------------------- argument groups
+
+
+class Tables(NamedTuple):
+    """The scenario's compiled tables (``scslab.params.Params``) that the kernels read."""
+
+    prm: np.ndarray
+    beh_rate: np.ndarray
+    beh_dexp: np.ndarray
+    beh_age: np.ndarray
+    beh_pen: np.ndarray
+    screen_ub: np.ndarray
+    chill_risk: np.ndarray
+    points: np.ndarray
+    sens_prob: np.ndarray
+    sens_fmr: np.ndarray
+    sens_scope: np.ndarray
+    sens_class: np.ndarray
+    sens_same_group: np.ndarray
+    sanc_rate: np.ndarray
+    sanc_lists: np.ndarray
+    sanc_who: np.ndarray
+    hh_mask: int
+    rep_mask: int
+    grade_min: np.ndarray
+
+    @classmethod
+    def of(cls, p: Params, screen_ub: np.ndarray) -> Tables:
+        """The group for ``p`` (``screen_ub``: the behaviour screen's rate bounds)."""
+        return cls(p.prm, p.beh_rate, p.beh_dexp, p.beh_age, p.beh_penalised, screen_ub,
+                   p.chill_risk, p.points, p.sens_prob, p.sens_fmr, p.sens_scope, p.sens_class,
+                   p.sens_same_group, p.sanc_rate, p.sanc_lists, p.sanc_who, p.hh_sanc_mask,
+                   p.rep_sanc_mask, p.grade_min)
+
+
+class People(NamedTuple):
+    """The population, which does not change during a run (``World``)."""
+
+    n: int
+    attr: np.ndarray
+    region: np.ndarray
+    region_start: np.ndarray
+    disposition: np.ndarray
+    hh_size: np.ndarray
+    hh_off: np.ndarray
+    employer: np.ndarray
+    biz_rep: np.ndarray
+    tie_ptr: np.ndarray
+    tie_idx: np.ndarray
+    has_ties: bool
+
+    @classmethod
+    def of(cls, w: World) -> People:
+        """The group for world ``w``."""
+        return cls(w.n, w.attr, w.region, w.region_start, w.disposition, w.hh_size, w.hh_off,
+                   w.employer, w.biz_rep, w.tie_ptr, w.tie_idx, w.has_ties)
+
+
+class Agents(NamedTuple):
+    """The state that changes during a run (``State``): the same arrays, grouped."""
+
+    score: np.ndarray
+    twin: np.ndarray
+    delta_rec: np.ndarray
+    delta_twin: np.ndarray
+    flags: np.ndarray
+    exposure: np.ndarray
+    bl_since: np.ndarray
+    tbl_since: np.ndarray
+    ct_until: np.ndarray
+    tct_until: np.ndarray
+    appeal_day: np.ndarray
+    listed_ties: np.ndarray
+    listed_ties_twin: np.ndarray
+    b_score: np.ndarray
+    b_twin: np.ndarray
+    b_flags: np.ndarray
+
+    @classmethod
+    def of(cls, s: State) -> Agents:
+        """The group of ``s``'s arrays (views of the same memory, not copies)."""
+        return cls(*(getattr(s, f) for f in cls._fields))
+
+
+DAY_STREAMS = ("behaviour", "sensing", "listing", "sanctions", "due_process")
+"""The random streams keyed by the day (``rng.day_key``): one field of ``Day`` each."""
+
+
+class Day(NamedTuple):
+    """The day and its random keys.
+
+    The day and its random keys: one per stream of ``DAY_STREAMS`` and the run's fixed keys
+    (awareness of the rules, the event-log sample).
+    """
+
+    day: int
+    behaviour: np.uint64
+    sensing: np.uint64
+    listing: np.uint64
+    sanctions: np.uint64
+    due_process: np.uint64
+    aware: np.uint64
+    aware_share: float
+    log: np.uint64
+    log_frac: float
+
+
+class Work(NamedTuple):
+    """The per-chunk counters and scratch arrays, allocated once per run.
+
+    The per-chunk counters (``cnt``, columns laid out by ``off``) and scratch arrays
+    that the stages declare (``StageSpec.scratch``), allocated once per run.
+    """
+
+    cnt: np.ndarray
+    off: np.ndarray
+    screen_hashes: np.ndarray
+    screen_marks: np.ndarray
+    hist: np.ndarray
+    score_tmp: np.ndarray
+
+
+# --------------------------------------------------------------------------- stage specs
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """A per-chunk scratch array a stage's kernel needs.
+
+    A per-chunk scratch array a stage's kernel needs: ``Work.<name>`` is allocated once per run
+    with shape ``(chunks, *shape)``.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: type
+    doc: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of the day, charged to stage ``stage``'s timer.
+
+    One call of the day, charged to stage ``stage``'s timer: a driver ``run(ctx, day)`` or, with
+    ``settle`` set, the stage's part (an ``ST_*`` bit) of the fused settle pass
+    (``scslab.stages.settle``).
+    """
+
+    stage: str
+    run: Callable[[Context, Day], None] | None = None
+    settle: int = 0
+    agent: Callable | None = None
+    """For a part of the settle pass: the stage's per-agent function it calls."""
+
+    @property
+    def name(self) -> str:
+        """What is called.
+
+        What is called: ``settle_kernel › <per-agent function>`` for a part of the settle pass,
+        else the driver's name.
+        """
+        if self.run is not None:
+            return self.run.__name__
+        return "settle_kernel › " + getattr(self.agent, "__name__", "?")
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What a stage declares about itself.
+
+    What a stage declares about itself: the engine orders and times the stages from these
+    (``scslab.plan``) and knows no stage's arguments, metrics or flags.
+
+    Attributes:
+        name: the stage's name, also its timer in ``Simulation.stage_seconds``.
+        doc: one line on what the stage does.
+        streams: the random streams it draws from (``rng`` stream names).
+        kernels: its Numba kernels, in the order they run.
+        scratch: the per-chunk scratch arrays its kernels need.
+        counters: the columns of the counter matrix it writes (``metrics.C_*`` / ``O_*``).
+        reads: the state bits it reads (``state.F_*``, ``X_*``, ``B_*`` names).
+        writes: the state bits it sets or clears.
+        setup: called once when the run is built, after the state is made (the stage's
+            initial state, or its own structures in ``Context``).
+        warm_up: called on the build's tiny warm-up run to compile kernels that one
+            tiny day may not reach.
+    """
+
+    name: str
+    doc: str
+    streams: tuple[str, ...] = ()
+    kernels: tuple[Callable, ...] = ()
+    scratch: tuple[Scratch, ...] = ()
+    counters: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    setup: Callable[[Context, Any], None] | None = None
+    warm_up: Callable[[Context], None] | None = None
+
+
+@dataclass
+class Context:
+    """One run's world, state and working arrays, as the stages' drivers see them."""
+
+    world: World
+    state: State
+    params: Params
+    tables: Tables
+    people: People
+    agents: Agents
+    work: Work
+    starts: np.ndarray
+    ends: np.ndarray
+    acts: EventBuffer
+    settle: EventBuffer
+    log: Any  # scslab.eventlog.EventLogCollector
+    group_sizes: list[int]
+    abroad: Any = None  # scslab.stages.abroad.AbroadStage when the scenario has data flows
+    columns: dict[str, Any] = field(default_factory=dict)
+    """Columns other stages add to today's metrics row (after the metrics' own)."""
+    row: dict[str, Any] = field(default_factory=dict)
+    quiet_agent_days: int = 0

@@ -1,13 +1,15 @@
-"""Due process: appeals (filed more often by agents who know why they are
-listed; decided after a delay, with different success rates for wrong and right
-records), expiry of blacklist entries, and credit repair. Evidence review of
-identity matches happens at sensing time (``sensing``)."""
+"""Due process: appeals, expiry of blacklist entries and credit repair.
+
+Due process: appeals (filed more often by agents who know why they are listed; decided after a
+delay, with different success rates for wrong and right records), expiry of blacklist entries, and
+credit repair. Evidence review of identity matches happens at sensing time (``sensing``).
+"""
 
 from __future__ import annotations
 
 from numba import njit
 
-from scslab.buffers import (
+from scslab.events import (
     EV_APPEAL_DECIDED,
     EV_APPEAL_FILED,
     EV_CREDIT_REPAIR,
@@ -15,13 +17,6 @@ from scslab.buffers import (
     EV_LIST_EXIT,
 )
 from scslab.params import (
-    F_APPEAL,
-    F_BL,
-    F_CT,
-    F_LISTED,
-    F_TBL,
-    F_TCT,
-    F_TLISTED,
     P_APPEAL_DELAY,
     P_APPEAL_FILE_KNOWN,
     P_APPEAL_FILE_UNKNOWN,
@@ -37,9 +32,10 @@ from scslab.params import (
     P_REPAIR_RATE,
 )
 from scslab.rng import agent_hash, u_hi, u_lo
-from scslab.stages.common import emit, is_logged, knows_rules
+from scslab.stages.common import StageSpec, emit, is_logged, knows_rules
 from scslab.stages.listing import LIST_BLACK, LIST_COURT
 from scslab.stages.metrics import C_EXPIRED, C_FILED, C_REPAIRS, C_SUCCEEDED
+from scslab.state import F_APPEAL, F_BL, F_CT, F_LISTED, F_TBL, F_TCT, F_TLISTED
 
 
 @njit(inline="always", cache=True)
@@ -56,8 +52,7 @@ MAX_EVENTS = 8
 @njit(inline="always", cache=True)
 def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_frac, score,
                       twin, flags, bl_since, tbl_since, ct_until, tct_until, appeal_day, cnt,
-                      ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                      ev_count) -> None:
+                      ev) -> None:
     """Expiry, credit repair and appeals for agent ``i`` (events logged when sampled)."""
     f = flags[i]
     if (f & (F_LISTED | F_TLISTED | F_APPEAL)) == 0:
@@ -79,8 +74,7 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
             s = max(s, bl_exit)
             cnt[c, C_EXPIRED] += 1
             if logged:
-                emit(c, i, -1, EV_EXPIRED, LIST_BLACK, -1, s, ev_agent, ev_other, ev_kind,
-                     ev_code, ev_sensor, ev_value, ev_count)
+                emit(c, i, -1, EV_EXPIRED, LIST_BLACK, -1, s, ev)
         if (f & F_TBL) and day - tbl_since[i] >= exp_days:
             f &= ~F_TBL
             t = max(t, bl_exit)
@@ -90,8 +84,7 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
             s = min(s + pts, prm[P_MAX])
             cnt[c, C_REPAIRS] += 1
             if logged:
-                emit(c, i, -1, EV_CREDIT_REPAIR, 0, -1, pts, ev_agent, ev_other, ev_kind,
-                     ev_code, ev_sensor, ev_value, ev_count)
+                emit(c, i, -1, EV_CREDIT_REPAIR, 0, -1, pts, ev)
         if f & F_TLISTED:
             t = min(t + pts, prm[P_MAX])
     if appeals_on:
@@ -107,8 +100,7 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
                 appeal_day[i] = min(day + delay, 32767)
                 cnt[c, C_FILED] += 1
                 if logged:
-                    emit(c, i, -1, EV_APPEAL_FILED, 0, -1, float(day + delay), ev_agent,
-                         ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count)
+                    emit(c, i, -1, EV_APPEAL_FILED, 0, -1, float(day + delay), ev)
                 decide = delay == 0
         if decide:
             f &= ~F_APPEAL
@@ -118,8 +110,7 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
                 ok = u_hi(agent_hash(key, i, 1)) < p_ok
                 if logged:
                     emit(c, i, -1, EV_APPEAL_DECIDED, 1 if wrong else 0, -1,
-                         1.0 if ok else 0.0, ev_agent, ev_other, ev_kind, ev_code, ev_sensor,
-                         ev_value, ev_count)
+                         1.0 if ok else 0.0, ev)
                 if ok:
                     cnt[c, C_SUCCEEDED] += 1
                     dropped_bl = False
@@ -144,16 +135,24 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
                     if dropped_bl:
                         f &= ~F_BL
                         if logged:
-                            emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK, -1, s, ev_agent, ev_other,
-                                 ev_kind, ev_code, ev_sensor, ev_value, ev_count)
+                            emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK, -1, s, ev)
                     if dropped_ct:
                         f &= ~F_CT
                         if logged:
-                            emit(c, i, -1, EV_LIST_EXIT, LIST_COURT, -1, s, ev_agent, ev_other,
-                                 ev_kind, ev_code, ev_sensor, ev_value, ev_count)
+                            emit(c, i, -1, EV_LIST_EXIT, LIST_COURT, -1, s, ev)
     smax = prm[P_MAX]
     s = min(s, smax)
     t = min(t, smax)
     score[i] = s
     twin[i] = t
     flags[i] = f
+
+
+SPEC = StageSpec(
+    name="due_process",
+    doc="Appeals, expiry of blacklist entries and credit repair.",
+    streams=("due_process", "awareness"),
+    counters=("C_EXPIRED", "C_REPAIRS", "C_FILED", "C_SUCCEEDED"),
+    reads=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_APPEAL"),
+    writes=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_APPEAL"),
+)

@@ -1,23 +1,25 @@
-"""Listing: thresholds with hysteresis and a minimum stay put agents on and off
-the blacklist; a recorded court default puts them on the court list for a fixed
-term (or until they fulfil the obligation); a high score puts them on the
-redlist. The recorded and the twin ledger are listed by the same rules."""
+"""Listing: agents go on and off the blacklist, the court list and the redlist.
+
+Listing: thresholds with hysteresis and a minimum stay put agents on and off the blacklist; a
+recorded court default puts them on the court list for a fixed term (or until they fulfil the
+obligation); a high score puts them on the redlist. The recorded and the twin ledger are listed by
+the same rules.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
-from scslab.buffers import EV_COURT_FULFILLED, EV_LIST_ENTER, EV_LIST_EXIT, EV_TIE_LISTED
+from scslab import rng
+from scslab.events import (
+    EV_COURT_FULFILLED,
+    EV_LIST_ENTER,
+    EV_LIST_EXIT,
+    EV_TIE_LISTED,
+    EventBuffer,
+)
 from scslab.params import (
-    F_BL,
-    F_CT,
-    F_CT_ORDER,
-    F_LISTED,
-    F_RED,
-    F_TBL,
-    F_TCT,
-    F_TCT_ORDER,
-    F_TLISTED,
     P_BL_ENTER,
     P_BL_EXIT,
     P_BL_MIN_DAYS,
@@ -28,9 +30,23 @@ from scslab.params import (
     P_RED_MIN,
     P_RED_ON,
 )
+from scslab.population import World
 from scslab.rng import agent_hash, u_hi
-from scslab.stages.common import emit, is_logged
+from scslab.scenario.schema import Scenario
+from scslab.stages.common import DAY_STREAMS, Context, Day, StageSpec, emit, is_logged
 from scslab.stages.metrics import C_ENTRIES, C_EXITS
+from scslab.state import (
+    F_BL,
+    F_CT,
+    F_CT_ORDER,
+    F_LISTED,
+    F_RED,
+    F_TBL,
+    F_TCT,
+    F_TCT_ORDER,
+    F_TLISTED,
+    State,
+)
 
 EV_UNION = 100  # internal: the agent's "on any list" status changed (value ±1)
 LIST_BLACK, LIST_COURT, LIST_RED = 0, 1, 2
@@ -52,8 +68,7 @@ def blacklist_rule(listed, score, since, day, enter, exit_, min_days) -> int:
 
 @njit(inline="always", cache=True)
 def list_agent(c, i, key, day, prm, log_key, log_frac, score, twin, flags, bl_since, tbl_since,
-               ct_until, tct_until, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-               ev_count) -> None:
+               ct_until, tct_until, ev) -> None:
     """Update agent ``i``'s list membership in both ledgers (list events when logged)."""
     f0 = flags[i]
     f = f0
@@ -110,41 +125,44 @@ def list_agent(c, i, key, day, prm, log_key, log_frac, score, twin, flags, bl_si
             kind = EV_LIST_ENTER if f & bit else EV_LIST_EXIT
             if kind == EV_LIST_EXIT and bit == F_CT and day < ct_until[i]:
                 kind = EV_COURT_FULFILLED
-            emit(c, i, -1, kind, code, -1, value, ev_agent, ev_other, ev_kind, ev_code,
-                 ev_sensor, ev_value, ev_count)
+            emit(c, i, -1, kind, code, -1, value, ev)
 
 
 @njit(inline="always", cache=True)
-def emit_union(c, i, f0, f, cnt, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-               ev_count) -> None:
+def emit_union(c, i, f0, f, cnt, ev) -> None:
     """Record a change of "on any list" status over the day (recorded and twin)."""
     was = (f0 & F_LISTED) != 0
     now = (f & F_LISTED) != 0
     if was != now:
-        emit(c, i, -1, EV_UNION, 0, -1, 1.0 if now else -1.0, ev_agent, ev_other, ev_kind,
-             ev_code, ev_sensor, ev_value, ev_count)
+        emit(c, i, -1, EV_UNION, 0, -1, 1.0 if now else -1.0, ev)
         cnt[c, C_ENTRIES if now else C_EXITS] += 1
     was = (f0 & F_TLISTED) != 0
     now = (f & F_TLISTED) != 0
     if was != now:
-        emit(c, i, -1, EV_UNION, TWIN, -1, 1.0 if now else -1.0, ev_agent, ev_other, ev_kind,
-             ev_code, ev_sensor, ev_value, ev_count)
+        emit(c, i, -1, EV_UNION, TWIN, -1, 1.0 if now else -1.0, ev)
 
 
 @njit(cache=True)
-def apply_union_changes(tie_ptr, tie_idx, listed_ties, listed_ties_twin, ev_agent, ev_kind,
-                        ev_code, ev_value, ev_count, log_key, log_frac,
-                        lg_agent, lg_other, lg_kind, lg_code, lg_sensor, lg_value, lg_count):
-    """Push list-status changes to every tie's counter (sequential: no races)."""
+def apply_union_changes(d, pp, ag, ev, lg):
+    """Push the list-status changes in ``ev`` to every tie's counter.
+
+    Push the list-status changes in ``ev`` to every tie's counter (sequential: no races); tie
+    events of logged agents go to the flat log buffer ``lg``.
+    """
+    tie_ptr, tie_idx = pp.tie_ptr, pp.tie_idx
+    listed_ties, listed_ties_twin = ag.listed_ties, ag.listed_ties_twin
+    log_key, log_frac = d.log, d.log_frac
+    lg_agent, lg_other, lg_kind, lg_code = lg.agent, lg.other, lg.kind, lg.code
+    lg_sensor, lg_value, lg_count = lg.sensor, lg.value, lg.count
     if tie_idx.size == 0:
         return
-    for c in range(ev_count.size):
-        for j in range(ev_count[c]):
-            if ev_kind[c, j] != EV_UNION:
+    for c in range(ev.count.size):
+        for j in range(ev.count[c]):
+            if ev.kind[c, j] != EV_UNION:
                 continue
-            i = ev_agent[c, j]
-            up = ev_value[c, j] > 0
-            twin = ev_code[c, j] == TWIN
+            i = ev.agent[c, j]
+            up = ev.value[c, j] > 0
+            twin = ev.code[c, j] == TWIN
             for p in range(tie_ptr[i], tie_ptr[i + 1]):
                 k = tie_idx[p]
                 if twin:
@@ -158,3 +176,76 @@ def apply_union_changes(tie_ptr, tie_idx, listed_ties, listed_ties_twin, ev_agen
                             lg_code[n], lg_sensor[n] = 0, -1
                             lg_value[n] = 1.0 if up else -1.0
                             lg_count[0] = n + 1
+
+
+def push_union_changes(ctx: Context, d: Day, buf: EventBuffer) -> None:
+    """Push the day's list-status changes in ``buf`` to every tie's counters."""
+    lg = ctx.log.flat_buffer(_tie_log_room(ctx, buf))
+    apply_union_changes(d, ctx.people, ctx.agents, buf.rows(), lg)
+    ctx.log.take_flat(d.day, lg)
+
+
+def _tie_log_room(ctx: Context, buf: EventBuffer) -> int:
+    """Room for the tie events of one day's list changes in the event log."""
+    if ctx.log.log_frac <= 0:
+        return 1
+    f = buf.flat()
+    ag = f["agent"][f["kind"] == EV_UNION]
+    ptr = ctx.world.tie_ptr
+    return int((ptr[ag + 1] - ptr[ag]).sum()) + 1
+
+
+@njit(cache=True)
+def count_listed_ties(tie_ptr, tie_idx, listed, out):
+    """``out[k]``: how many of agent ``k``'s ties are ``listed`` (1) rather than not (0)."""
+    for k in range(out.size):
+        c = 0
+        for p in range(tie_ptr[k], tie_ptr[k + 1]):
+            c += listed[tie_idx[p]]
+        out[k] = c
+
+
+def initial_court_list(world: World, state: State, sc: Scenario) -> None:
+    """Put ``initial_share`` of adults on the court list on day 1 (both ledgers)."""
+    ct = sc.policy.lists.court
+    key = rng.stream_key(sc.seed, "initial_state")
+    u = rng.uniforms(key, world.n, 0)
+    remaining = rng.uniforms(key, world.n, 1)
+    adult = ((world.attr >> 1) & 3) != 0
+    on = adult & (u < ct.initial_share)
+    until = np.minimum(1 + (remaining * ct.term_days).astype(np.int64), 32767).astype(np.int16)
+    state.flags[on] |= F_CT | F_TCT
+    state.ct_until[on] = until[on]
+    state.tct_until[on] = until[on]
+    if world.has_ties:
+        count_listed_ties(world.tie_ptr, world.tie_idx, on.astype(np.uint16), state.listed_ties)
+        state.listed_ties_twin[:] = state.listed_ties
+
+
+def initial_state(ctx: Context, sc: Scenario) -> None:
+    """The lists on day 1: the court list's initial share, when the scenario has one."""
+    ct = sc.policy.lists.court
+    if ct.enabled and ct.initial_share > 0:
+        initial_court_list(ctx.world, ctx.state, sc)
+
+
+def _warm_up(ctx: Context) -> None:
+    """Compile the tie-counter kernel on no events: a tiny day rarely changes a list."""
+    if ctx.world.has_ties:
+        ctx.settle.reset()
+        zero = np.uint64(0)
+        d = Day._make((0, *(zero for _ in DAY_STREAMS), zero, 0.0, zero, 0.0))
+        push_union_changes(ctx, d, ctx.settle)
+
+
+SPEC = StageSpec(
+    name="listing",
+    doc="Thresholds with hysteresis, court orders and the redlist put agents on and off lists.",
+    streams=("listing", "initial_state"),
+    kernels=(apply_union_changes, count_listed_ties),
+    counters=("C_ENTRIES", "C_EXITS"),
+    reads=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_RED", "F_CT_ORDER", "F_TCT_ORDER"),
+    writes=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_RED", "F_CT_ORDER", "F_TCT_ORDER"),
+    setup=initial_state,
+    warm_up=_warm_up,
+)

@@ -6,13 +6,16 @@ listing is an agent on a list by the recorded score but not by the twin score.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numba import float64, int64, njit
 
-from scslab.params import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED, N_HIST
+from scslab.params import N_HIST, P_HIST_HI, P_HIST_LO, Params
 from scslab.population import attr_group
+from scslab.stages.common import Context, Day, StageSpec
+from scslab.state import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED
 
 # Fixed columns of the per-chunk counter matrix ``cnt[chunk, column]`` (int64).
 (C_OBS, C_MIS, C_REV, C_PEN, C_ENTRIES, C_EXITS, C_FILED, C_SUCCEEDED, C_EXPIRED, C_REPAIRS,
@@ -29,6 +32,7 @@ O_ACTS, O_MIS_G, O_DENIED, O_G_COUNT, O_G_LISTED, O_G_WRONG, O_HIST, O_GRADES, O
 # lets the fused pass add a whole block at once. |score| <= 10^6 < 2^20, so one
 # chunk's sum stays far below 2^63; the engine adds chunks as Python integers.
 SCORE_FIXED_POINT = 1048576.0
+PERCENTILES = np.array([5, 25, 50, 75, 95])  # the daily score percentiles (``score_pNN``)
 
 
 def counter_layout(n_behaviours: int, n_groups: int, n_kinds: int, n_grades: int) -> np.ndarray:
@@ -39,6 +43,13 @@ def counter_layout(n_behaviours: int, n_groups: int, n_kinds: int, n_grades: int
     for k, size in enumerate(sizes):
         off[k + 1] = off[k] + size
     return off
+
+
+def counter_matrix(p: Params, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
+    """A zeroed counter matrix for ``n_chunks`` chunks and its layout (``off``)."""
+    off = counter_layout(p.beh_rate.size, len(p.group_names), p.sanc_rate.size,
+                         len(p.grade_names))
+    return np.zeros((n_chunks, int(off[O_END])), np.int64), off
 
 
 @njit(inline="always", cache=True)
@@ -63,9 +74,11 @@ HIST_LANES = 4  # interleaved histogram copies: neighbours in one bin do not wai
 
 @njit(inline="always", cache=True)
 def new_tally(hist):
-    """Start a chunk's running sums: (score sum, twin sum, current grade, its run
-    length) in registers, and the chunk's histogram scratch ``hist`` (HIST_LANES ×
-    N_HIST) cleared."""
+    """Start a chunk's running sums.
+
+    Start a chunk's running sums: (score sum, twin sum, current grade, its run length) in
+    registers, and the chunk's histogram scratch ``hist`` (HIST_LANES × N_HIST) cleared.
+    """
     hist[:, :] = 0
     return int64(0), int64(0), int64(-1), int64(0)
 
@@ -88,8 +101,11 @@ def flush_tally(c, tally, hist, cnt, off) -> None:
 
 @njit(inline="always", cache=True)
 def tally_score(c, s, t, smin, inv_width, grade_min, hist, cnt, off, tally):
-    """Add one agent's recorded and twin score to the running sums, the histogram and
-    the grade counts (a run of agents in one grade is counted in a register)."""
+    """Add one agent's recorded and twin score to the running tallies.
+
+    Add one agent's recorded and twin score to the running sums, the histogram and
+    the grade counts (a run of agents in one grade is counted in a register).
+    """
     ssum, tsum, gk, grun = tally
     ssum += fixed_point(s)
     tsum += fixed_point(t)
@@ -110,9 +126,12 @@ def tally_score(c, s, t, smin, inv_width, grade_min, hist, cnt, off, tally):
 
 @njit(inline="always", cache=True)
 def tally_block(c, m, new_s, new_t, smin, inv_width, grade_min, hist, cnt, off, tally):
-    """``tally_score`` for ``m`` agents at once (scores in ``new_*``), in loops the
+    """``tally_score`` for ``m`` agents at once.
+
+    ``tally_score`` for ``m`` agents at once (scores in ``new_*``), in loops the
     compiler vectorizes or that carry no dependence from one agent to the next; the
-    counts are the same integers."""
+    counts are the same integers.
+    """
     ssum, tsum, gk, grun = tally
     for j in range(m):
         ssum += fixed_point(new_s[j])
@@ -136,7 +155,9 @@ def tally_block(c, m, new_s, new_t, smin, inv_width, grade_min, hist, cnt, off, 
 @njit(inline="always", cache=True)
 def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, hist, cnt, off,
                tally):
-    """Add agent ``i``'s end-of-day stocks to chunk ``c``'s counters (list counts go
+    """Add agent ``i``'s end-of-day stocks to chunk ``c``'s counters.
+
+    Add agent ``i``'s end-of-day stocks to chunk ``c``'s counters (list counts go
     straight to ``cnt``, scores to ``tally``).
 
     (Group sizes do not change during a run: the engine counts them once.)
@@ -250,3 +271,103 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
                  "(empty when the lowest is 0).", "ratio", "stock", False))
     return out
 
+
+
+def daily_row(ctx: Context, day: int) -> dict:
+    """The day's metrics row from the per-chunk counters.
+
+    The day's metrics row from the per-chunk counters (reduced in chunk order), in
+    the order of ``registry``; adds the quiet-path agents to ``ctx.quiet_agent_days``.
+    """
+    p = ctx.params
+    n = ctx.world.n
+    cnt = ctx.work.cnt
+    total = cnt.sum(axis=0)
+    c = total.tolist()
+    ctx.quiet_agent_days += c[C_QUIET]
+    # exact integer totals of the fixed-point score sums (Python ints cannot overflow)
+    score_sum = sum(cnt[:, C_SCORE_SUM].tolist()) / SCORE_FIXED_POINT
+    twin_sum = sum(cnt[:, C_TWIN_SUM].tolist()) / SCORE_FIXED_POINT
+    off = ctx.work.off.tolist()
+    row: dict = {"day": day}
+    row["mean_score"] = score_sum / n
+    row["mean_true_score"] = twin_sum / n
+    hist = total[off[O_HIST]:off[O_HIST] + N_HIST].astype(np.float64)
+    cum = np.cumsum(hist)
+    smin, smax = p.prm[P_HIST_LO], p.prm[P_HIST_HI]
+    width = (smax - smin) / N_HIST
+    # linear interpolation inside the bin where each quantile falls
+    targets = PERCENTILES / 100.0 * n
+    b = np.minimum(np.searchsorted(cum, targets, side="left"), N_HIST - 1)
+    below = np.where(b > 0, cum[b - 1], 0.0)
+    safe = np.where(hist[b] > 0, hist[b], 1.0)
+    frac = np.where(hist[b] > 0, (targets - below) / safe, 0.0)
+    for q, v in zip(PERCENTILES.tolist(), (smin + width * (b + frac)).tolist(), strict=True):
+        row[f"score_p{q:02d}"] = v
+    row["listed"] = c[C_LISTED]
+    row["listed_blacklist"] = c[C_LISTED_BL]
+    row["listed_court"] = c[C_LISTED_CT]
+    row["redlisted"] = c[C_RED]
+    row["list_entries"] = c[C_ENTRIES]
+    row["list_exits"] = c[C_EXITS]
+    row["true_listed"] = c[C_TWIN_LISTED]
+    row["wrongful_listed"] = c[C_WRONGFUL]
+    for k, name in enumerate(p.behaviour_names):
+        row[f"acts_{name}"] = c[off[O_ACTS] + k]
+    row["observed_events"] = c[C_OBS]
+    row["misattributed_events"] = c[C_MIS]
+    row["reversed_events"] = c[C_REV]
+    for k, name in enumerate(p.sanction_names):
+        row[f"denied_{name}"] = c[off[O_DENIED] + k]
+    row["denied_wrongful"] = c[C_DENIED_WRONGFUL]
+    row["collateral_denials"] = c[C_DENIED_COLLATERAL]
+    row["collateral_sanctioned"] = c[C_COLLATERAL]
+    row["sanctioned"] = c[C_SANCTIONED]
+    row["spillover_penalised"] = c[C_PEN]
+    row["exposed_household"] = c[C_EXP_HH]
+    row["exposed_ties"] = c[C_EXP_TIE]
+    row["rewards_granted"] = c[C_REWARDS]
+    row["businesses_listed"] = c[C_BIZ_LISTED]
+    row["appeals_filed"] = c[C_FILED]
+    row["appeals_succeeded"] = c[C_SUCCEEDED]
+    row["expired"] = c[C_EXPIRED]
+    row["credit_repairs"] = c[C_REPAIRS]
+    for k, name in enumerate(p.grade_names):
+        row[f"grade_{name}"] = c[off[O_GRADES] + k]
+    rates = []
+    for k, name in enumerate(p.group_names):
+        count = ctx.group_sizes[k]
+        wrong = c[off[O_G_WRONG] + k]
+        row[f"listed__{name}"] = c[off[O_G_LISTED] + k]
+        row[f"wrongful_listed__{name}"] = wrong
+        rate = wrong / count if count else math.nan
+        row[f"wrongful_rate__{name}"] = rate
+        row[f"misattributed__{name}"] = c[off[O_MIS_G] + k]
+        if count:
+            rates.append(rate)
+    lo = min(rates) if rates else 0.0
+    row["disparate_impact"] = max(rates) / lo if rates and lo > 0 else math.nan
+    return row
+
+
+def report(ctx: Context, d: Day) -> None:
+    """Make the day's row (``ctx.row``).
+
+    Make the day's row (``ctx.row``): the metrics' columns, then the columns other stages added
+    today (``ctx.columns``). The ``metrics`` call of the day after the settle pass, in which each
+    agent's end-of-day stocks were tallied (``accumulate``).
+    """
+    row = daily_row(ctx, d.day)
+    if ctx.columns:
+        row.update(ctx.columns)
+    ctx.row = row
+
+
+SPEC = StageSpec(
+    name="metrics",
+    doc="One row per day from the per-chunk counters; harms against the twin ledger.",
+    counters=("C_LISTED", "C_LISTED_BL", "C_LISTED_CT", "C_RED", "C_TWIN_LISTED",
+              "C_WRONGFUL", "O_G_LISTED", "O_G_WRONG", "O_HIST", "O_GRADES", "C_SCORE_SUM",
+              "C_TWIN_SUM", "C_QUIET"),
+    reads=("F_LISTED", "F_BL", "F_CT", "F_TLISTED", "F_RED"),
+)

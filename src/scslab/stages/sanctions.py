@@ -1,26 +1,20 @@
-"""Sanctions and rewards: agents try to fly, take a train, buy property, get a
-mortgage, claim a social service or enrol a child in a private school; for the
-listed — and, by joint punishment, for their household members and the legal
-representatives of listed businesses — an attempt becomes a denial. Redlisted
-agents claim rewards."""
+"""Sanctions and rewards: attempts become denials for the sanctioned.
+
+Sanctions and rewards: agents try to fly, take a train, buy property, get a mortgage, claim a
+social service or enrol a child in a private school; for the listed — and, by joint punishment, for
+their household members and the legal representatives of listed businesses — an attempt becomes a
+denial. Redlisted agents claim rewards.
+"""
 
 from __future__ import annotations
 
 from numba import njit
 
-from scslab.buffers import EV_DENIAL, EV_REWARD
-from scslab.params import (
-    F_LISTED,
-    F_RED,
-    F_TLISTED,
-    P_REWARD_RATE,
-    P_REWARDS_ON,
-    X_HH,
-    X_REP,
-)
+from scslab.events import EV_DENIAL, EV_REWARD
+from scslab.params import P_REWARD_RATE, P_REWARDS_ON
 from scslab.population import attr_age
 from scslab.rng import agent_hash, u_hi, u_lo
-from scslab.stages.common import emit, is_logged
+from scslab.stages.common import StageSpec, emit, is_logged
 from scslab.stages.metrics import (
     C_COLLATERAL,
     C_DENIED_COLLATERAL,
@@ -29,6 +23,7 @@ from scslab.stages.metrics import (
     C_SANCTIONED,
     O_DENIED,
 )
+from scslab.state import F_LISTED, F_RED, F_TLISTED, X_HH, X_REP
 
 MAX_EVENTS = 7  # one denial per kind (6) and a reward
 
@@ -46,7 +41,7 @@ def attempts(who, age) -> bool:
 @njit(inline="always", cache=True)
 def sanction_agent(c, i, key, prm, log_key, log_frac, sanc_rate, sanc_lists, sanc_who,
                    hh_mask, rep_mask, attr, flags, exposure, cnt, off,
-                   ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count) -> None:
+                   ev) -> None:
     """Turn agent ``i``'s attempts into denials if sanctioned; rewards if redlisted."""
     f = flags[i]
     x = exposure[i]
@@ -77,8 +72,7 @@ def sanction_agent(c, i, key, prm, log_key, log_frac, sanc_rate, sanc_lists, san
                 cnt[c, C_DENIED_COLLATERAL] += 1
             if is_logged(log_key, log_frac, i):
                 reason = 0 if direct else (1 if via_hh else 2)
-                emit(c, i, -1, EV_DENIAL, k, reason, 1.0, ev_agent, ev_other, ev_kind,
-                     ev_code, ev_sensor, ev_value, ev_count)
+                emit(c, i, -1, EV_DENIAL, k, reason, 1.0, ev)
     if sanctioned:
         cnt[c, C_SANCTIONED] += 1
         if own == 0 and spill_only:
@@ -87,5 +81,14 @@ def sanction_agent(c, i, key, prm, log_key, log_frac, sanc_rate, sanc_lists, san
         if u_lo(agent_hash(key, i, 63)) < prm[P_REWARD_RATE]:
             cnt[c, C_REWARDS] += 1
             if is_logged(log_key, log_frac, i):
-                emit(c, i, -1, EV_REWARD, 0, -1, 1.0, ev_agent, ev_other, ev_kind, ev_code,
-                     ev_sensor, ev_value, ev_count)
+                emit(c, i, -1, EV_REWARD, 0, -1, 1.0, ev)
+
+
+SPEC = StageSpec(
+    name="sanctions",
+    doc="Attempts become denials for the listed, their households and representatives.",
+    streams=("sanctions",),
+    counters=("O_DENIED", "C_DENIED_WRONGFUL", "C_DENIED_COLLATERAL", "C_SANCTIONED",
+              "C_COLLATERAL", "C_REWARDS"),
+    reads=("F_LISTED", "F_TLISTED", "F_RED", "X_HH", "X_REP"),
+)

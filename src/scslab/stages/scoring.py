@@ -1,16 +1,16 @@
-"""Scoring: rules turn attributed acts into points (the recorded ledger) while
-the twin ledger credits every observed act to its actor; then the daily cap,
-spillover penalties from start-of-day lists, decay toward the base score, and
-bounds."""
+"""Scoring: rules turn attributed acts into points on two ledgers.
+
+Scoring: rules turn attributed acts into points (the recorded ledger) while the twin ledger
+credits every observed act to its actor; then the daily cap, spillover penalties from start-of-day
+lists, decay toward the base score, and bounds.
+"""
 
 from __future__ import annotations
 
 from numba import njit, prange
 
-from scslab.buffers import EV_ACT, EV_ACT_ELSEWHERE, EV_REVERSED
+from scslab.events import EV_ACT, EV_ACT_ELSEWHERE, EV_REVERSED
 from scslab.params import (
-    F_CT_ORDER,
-    F_TCT_ORDER,
     P_BASE,
     P_CT_TRIGGER,
     P_DECAY,
@@ -21,30 +21,31 @@ from scslab.params import (
     P_MAX_LOSS,
     P_MIN,
     P_TIE_PEN,
-    X_EMP,
-    X_HH,
-    X_TEMP,
-    X_THH,
-    X_TIE,
-    X_TTIE,
 )
-from scslab.stages.common import is_logged
+from scslab.stages.common import Context, Day, StageSpec, is_logged
 from scslab.stages.metrics import C_PEN
 from scslab.stages.sensing import CORRECT, MISATTRIBUTED, REVERSED
+from scslab.state import F_CT_ORDER, F_TCT_ORDER, X_EMP, X_HH, X_TEMP, X_THH, X_TIE, X_TTIE
 
 
 @njit(parallel=True, cache=True)
-def apply_events(prm, points, region, log_key, log_frac, flags, delta_rec, delta_twin,
-                 ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_count,
-                 lg_agent, lg_other, lg_kind, lg_code, lg_sensor, lg_value, lg_count):
+def apply_events(d, tb, pp, ag, ev, lg):
     """Credit attributed acts.
 
     Everything that lands on the actor — the twin ledger's points and a correctly
     attributed act — stays inside the actor's chunk, so chunks run in parallel.
     Misattributed acts land anywhere: they, and the event log, follow in one
     sequential pass in chunk order. Either way each agent's points add up in an
-    order fixed by the agents, never by the threads.
+    order fixed by the agents, never by the threads. Arguments: the groups of
+    ``scslab.stages.common`` (``Day``, ``Tables``, ``People``, ``Agents``), the
+    attributed acts (``Events``) and the event log's flat buffer (``Events``).
     """
+    prm, points, region, log_key, log_frac = tb.prm, tb.points, pp.region, d.log, d.log_frac
+    flags, delta_rec, delta_twin = ag.flags, ag.delta_rec, ag.delta_twin
+    ev_agent, ev_other, ev_kind, ev_code = ev.agent, ev.other, ev.kind, ev.code
+    ev_sensor, ev_count = ev.sensor, ev.count
+    lg_agent, lg_other, lg_kind, lg_code = lg.agent, lg.other, lg.kind, lg.code
+    lg_sensor, lg_value, lg_count = lg.sensor, lg.value, lg.count
     court_b = int(prm[P_CT_TRIGGER])
     for c in prange(ev_count.size):
         for j in range(ev_count[c]):
@@ -150,3 +151,25 @@ def score_agent(c, i, prm, score, twin, delta_rec, delta_twin, exposure, cnt) ->
     delta_twin[i] = 0.0
     if pen > 0.0:
         cnt[c, C_PEN] += 1
+
+
+def credit(ctx: Context, d: Day) -> None:
+    """Credit the day's attributed acts to both ledgers.
+
+    Credit the day's attributed acts to both ledgers (the ``scoring`` call of the day
+    before the settle pass; the rest of scoring runs in it, ``score_agent``).
+    """
+    a = ctx.acts
+    lg = ctx.log.flat_buffer(2 * a.total() + 16)
+    apply_events(d, ctx.tables, ctx.people, ctx.agents, a.rows(), lg)
+    ctx.log.take_flat(d.day, lg)
+
+
+SPEC = StageSpec(
+    name="scoring",
+    doc="Rules turn attributed acts into points; daily caps, spillover penalties, decay.",
+    kernels=(apply_events,),
+    counters=("C_PEN",),
+    reads=("X_HH", "X_TIE", "X_EMP", "X_THH", "X_TTIE", "X_TEMP"),
+    writes=("F_CT_ORDER", "F_TCT_ORDER"),
+)

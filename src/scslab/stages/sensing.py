@@ -1,7 +1,9 @@
-"""Sensing: sensors observe acts with coverage and detection, and identify the
-actor with errors. A false match puts the act on someone else — preferably a
-look-alike of the same group, in the same region, with the sex and age class the
-sensor classified (a misclassification moves the error across those lines)."""
+"""Sensing: sensors observe acts with coverage and detection, and identify the actor with errors.
+
+A false match puts the act on someone else — preferably a look-alike of the same group, in the same
+region, with the sex and age class the sensor classified (a misclassification moves the error
+across those lines).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from numba import njit, prange
 from scslab.params import P_REVIEW_ON, P_REVIEW_P
 from scslab.population import attr_age, attr_group, attr_sex
 from scslab.rng import agent_hash, below, u_hi, u_lo
+from scslab.stages.common import Context, Day, StageSpec
 from scslab.stages.metrics import C_MIS, C_OBS, C_REV, O_MIS_G
 
 # Result of sensing one act (the ``kind`` field of the act buffer).
@@ -56,10 +59,18 @@ def pick_target(key, actor, b, attr, lo, hi, want_sex, want_age, want_group, use
 
 
 @njit(parallel=True, cache=True)
-def sensing_kernel(key, prm, sens_prob, sens_fmr, sens_scope, sens_class, sens_same_group,
-                   attr, region, region_start, n_agents, cnt, off, ev_agent, ev_other, ev_kind, ev_code,
-                   ev_sensor, ev_count):
-    """Turn each act in the buffer into an attributed event (in place)."""
+def sensing_kernel(d, tb, pp, wk, ev):
+    """Turn each act in the acts buffer ``ev`` into an attributed event (in place).
+
+    Arguments: the groups of ``scslab.stages.common`` (``Day``, ``Tables``, ``People``,
+    ``Work``) and the acts buffer (``Events``).
+    """
+    key, prm, attr, region, cnt, off = d.sensing, tb.prm, pp.attr, pp.region, wk.cnt, wk.off
+    sens_prob, sens_fmr, sens_scope = tb.sens_prob, tb.sens_fmr, tb.sens_scope
+    sens_class, sens_same_group = tb.sens_class, tb.sens_same_group
+    region_start, n_agents = pp.region_start, pp.n
+    ev_agent, ev_other, ev_kind, ev_code = ev.agent, ev.other, ev.kind, ev.code
+    ev_sensor, ev_count = ev.sensor, ev.count
     n_s = sens_prob.shape[0]
     review_on = prm[P_REVIEW_ON] > 0
     review_p = prm[P_REVIEW_P]
@@ -115,3 +126,17 @@ def sensing_kernel(key, prm, sens_prob, sens_fmr, sens_scope, sens_class, sens_s
             else:
                 ev_kind[c, j] = CORRECT
                 ev_other[c, j] = i
+
+
+def sense(ctx: Context, d: Day) -> None:
+    """Attribute the day's acts in ``ctx.acts`` (the ``sensing`` call of the day)."""
+    sensing_kernel(d, ctx.tables, ctx.people, ctx.work, ctx.acts.rows())
+
+
+SPEC = StageSpec(
+    name="sensing",
+    doc="Sensors observe acts and identify the actor, with false matches onto look-alikes.",
+    streams=("sensing",),
+    kernels=(sensing_kernel, pick_target),
+    counters=("C_OBS", "C_MIS", "C_REV", "O_MIS_G"),
+)

@@ -1,24 +1,25 @@
-"""Spillover ("joint punishment"): who is exposed, through whom, at the start of
-the day — household members of a listed agent, agents with listed ties, employees
-and legal representatives of a listed business — and the businesses' own scores
-and list (a listed representative lowers the business)."""
+"""Spillover ("joint punishment"): who is exposed, through whom.
+
+Spillover ("joint punishment"): who is exposed, through whom, at the start of the day —
+household members of a listed agent, agents with listed ties, employees and legal representatives
+of a listed business — and the businesses' own scores and list (a listed representative lowers the
+business).
+"""
 
 from __future__ import annotations
 
 from numba import njit, prange
 
-from scslab.buffers import EV_EXPOSURE_END, EV_EXPOSURE_START
-from scslab.params import (
+from scslab.events import EV_EXPOSURE_END, EV_EXPOSURE_START
+from scslab.params import P_BASE, P_BIZ_DECAY, P_BIZ_ENTER, P_BIZ_EXIT, P_BIZ_REP_PTS, P_SPILL_ON
+from scslab.stages.common import Context, Day, StageSpec, emit, is_logged
+from scslab.stages.listing import apply_union_changes, push_union_changes
+from scslab.stages.metrics import C_BIZ_LISTED, C_BIZ_TLISTED, C_EXP_HH
+from scslab.state import (
     B_LISTED,
     B_TLISTED,
     F_LISTED,
     F_TLISTED,
-    P_BASE,
-    P_BIZ_DECAY,
-    P_BIZ_ENTER,
-    P_BIZ_EXIT,
-    P_BIZ_REP_PTS,
-    P_SPILL_ON,
     X_EMP,
     X_HH,
     X_REP,
@@ -28,8 +29,6 @@ from scslab.params import (
     X_TREP,
     X_TTIE,
 )
-from scslab.stages.common import emit, is_logged
-from scslab.stages.metrics import C_BIZ_LISTED, C_BIZ_TLISTED, C_EXP_HH
 
 MAX_EVENTS = 4
 
@@ -78,7 +77,7 @@ def exposure_of(i, n_rec, n_twin, flags, listed_ties, listed_ties_twin, employer
 @njit(inline="always", cache=True)
 def update_exposure(c, i, s, size, n_rec, n_twin, first_rec, spill_on, log_key, log_frac, flags,
                     listed_ties, listed_ties_twin, employer, biz_rep, b_flags, exposure, cnt,
-                    ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count) -> None:
+                    ev) -> None:
     """Set agent ``i``'s exposure; count it; log changes for sampled agents."""
     x = 0
     if spill_on:
@@ -104,8 +103,7 @@ def update_exposure(c, i, s, size, n_rec, n_twin, first_rec, spill_on, log_key, 
                 elif ch >= 2:
                     other = employer[i]
                 kind = EV_EXPOSURE_START if x & bit else EV_EXPOSURE_END
-                emit(c, i, other, kind, ch, -1, 0.0, ev_agent, ev_other, ev_kind, ev_code,
-                     ev_sensor, ev_value, ev_count)
+                emit(c, i, other, kind, ch, -1, 0.0, ev)
 
 
 @njit(inline="always", cache=True)
@@ -122,8 +120,10 @@ def _business_step(score, rep_listed, base, rep_pts, decay, listed, enter, exit_
 
 
 @njit(parallel=True, cache=True)
-def business_kernel(prm, biz_rep, flags, b_score, b_twin, b_flags, cnt):
+def business_kernel(tb, pp, ag, wk):
     """Update business scores and the business list from their representatives' status."""
+    prm, biz_rep, flags, cnt = tb.prm, pp.biz_rep, ag.flags, wk.cnt
+    b_score, b_twin, b_flags = ag.b_score, ag.b_twin, ag.b_flags
     if prm[P_SPILL_ON] <= 0:
         return
     base = prm[P_BASE]
@@ -152,3 +152,28 @@ def business_kernel(prm, biz_rep, flags, b_score, b_twin, b_flags, cnt):
                 cnt[blk, C_BIZ_LISTED] += 1
             if tl:
                 cnt[blk, C_BIZ_TLISTED] += 1
+
+
+def spread(ctx: Context, d: Day) -> None:
+    """After the settle pass: list changes reach ties and businesses.
+
+    After the settle pass: today's list changes reach the ties' counters, and the businesses'
+    scores and list follow their representatives (the ``spillover`` call of the day after the
+    settle pass; exposure is set in it, ``update_exposure``).
+    """
+    if ctx.world.has_ties and ctx.settle.total():
+        push_union_changes(ctx, d, ctx.settle)
+    if ctx.world.n_business:
+        business_kernel(ctx.tables, ctx.people, ctx.agents, ctx.work)
+
+
+SPEC = StageSpec(
+    name="spillover",
+    doc="Joint punishment: exposure through listed relatives, ties and employers; businesses.",
+    kernels=(business_kernel, apply_union_changes),
+    counters=("C_EXP_HH", "C_EXP_TIE", "C_EXP_EMP", "C_EXP_REP", "C_BIZ_LISTED",
+              "C_BIZ_TLISTED"),
+    reads=("F_LISTED", "F_TLISTED", "B_LISTED", "B_TLISTED"),
+    writes=("X_HH", "X_TIE", "X_EMP", "X_REP", "X_THH", "X_TTIE", "X_TEMP", "X_TREP",
+            "B_LISTED", "B_TLISTED"),
+)

@@ -1,7 +1,8 @@
-"""The settle pass: after the day's acts are credited, one pass over each
-household applies the stages that only touch an agent's own state — spillover
-exposure, scoring, listing, sanctions, due process and metrics — by calling the
-stages' per-agent functions in order.
+"""The settle pass: the per-agent stages in one pass over each household.
+
+The settle pass: after the day's acts are credited, one pass over each household applies the
+stages that only touch an agent's own state — spillover exposure, scoring, listing, sanctions, due
+process and metrics — by calling the stages' per-agent functions in order.
 
 ``stages`` selects which of them run: the engine runs them all in one fused pass
 (each agent's state is read once a day), or one stage per pass to time each stage
@@ -23,6 +24,7 @@ import numpy as np
 from numba import int64, njit, prange
 
 from scslab._chunk_jit import chunk_njit
+from scslab.events import run_chunked
 from scslab.params import (
     N_HIST,
     P_BASE,
@@ -43,8 +45,10 @@ from scslab.stages import due_process as DP
 from scslab.stages import listing as LS
 from scslab.stages import sanctions as SA
 from scslab.stages import spillover as SP
+from scslab.stages.common import Context, Day, Scratch
 from scslab.stages.metrics import (
     C_QUIET,
+    HIST_LANES,
     accumulate,
     flush_tally,
     new_tally,
@@ -55,8 +59,7 @@ from scslab.stages.scoring import new_score, score_agent
 ST_EXPOSURE, ST_SCORING, ST_LISTING, ST_SANCTIONS, ST_DUE_PROCESS, ST_METRICS = (
     1, 2, 4, 8, 16, 32)
 ST_ALL = 63
-PLAN = (("spillover", ST_EXPOSURE), ("scoring", ST_SCORING), ("listing", ST_LISTING),
-        ("sanctions", ST_SANCTIONS), ("due_process", ST_DUE_PROCESS), ("metrics", ST_METRICS))
+"""The settle pass's parts, one bit each: the per-agent step of a stage (in this order)."""
 MAX_EVENTS = SP.MAX_EVENTS + LS.MAX_EVENTS + 2 + SA.MAX_EVENTS + DP.MAX_EVENTS + 2
 
 
@@ -65,9 +68,11 @@ QUIET_BLOCK = 256  # most agents in a quiet block (whole households)
 
 @njit(inline="always", cache=True)
 def block_end(s, end, hh_off) -> int:
-    """End of the block of whole households from ``s`` (a household start): the last
-    household start at most QUIET_BLOCK agents on (``s`` itself when the first
-    household alone is larger)."""
+    """End of the block of whole households from ``s``.
+
+    End of the block of whole households from ``s`` (a household start): the last household
+    start at most QUIET_BLOCK agents on (``s`` itself when the first household alone is larger).
+    """
     e = s + QUIET_BLOCK
     if e >= end:
         return end
@@ -79,8 +84,11 @@ def block_end(s, end, hh_off) -> int:
 @njit(inline="always", cache=True)
 def block_is_quiet(s, e, spill_on, has_ties, biz_listed, flags, exposure, listed_ties,
                    listed_ties_twin, employer, b_flags) -> bool:
-    """No list, order, appeal or exposure at the start of the day in ``[s, e)``, and
-    none can arise from ties or employers today."""
+    """Whether a block of households is quiet today.
+
+    No list, order, appeal or exposure at the start of the day in ``[s, e)``, and
+    none can arise from ties or employers today.
+    """
     fl, ex = flags[s:e], exposure[s:e]
     acc = 0
     for j in range(e - s):
@@ -140,14 +148,8 @@ def settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s, tmp
 
 
 @chunk_njit
-def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, day, key_list,
-                 key_sanc, key_due, aware_key, aware_share, log_key, log_frac, prm, sanc_rate,
-                 sanc_lists, sanc_who, hh_mask, rep_mask, grade_min, attr, hh_size, hh_off,
-                 employer, biz_rep, score, twin, delta_rec, delta_twin, flags, exposure,
-                 bl_since, tbl_since, ct_until, tct_until, appeal_day, listed_ties,
-                 listed_ties_twin, has_ties, b_flags, cnt, off, hist_scratch, score_scratch,
-                 pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                 ev_count) -> None:
+def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, d, tb, pp, ag,
+                 wk, pos, ends, ev) -> None:
     """Settle chunk ``c`` from ``pos[c]`` (see :func:`settle_kernel`).
 
     A plain (serial) function that the parallel kernel calls once per chunk: the
@@ -155,6 +157,17 @@ def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, d
     which cuts the kernel's first compile about in half. ``chunk_njit`` compiles it as
     Numba compiled the loop body (see ``scslab._chunk_jit``).
     """
+    day, key_list, key_sanc, key_due = d.day, d.listing, d.sanctions, d.due_process
+    aware_key, aware_share, log_key, log_frac = d.aware, d.aware_share, d.log, d.log_frac
+    prm, sanc_rate, sanc_lists, sanc_who = tb.prm, tb.sanc_rate, tb.sanc_lists, tb.sanc_who
+    hh_mask, rep_mask, grade_min = tb.hh_mask, tb.rep_mask, tb.grade_min
+    attr, hh_size, hh_off, employer = pp.attr, pp.hh_size, pp.hh_off, pp.employer
+    biz_rep, has_ties = pp.biz_rep, pp.has_ties
+    score, twin, delta_rec, delta_twin = ag.score, ag.twin, ag.delta_rec, ag.delta_twin
+    flags, exposure, bl_since, tbl_since = ag.flags, ag.exposure, ag.bl_since, ag.tbl_since
+    ct_until, tct_until, appeal_day = ag.ct_until, ag.tct_until, ag.appeal_day
+    listed_ties, listed_ties_twin, b_flags = ag.listed_ties, ag.listed_ties_twin, ag.b_flags
+    cnt, off, hist_scratch, score_scratch = wk.cnt, wk.off, wk.hist, wk.score_tmp
     s = pos[c]
     end = ends[c]
     tmp_s, tmp_t, hist = score_scratch[c, 0], score_scratch[c, 1], hist_scratch[c]
@@ -176,7 +189,7 @@ def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, d
                 continue
         while s < e:
             size = hh_size[s]
-            if ev_count[c] + MAX_EVENTS * size > cap:
+            if ev.count[c] + MAX_EVENTS * size > cap:
                 full = True
                 break
             n_rec = 0
@@ -189,32 +202,26 @@ def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, d
                     SP.update_exposure(c, i, s, size, n_rec, n_twin, first, spill_on,
                                        log_key, log_frac, flags, listed_ties,
                                        listed_ties_twin, employer, biz_rep, b_flags,
-                                       exposure, cnt, ev_agent, ev_other, ev_kind, ev_code,
-                                       ev_sensor, ev_value, ev_count)
+                                       exposure, cnt, ev)
                 if stages & ST_SCORING:
                     score_agent(c, i, prm, score, twin, delta_rec, delta_twin, exposure,
                                 cnt)
                 if stages & ST_LISTING:
                     f0 = flags[i]
                     LS.list_agent(c, i, key_list, day, prm, log_key, log_frac, score, twin,
-                                  flags, bl_since, tbl_since, ct_until, tct_until, ev_agent,
-                                  ev_other, ev_kind, ev_code, ev_sensor, ev_value, ev_count)
-                    LS.emit_union(c, i, f0, flags[i], cnt, ev_agent, ev_other, ev_kind,
-                                  ev_code, ev_sensor, ev_value, ev_count)
+                                  flags, bl_since, tbl_since, ct_until, tct_until, ev)
+                    LS.emit_union(c, i, f0, flags[i], cnt, ev)
                 if stages & ST_SANCTIONS:
                     SA.sanction_agent(c, i, key_sanc, prm, log_key, log_frac, sanc_rate,
                                       sanc_lists, sanc_who, hh_mask, rep_mask, attr, flags,
-                                      exposure, cnt, off, ev_agent, ev_other, ev_kind,
-                                      ev_code, ev_sensor, ev_value, ev_count)
+                                      exposure, cnt, off, ev)
                 if stages & ST_DUE_PROCESS:
                     f0 = flags[i]
                     DP.due_process_agent(c, i, key_due, aware_key, aware_share, day, prm,
                                          log_key, log_frac, score, twin, flags, bl_since,
                                          tbl_since, ct_until, tct_until, appeal_day, cnt,
-                                         ev_agent, ev_other, ev_kind, ev_code, ev_sensor,
-                                         ev_value, ev_count)
-                    LS.emit_union(c, i, f0, flags[i], cnt, ev_agent, ev_other, ev_kind,
-                                  ev_code, ev_sensor, ev_value, ev_count)
+                                         ev)
+                    LS.emit_union(c, i, f0, flags[i], cnt, ev)
                 if stages & ST_METRICS:
                     tally = accumulate(c, i, smin, inv_width, grade_min, attr, score, twin,
                                        flags, hist, cnt, off, tally)
@@ -224,23 +231,22 @@ def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, d
 
 
 @njit(parallel=True, cache=True)
-def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_share, log_key,
-                  log_frac, prm, sanc_rate, sanc_lists, sanc_who, hh_mask, rep_mask, grade_min,
-                  attr, hh_size, hh_off, employer, biz_rep, score, twin, delta_rec, delta_twin,
-                  flags, exposure, bl_since, tbl_since, ct_until, tct_until, appeal_day, listed_ties,
-                  listed_ties_twin, has_ties, b_flags, cnt, off, hist_scratch, score_scratch,
-                  pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor, ev_value,
-                  ev_count):
-    """Run the selected per-agent stages over every household, chunk by chunk
-    (:func:`settle_chunk`), chunks in parallel.
+def settle_kernel(stages, d, tb, pp, ag, wk, pos, ends, ev):
+    """Run the selected per-agent stages over every household.
 
-    ``hist_scratch`` (chunks × HIST_LANES × N_HIST) and ``score_scratch`` (chunks × 2 ×
-    QUIET_BLOCK) are the engine's per-chunk scratch, allocated once per run."""
+    Run the selected per-agent stages (``stages``: ``ST_*`` bits) over every household, chunk by
+    chunk (:func:`settle_chunk`), chunks in parallel.
+
+    Arguments: the groups of ``scslab.stages.common`` (``Day``, ``Tables``, ``People``,
+    ``Agents``, ``Work``: its ``hist`` and ``score_tmp`` are the per-chunk scratch this
+    pass declares), the chunks' positions and ends, and the settle buffer (``Events``).
+    """
+    prm, b_flags = tb.prm, ag.b_flags
     spill_on = prm[P_SPILL_ON] > 0
     smin = prm[P_HIST_LO]
     smax = prm[P_HIST_HI]
     inv_width = N_HIST / (smax - smin) if smax > smin else 1.0
-    cap = ev_agent.shape[1]
+    cap = ev.agent.shape[1]
     fused = stages == ST_ALL
     biz_listed = False
     for b in range(b_flags.size):
@@ -250,11 +256,28 @@ def settle_kernel(stages, day, key_list, key_sanc, key_due, aware_key, aware_sha
     for c in prange(pos.size):
         # int64(c): the parallel lowering retypes the loop index as uint64, and the chunk
         # function must be compiled for one signature only
-        settle_chunk(int64(c), stages, fused, spill_on, smin, inv_width, biz_listed, cap, day,
-                     key_list, key_sanc, key_due, aware_key, aware_share, log_key, log_frac,
-                     prm, sanc_rate, sanc_lists, sanc_who, hh_mask, rep_mask, grade_min, attr,
-                     hh_size, hh_off, employer, biz_rep, score, twin, delta_rec, delta_twin,
-                     flags, exposure, bl_since, tbl_since, ct_until, tct_until, appeal_day,
-                     listed_ties, listed_ties_twin, has_ties, b_flags, cnt, off, hist_scratch,
-                     score_scratch, pos, ends, ev_agent, ev_other, ev_kind, ev_code, ev_sensor,
-                     ev_value, ev_count)
+        settle_chunk(int64(c), stages, fused, spill_on, smin, inv_width, biz_listed, cap, d,
+                     tb, pp, ag, wk, pos, ends, ev)
+
+
+def begin(ctx: Context) -> None:
+    """Empty the settle buffer before the day's settle pass (or passes)."""
+    ctx.settle.reset()
+
+
+def settle(ctx: Context, d: Day, stages: int) -> None:
+    """Run the settle pass for the ``stages`` (``ST_*`` bits) over every household."""
+    run_chunked(settle_kernel, (stages, d, ctx.tables, ctx.people, ctx.agents, ctx.work),
+                ctx.starts, ctx.ends, ctx.settle, reset=False)
+
+
+def end(ctx: Context, d: Day) -> None:
+    """Hand the settle pass's events to the event log (every agent's: all are sampled)."""
+    ctx.log.take_buffer(d.day, ctx.settle, logged_only=False)
+
+
+SCRATCH = (Scratch("hist", (HIST_LANES, N_HIST), np.int32,
+                   "the chunk's score histogram, in interleaved lanes"),
+           Scratch("score_tmp", (2, QUIET_BLOCK), np.float32,
+                   "a quiet block's new recorded and twin scores"))
+"""The per-chunk scratch of the settle pass."""

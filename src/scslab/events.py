@@ -1,4 +1,7 @@
-"""Per-chunk event buffers: how parallel kernels hand rare events to the next step.
+"""The event schema and the per-chunk event buffers.
+
+The event schema: event kinds (``EV_*``), their codes and names, and the per-chunk event buffers
+through which parallel kernels hand rare events to the next step.
 
 The population is cut into chunks of whole households. Each chunk owns one row
 of every buffer, so kernels running in parallel never write to the same place,
@@ -9,6 +12,8 @@ exactly once.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,6 +39,22 @@ CHANNEL_NAMES = {0: "household", 1: "ties", 2: "employer", 3: "legal representat
 REASON_NAMES = {0: "own listing", 1: "household member listed", 2: "business listed"}
 
 
+class Events(NamedTuple):
+    """An event buffer's arrays as kernels take them.
+
+    An event buffer's arrays as kernels take them: one row per chunk (2-D fields, a count per
+    chunk) or one flat row (1-D fields, a one- element count).
+    """
+
+    agent: np.ndarray
+    other: np.ndarray
+    kind: np.ndarray
+    code: np.ndarray
+    sensor: np.ndarray
+    value: np.ndarray
+    count: np.ndarray  # type: ignore[assignment]  # shadows tuple.count, as EventBuffer.count
+
+
 class EventBuffer:
     """A struct of 2-D arrays, one row per chunk; see the module docstring."""
 
@@ -55,9 +76,10 @@ class EventBuffer:
             setattr(self, name, np.zeros((n_chunks, self.cap), dtype=dt))
         self.count = np.zeros(n_chunks, dtype=np.int64)
 
-    def arrays(self) -> tuple:
-        """The field arrays and ``count``, in the order the kernels take them."""
-        return (self.agent, self.other, self.kind, self.code, self.sensor, self.value, self.count)
+    def rows(self) -> Events:
+        """The field arrays and ``count``, as the kernels take them."""
+        return Events(self.agent, self.other, self.kind, self.code, self.sensor, self.value,
+                      self.count)
 
     def reset(self) -> None:
         """Empty every row (the arrays are reused, not cleared)."""
@@ -85,12 +107,12 @@ class EventBuffer:
 
 def run_chunked(kernel, args: tuple, starts: np.ndarray, ends: np.ndarray,
                 buf: EventBuffer, reset: bool = True) -> None:
-    """Call ``kernel(*args, pos, ends, *buf.arrays())`` until every chunk is done."""
+    """Call ``kernel(*args, pos, ends, buf.rows())`` until every chunk is done."""
     if reset:
         buf.reset()
     pos = starts.copy()
     while True:
-        kernel(*args, pos, ends, *buf.arrays())
+        kernel(*args, pos, ends, buf.rows())
         if np.all(pos >= ends):
             return
         buf.grow()
