@@ -42,8 +42,8 @@ REASON_NAMES = {0: "own listing", 1: "household member listed", 2: "business lis
 class Events(NamedTuple):
     """An event buffer's arrays as kernels take them.
 
-    An event buffer's arrays as kernels take them: one row per chunk (2-D fields, a count per
-    chunk) or one flat row (1-D fields, a one- element count).
+    One row per chunk (2-D fields, a count per chunk) or one flat row (1-D fields, a one-
+    element count).
     """
 
     agent: np.ndarray

@@ -99,8 +99,7 @@ class Entry:
 def entries() -> list[Entry]:
     """The plan, stage by stage in day order, with each stage's calls of the day.
 
-    The plan, stage by stage in day order, with each stage's calls of the day; a
-    stage with a part in the settle pass lists the pass's kernels after its own.
+    A stage with a part in the settle pass lists the pass's kernels after its own.
     """
     out = []
     for s in PLAN:
@@ -116,7 +115,6 @@ def entries() -> list[Entry]:
 def table() -> list[dict[str, Any]]:
     """``entries()`` as plain dictionaries.
 
-    ``entries()`` as plain dictionaries (name, doc, streams, kernels, scratch,
-    counters, reads, writes, calls).
+    Keys: name, doc, streams, kernels, scratch, counters, reads, writes, calls.
     """
     return [{f: getattr(e, f) for f in Entry.__dataclass_fields__} for e in entries()]

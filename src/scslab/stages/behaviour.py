@@ -185,9 +185,8 @@ def screening_bounds(prm, beh_rate, beh_age, beh_pen) -> np.ndarray:
 def behaviour_chunk(c, d, tb, pp, ag, wk, pos, ends, ev) -> None:
     """Draw chunk ``c``'s acts from ``pos[c]`` (see :func:`behaviour_kernel`).
 
-    Draw chunk ``c``'s acts from ``pos[c]`` (see :func:`behaviour_kernel`): a plain function the
-    parallel loop calls, so that the parallel compiler sees a one-line body (``chunk_njit``
-    compiles it as that body was compiled: see ``scslab._chunk_jit``).
+    A plain function the parallel loop calls, so that the parallel compiler sees a one-line body
+    ``chunk_njit`` compiles it as that body was compiled (see ``scslab._chunk_jit``).
     """
     key = d.behaviour
     n_b = tb.beh_rate.size

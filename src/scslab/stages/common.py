@@ -148,8 +148,8 @@ DAY_STREAMS = ("behaviour", "sensing", "listing", "sanctions", "due_process")
 class Day(NamedTuple):
     """The day and its random keys.
 
-    The day and its random keys: one per stream of ``DAY_STREAMS`` and the run's fixed keys
-    (awareness of the rules, the event-log sample).
+    One per stream of ``DAY_STREAMS`` and the run's fixed keys (awareness of the rules, the
+    event-log sample).
     """
 
     day: int
@@ -186,8 +186,7 @@ class Work(NamedTuple):
 class Scratch:
     """A per-chunk scratch array a stage's kernel needs.
 
-    A per-chunk scratch array a stage's kernel needs: ``Work.<name>`` is allocated once per run
-    with shape ``(chunks, *shape)``.
+    ``Work.<name>`` is allocated once per run with shape ``(chunks, *shape)``.
     """
 
     name: str
@@ -200,9 +199,8 @@ class Scratch:
 class Call:
     """One call of the day, charged to stage ``stage``'s timer.
 
-    One call of the day, charged to stage ``stage``'s timer: a driver ``run(ctx, day)`` or, with
-    ``settle`` set, the stage's part (an ``ST_*`` bit) of the fused settle pass
-    (``scslab.stages.settle``).
+    A driver ``run(ctx, day)`` or, with ``settle`` set, the stage's part (an ``ST_*`` bit) of
+    the fused settle pass (``scslab.stages.settle``).
     """
 
     stage: str
@@ -215,8 +213,8 @@ class Call:
     def name(self) -> str:
         """What is called.
 
-        What is called: ``settle_kernel › <per-agent function>`` for a part of the settle pass,
-        else the driver's name.
+        ``settle_kernel › <per-agent function>`` for a part of the settle pass, else the
+        driver's name.
         """
         if self.run is not None:
             return self.run.__name__
@@ -227,8 +225,8 @@ class Call:
 class StageSpec:
     """What a stage declares about itself.
 
-    What a stage declares about itself: the engine orders and times the stages from these
-    (``scslab.plan``) and knows no stage's arguments, metrics or flags.
+    The engine orders and times the stages from these (``scslab.plan``) and knows no stage's
+    arguments, metrics or flags.
 
     Attributes:
         name: the stage's name, also its timer in ``Simulation.stage_seconds``.

@@ -146,8 +146,8 @@ def emit_union(c, i, f0, f, cnt, ev) -> None:
 def apply_union_changes(d, pp, ag, ev, lg):
     """Push the list-status changes in ``ev`` to every tie's counter.
 
-    Push the list-status changes in ``ev`` to every tie's counter (sequential: no races); tie
-    events of logged agents go to the flat log buffer ``lg``.
+    Sequential, so there are no races; tie events of logged agents go to the flat log buffer
+    ``lg``.
     """
     tie_ptr, tie_idx = pp.tie_ptr, pp.tie_idx
     listed_ties, listed_ties_twin = ag.listed_ties, ag.listed_ties_twin

@@ -76,8 +76,8 @@ HIST_LANES = 4  # interleaved histogram copies: neighbours in one bin do not wai
 def new_tally(hist):
     """Start a chunk's running sums.
 
-    Start a chunk's running sums: (score sum, twin sum, current grade, its run length) in
-    registers, and the chunk's histogram scratch ``hist`` (HIST_LANES × N_HIST) cleared.
+    The score sum, twin sum, current grade and its run length are kept in registers; the
+    chunk's histogram scratch ``hist`` (HIST_LANES × N_HIST) is cleared.
     """
     hist[:, :] = 0
     return int64(0), int64(0), int64(-1), int64(0)
@@ -128,9 +128,8 @@ def tally_score(c, s, t, smin, inv_width, grade_min, hist, cnt, off, tally):
 def tally_block(c, m, new_s, new_t, smin, inv_width, grade_min, hist, cnt, off, tally):
     """``tally_score`` for ``m`` agents at once.
 
-    ``tally_score`` for ``m`` agents at once (scores in ``new_*``), in loops the
-    compiler vectorizes or that carry no dependence from one agent to the next; the
-    counts are the same integers.
+    The scores are in ``new_*``; the loops are ones the compiler vectorizes or that carry no
+    dependence from one agent to the next, and the counts are the same integers.
     """
     ssum, tsum, gk, grun = tally
     for j in range(m):
@@ -157,8 +156,7 @@ def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, hist,
                tally):
     """Add agent ``i``'s end-of-day stocks to chunk ``c``'s counters.
 
-    Add agent ``i``'s end-of-day stocks to chunk ``c``'s counters (list counts go
-    straight to ``cnt``, scores to ``tally``).
+    List counts go straight to ``cnt``, scores to ``tally``.
 
     (Group sizes do not change during a run: the engine counts them once.)
     """
@@ -276,8 +274,8 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
 def daily_row(ctx: Context, day: int) -> dict:
     """The day's metrics row from the per-chunk counters.
 
-    The day's metrics row from the per-chunk counters (reduced in chunk order), in
-    the order of ``registry``; adds the quiet-path agents to ``ctx.quiet_agent_days``.
+    (reduced in chunk order), in the order of ``registry``; adds the quiet-path agents to
+    ``ctx.quiet_agent_days``.
     """
     p = ctx.params
     n = ctx.world.n
@@ -353,9 +351,9 @@ def daily_row(ctx: Context, day: int) -> dict:
 def report(ctx: Context, d: Day) -> None:
     """Make the day's row (``ctx.row``).
 
-    Make the day's row (``ctx.row``): the metrics' columns, then the columns other stages added
-    today (``ctx.columns``). The ``metrics`` call of the day after the settle pass, in which each
-    agent's end-of-day stocks were tallied (``accumulate``).
+    The metrics' columns, then the columns other stages added today (``ctx.columns``). The
+    ``metrics`` call of the day after the settle pass, in which each agent's end-of-day stocks
+    were tallied (``accumulate``).
     """
     row = daily_row(ctx, d.day)
     if ctx.columns:

@@ -156,8 +156,8 @@ def score_agent(c, i, prm, score, twin, delta_rec, delta_twin, exposure, cnt) ->
 def credit(ctx: Context, d: Day) -> None:
     """Credit the day's attributed acts to both ledgers.
 
-    Credit the day's attributed acts to both ledgers (the ``scoring`` call of the day
-    before the settle pass; the rest of scoring runs in it, ``score_agent``).
+    This is the ``scoring`` call of the day before the settle pass; the rest of scoring runs
+    inside that pass (``score_agent``).
     """
     a = ctx.acts
     lg = ctx.log.flat_buffer(2 * a.total() + 16)

@@ -70,8 +70,8 @@ QUIET_BLOCK = 256  # most agents in a quiet block (whole households)
 def block_end(s, end, hh_off) -> int:
     """End of the block of whole households from ``s``.
 
-    End of the block of whole households from ``s`` (a household start): the last household
-    start at most QUIET_BLOCK agents on (``s`` itself when the first household alone is larger).
+    ``s`` is a household start; the block ends at the last household start at most
+    QUIET_BLOCK agents on (``s`` itself when the first household alone is larger).
     """
     e = s + QUIET_BLOCK
     if e >= end:

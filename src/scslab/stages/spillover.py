@@ -1,9 +1,8 @@
 """Spillover ("joint punishment"): who is exposed, through whom.
 
-Spillover ("joint punishment"): who is exposed, through whom, at the start of the day —
-household members of a listed agent, agents with listed ties, employees and legal representatives
-of a listed business — and the businesses' own scores and list (a listed representative lowers the
-business).
+At the start of the day — household members of a listed agent, agents with listed ties,
+employees and legal representatives of a listed business — and the businesses' own scores and
+list (a listed representative lowers the business).
 """
 
 from __future__ import annotations
