@@ -155,14 +155,8 @@ PRESENTATION = ["scslab.formatting", "scslab.report", "scslab.report.*", "scslab
                 "scslab.comparison", "scslab.calibrate", "scslab.sensitivity",
                 "scslab.sensitivity.*"]
 
-#: Known exceptions, each with its reason. stages/abroad.py still imports the data-flow
-#: model from its old home, the re-export in scslab.audit.flows; stages/ is left alone
-#: while the kernel compile-time work is under way there, and the import should then
-#: become ``from scslab.scenario.flows import DataFlow, Site``.
-ALLOWED = {
-    ("scslab.stages.abroad", "scslab.audit.flows"),
-    ("scslab.stages.abroad", "scslab.audit"),
-}
+#: Known exceptions, each with its reason (none at present).
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def layer_of(module: str) -> str | None:

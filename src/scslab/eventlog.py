@@ -19,6 +19,9 @@ EVENT_SCHEMA = pa.schema([
 ])
 INTERNAL_KINDS = (100,)
 
+#: The random stream that picks the logged sample (keyed by the seed only).
+STREAM = "eventlog"
+
 
 @njit(parallel=True, cache=True)
 def logged_mask(log_key, log_frac, agents):

@@ -12,7 +12,7 @@ not depend on the number of threads.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from numba import njit, prange
@@ -22,6 +22,9 @@ from scslab.scenario.schema import Scenario
 
 AGE_CHILD, AGE_ADULT, AGE_ELDERLY = 0, 1, 2
 AGE_CLASSES = ("child", "adult", "elderly")
+
+#: The random streams the population build draws from (keyed by the seed only).
+STREAMS = ("population", "ties", "businesses")
 
 
 def pack_attr(sex, age, group):
@@ -52,17 +55,20 @@ class World:
     """Fixed attributes of the population (they do not change during a run)."""
 
     n: int
-    attr: np.ndarray  # uint8: sex bit 0, age class bits 1-2, group bits 3-7
-    region: np.ndarray  # uint8
-    hh_off: np.ndarray  # uint8: position in household
-    hh_size: np.ndarray  # uint8
-    employer: np.ndarray  # int32, -1 when not employed
-    disposition: np.ndarray  # float32, log-normal, mean of log 0
-    tie_ptr: np.ndarray  # int64 CSR offsets (length n+1, or 1 when no ties)
-    tie_idx: np.ndarray  # uint32 CSR neighbours
-    region_start: np.ndarray  # int64, per region (first id), length R+1
-    biz_rep: np.ndarray  # int64, legal representative of each business (-1 none)
-    biz_size: np.ndarray  # int32 employees per business
+    attr: np.ndarray = field(
+        metadata={"doc": "uint8: sex bit 0, age class bits 1-2, group bits 3-7"})
+    region: np.ndarray = field(metadata={"doc": "uint8"})
+    hh_off: np.ndarray = field(metadata={"doc": "uint8: position in household"})
+    hh_size: np.ndarray = field(metadata={"doc": "uint8"})
+    employer: np.ndarray = field(metadata={"doc": "int32, -1 when not employed"})
+    disposition: np.ndarray = field(metadata={"doc": "float32, log-normal, mean of log 0"})
+    tie_ptr: np.ndarray = field(
+        metadata={"doc": "int64 CSR offsets (length n+1, or 1 when no ties)"})
+    tie_idx: np.ndarray = field(metadata={"doc": "uint32 CSR neighbours"})
+    region_start: np.ndarray = field(metadata={"doc": "int64, per region (first id), length R+1"})
+    biz_rep: np.ndarray = field(
+        metadata={"doc": "int64, legal representative of each business (-1 none)"})
+    biz_size: np.ndarray = field(metadata={"doc": "int32 employees per business"})
     n_groups: int
     n_regions: int
 

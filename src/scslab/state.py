@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from scslab.population import World
 
-# Per-agent flag bits (``State.flags``).
-F_BL = 1  # on the blacklist (recorded ledger)
-F_CT = 2  # on the court list (recorded)
-F_RED = 4  # on the redlist (recorded)
-F_TBL = 8  # blacklist, twin ledger
-F_TCT = 16  # court list, twin ledger
-F_CT_ORDER = 32  # a court order was recorded today (recorded ledger)
-F_TCT_ORDER = 64  # a court order by this agent today (twin ledger)
-F_APPEAL = 128  # an appeal is pending
+# Per-agent flag bits (``State.flags``); their meanings are declared in ``BITS``.
+F_BL = 1
+F_CT = 2
+F_RED = 4
+F_TBL = 8
+F_TCT = 16
+F_CT_ORDER = 32
+F_TCT_ORDER = 64
+F_APPEAL = 128
 F_LISTED = F_BL | F_CT
 F_TLISTED = F_TBL | F_TCT
 
@@ -24,30 +24,69 @@ F_TLISTED = F_TBL | F_TCT
 X_HH, X_TIE, X_EMP, X_REP = 1, 2, 4, 8
 X_THH, X_TTIE, X_TEMP, X_TREP = 16, 32, 64, 128
 
-# Business flag bits.
+# Business flag bits (``State.b_flags``).
 B_LISTED, B_TLISTED = 1, 2
+
+
+@dataclass(frozen=True)
+class Bit:
+    """One bit of a packed flag array: where it lives, its constant, what it means."""
+
+    array: str
+    name: str
+    value: int
+    meaning: str
+
+
+#: Every bit of the packed flag arrays, in bit order per array (the ODD's bit tables).
+BITS: tuple[Bit, ...] = (
+    Bit("flags", "F_BL", F_BL, "on the blacklist (recorded ledger)"),
+    Bit("flags", "F_CT", F_CT, "on the court list (recorded)"),
+    Bit("flags", "F_RED", F_RED, "on the redlist (recorded)"),
+    Bit("flags", "F_TBL", F_TBL, "blacklist, twin ledger"),
+    Bit("flags", "F_TCT", F_TCT, "court list, twin ledger"),
+    Bit("flags", "F_CT_ORDER", F_CT_ORDER, "a court order was recorded today (recorded ledger)"),
+    Bit("flags", "F_TCT_ORDER", F_TCT_ORDER, "a court order by this agent today (twin ledger)"),
+    Bit("flags", "F_APPEAL", F_APPEAL, "an appeal is pending"),
+    Bit("exposure", "X_HH", X_HH, "a household member is listed (recorded ledger)"),
+    Bit("exposure", "X_TIE", X_TIE, "at least one tie is listed (recorded ledger)"),
+    Bit("exposure", "X_EMP", X_EMP, "the agent's employer (a business) is listed (recorded ledger)"),
+    Bit("exposure", "X_REP", X_REP,
+        "the agent is the legal representative of a listed business (recorded ledger)"),
+    Bit("exposure", "X_THH", X_THH, "a household member is listed (twin ledger)"),
+    Bit("exposure", "X_TTIE", X_TTIE, "at least one tie is listed (twin ledger)"),
+    Bit("exposure", "X_TEMP", X_TEMP, "the agent's employer (a business) is listed (twin ledger)"),
+    Bit("exposure", "X_TREP", X_TREP,
+        "the agent is the legal representative of a listed business (twin ledger)"),
+    Bit("b_flags", "B_LISTED", B_LISTED, "business listed (recorded ledger)"),
+    Bit("b_flags", "B_TLISTED", B_TLISTED, "business listed (twin ledger)"),
+)
 
 
 @dataclass
 class State:
     """Everything that changes during a run (``World`` holds what does not)."""
 
-    score: np.ndarray  # float32 recorded score
-    twin: np.ndarray  # float32 twin-ledger score (no identity errors)
-    delta_rec: np.ndarray  # float32 points recorded today (scratch, zeroed by scoring)
-    delta_twin: np.ndarray  # float32 points the twin ledger gets today (scratch)
-    flags: np.ndarray  # uint8, see F_*
-    exposure: np.ndarray  # uint8, see X_*
-    bl_since: np.ndarray  # int16 day of blacklist entry (recorded)
-    tbl_since: np.ndarray  # int16 day of blacklist entry (twin)
-    ct_until: np.ndarray  # int16 last day of the court-list term (recorded)
-    tct_until: np.ndarray  # int16 (twin)
-    appeal_day: np.ndarray  # int16 decision day of a pending appeal
-    listed_ties: np.ndarray  # uint16 number of ties on a list (recorded)
-    listed_ties_twin: np.ndarray  # uint16 (twin)
-    b_score: np.ndarray  # float32 business score (recorded), one per business
-    b_twin: np.ndarray  # float32 business score (twin)
-    b_flags: np.ndarray  # uint8 business flags, see B_*
+    score: np.ndarray = field(metadata={"doc": "float32 recorded score"})
+    twin: np.ndarray = field(metadata={"doc": "float32 twin-ledger score (no identity errors)"})
+    delta_rec: np.ndarray = field(
+        metadata={"doc": "float32 points recorded today (scratch, zeroed by scoring)"})
+    delta_twin: np.ndarray = field(
+        metadata={"doc": "float32 points the twin ledger gets today (scratch)"})
+    flags: np.ndarray = field(metadata={"doc": "uint8, see F_*"})
+    exposure: np.ndarray = field(metadata={"doc": "uint8, see X_*"})
+    bl_since: np.ndarray = field(metadata={"doc": "int16 day of blacklist entry (recorded)"})
+    tbl_since: np.ndarray = field(metadata={"doc": "int16 day of blacklist entry (twin)"})
+    ct_until: np.ndarray = field(
+        metadata={"doc": "int16 last day of the court-list term (recorded)"})
+    tct_until: np.ndarray = field(metadata={"doc": "int16 (twin)"})
+    appeal_day: np.ndarray = field(metadata={"doc": "int16 decision day of a pending appeal"})
+    listed_ties: np.ndarray = field(metadata={"doc": "uint16 number of ties on a list (recorded)"})
+    listed_ties_twin: np.ndarray = field(metadata={"doc": "uint16 (twin)"})
+    b_score: np.ndarray = field(
+        metadata={"doc": "float32 business score (recorded), one per business"})
+    b_twin: np.ndarray = field(metadata={"doc": "float32 business score (twin)"})
+    b_flags: np.ndarray = field(metadata={"doc": "uint8 business flags, see B_*"})
 
     AGENT_FIELDS = ("score", "twin", "delta_rec", "delta_twin", "flags", "exposure", "bl_since",
                     "tbl_since", "ct_until", "tct_until", "appeal_day", "listed_ties",

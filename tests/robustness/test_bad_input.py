@@ -496,7 +496,7 @@ def test_numbers_and_nulls_that_belong_still_load():
 
 
 def test_python_api_models_refuse_disguised_types_too():
-    from scslab.audit.flows import DataFlow
+    from scslab.scenario.flows import DataFlow
     from scslab.scenario.schema import Scenario, Sensor
 
     with pytest.raises(ValidationError, match="true is a boolean, expected an integer"):

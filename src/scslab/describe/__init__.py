@@ -7,10 +7,10 @@ declares rather than from a copy of it:
 
 * entities and state variables from the arrays that ``population.build_world``
   and ``state.State.initial`` actually allocate (dtype, bytes per agent);
-* the schedule from the engine's own day (``engine.Simulation.step`` parsed for
-  the order of its stage calls, ``engine.STAGES`` and each stage module's
-  docstring);
-* random streams from the stream names the engine and the population builder use;
+* the schedule from the engine's declared plan (``scslab.plan``: the day's calls in
+  order, each stage's declaration and its module's docstring);
+* random streams from the streams the stages, the population build and the event
+  log declare;
 * every parameter's value, unit and source by walking the pydantic scenario;
 * submodels as rules and formulas with the scenario's numbers substituted,
   read from the compiled tables the kernels run on (``params.compile_params``):
@@ -18,8 +18,8 @@ declares rather than from a copy of it:
 
 Markdown by default; HTML through markdown-it-py. The modules:
 
-* ``source`` — everything read by parsing the model's source (schedule, streams,
-  flag bits), behind a few functions that return plain data;
+* ``model`` — everything read from the model's declarations (the plan's schedule
+  and stages, streams, flag bits, state field docs), as plain data;
 * ``parameters`` — the scenario's parameter values; ``context`` — the sample build;
 * ``overview`` (ODD 1–3), ``concepts`` (4), ``details`` (5–6), ``submodels`` (7);
 * ``document`` — the whole document and its file; ``page`` — the HTML page;
@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from scslab.describe.concepts import DESIGN_CONCEPTS
 from scslab.describe.document import ODD_SECTIONS, describe, odd_markdown, write_description
+from scslab.describe.model import ScheduleStep, random_streams, schedule
 from scslab.describe.overview import StateVariable, state_variables
 from scslab.describe.page import markdown_to_html
 from scslab.describe.parameters import Parameter, input_parameters
-from scslab.describe.source import ScheduleStep, random_streams, schedule
 
 __all__ = [
     "DESIGN_CONCEPTS",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scslab.describe.context import _Ctx
-from scslab.describe.source import random_streams
+from scslab.describe.model import random_streams
 from scslab.formatting import fmt_exact, fmt_number, md_cell, md_code, md_table, pct_spaced, plural
 
 __all__ = ["DESIGN_CONCEPTS"]
@@ -102,7 +102,7 @@ def _design(c: _Ctx) -> str:
         "the same seed therefore share their random numbers (common random numbers: a "
         "comparison measures the policy, not the noise), and one stream's draws never move "
         "another's. Replicates use seeds spawned from the scenario seed with NumPy's "
-        "`SeedSequence`. The named streams (read from the code):\n\n"
+        "`SeedSequence`. The named streams (as the code declares them):\n\n"
         + md_table(["stream", "id (CRC-32)", "keyed by", "drives"], stream_rows))
     subs["Collectives"] = (
         f"Households ({len(sc.population.households.size_shares)} size classes), "

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from scslab.describe.model import ScheduleStep
 from scslab.describe.parameters import Parameter, input_parameters
-from scslab.describe.source import ScheduleStep
 from scslab.scenario.schema import Scenario
 
 SAMPLE_AGENTS = 20_000  # size of the sample population built to read arrays and realised shares
@@ -48,10 +48,12 @@ def _context(sc: Scenario, origin: str) -> _Ctx:
 
 
 def _active(c: _Ctx, step: ScheduleStep) -> bool:
-    """Whether an optional stage object (``self.<x>.step``) is set up for this scenario."""
-    if step.function.endswith(".step"):
-        return getattr(c.sim, step.function.split(".")[0], None) is not None
-    return True
+    """Whether the step's stage is set up for this scenario.
+
+    A stage that keeps its own structures on the simulation (``Simulation.abroad``) is
+    not set up when that is None (a scenario with no data flows abroad).
+    """
+    return getattr(c.sim, step.stage, True) is not None
 
 
 

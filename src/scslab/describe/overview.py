@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from scslab.describe.context import _active, _businesses_estimate, _Ctx, _mean_household
-from scslab.describe.source import (
+from scslab.describe.model import (
     FLAGS_MODULE,
-    array_comments,
     chunk_target,
+    field_docs,
     flag_layouts,
     fused_kernel_doc,
     schedule,
@@ -73,7 +73,7 @@ def state_variables(world: Any, state: Any) -> list[StateVariable]:
     n = max(int(world.n), 1)
     out: list[StateVariable] = []
     for owner, obj in (("World", world), ("State", state)):
-        notes = array_comments(type(obj))
+        notes = field_docs(type(obj))
         for f in dc_fields(obj):
             arr = getattr(obj, f.name)
             if not isinstance(arr, np.ndarray):
@@ -257,11 +257,12 @@ def _process(c: _Ctx) -> str:
     stages = stage_names()
     lines = [
         "Each day the engine (`scslab.engine.Simulation.step`) makes the calls below, in this "
-        "order. The table is read from the engine's own code: the stage functions it calls, "
-        "the stage module that holds each rule, and the timer the engine charges it to "
-        "(`engine.STAGES` = " + ", ".join(f"`{s}`" for s in stages) + "). "
-        "*Conditional* calls run only when there is something to do (e.g. the scenario has "
-        "ties or businesses).",
+        "order. The table is the engine's declared plan (`scslab.plan.SCHEDULE`): each call, "
+        "the stage it belongs to and the timer the engine charges it to (the stages, in day "
+        "order: " + ", ".join(f"`{s}`" for s in stages) + "). Consecutive calls "
+        "`settle_kernel › …` are one fused pass, timed as `settle` (or one pass per stage, "
+        "timed per stage, with `--profile`). A call with nothing to do returns at once "
+        "(e.g. `spread` when the scenario has no ties or businesses).",
         "",
     ]
     rows = []
@@ -269,8 +270,6 @@ def _process(c: _Ctx) -> str:
         note = ""
         if not _active(c, s):
             note = " (not set up for this scenario)"
-        elif s.conditional:
-            note = " (conditional)"
         rows.append([str(k), md_code(s.timer), md_code(s.function) + note, md_code(s.stage),
                      md_cell(rst_to_md(s.doc))])
     lines.append(md_table(["#", "timer", "call", "stage", "what it does"], rows))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from scslab.describe.context import _active, _Ctx
-from scslab.describe.source import schedule, stage_module, stage_names
+from scslab.describe.model import schedule, stage_module, stage_names
 from scslab.formatting import (
     first_sentence,
     fmt_exact,

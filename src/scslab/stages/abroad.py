@@ -1,6 +1,6 @@
 """Abroad: observations from sites abroad feed the home system's records.
 
-Each cross-border data flow (``scenario.data_flows``, see ``scslab.audit.flows``)
+Each cross-border data flow (``scenario.data_flows``, see ``scslab.scenario.flows``)
 gets a synthetic population of *foreign residents*: the people near the site
 abroad whose faces, devices or documents the site's sensors can capture. Nobody
 real is modelled; the numbers come from the flow's declared expectations.
@@ -74,11 +74,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import int64, njit, prange, uint64
 
-from scslab.audit.flows import DataFlow, Site
 from scslab.errors import ScslabError
 from scslab.params import Params
 from scslab.population import World
 from scslab.rng import agent_hash, below, day_key, stream_key, u_hi, u_lo, uniforms
+from scslab.scenario.flows import DataFlow, Site
 from scslab.scenario.schema import Scenario
 from scslab.stages.common import Context, Day, StageSpec
 from scslab.stages.metrics import Metric
@@ -612,7 +612,7 @@ def observe(ctx: Context, d: Day) -> None:
 SPEC = StageSpec(
     name="abroad",
     doc="Sites abroad capture foreign residents; false matches land on home agents.",
-    streams=("abroad:<flow>",),
+    streams=("abroad:<flow>", "abroad:<flow>:visits", "abroad:<flow>:count"),
     kernels=(abroad_kernel, abroad_kernel_serial, apply_home_events),
     setup=setup,
 )
