@@ -166,3 +166,11 @@ def test_site_links_are_rewritten() -> None:
     assert "code," in out and "src/scslab/engine.py" not in out.split("```")[0]
     assert "[web](https://example.org)" in out and "[top](#top)" in out
     assert "[kept](src/x.py)" in out
+
+
+def test_generated_docs_pages_are_current() -> None:
+    """docs/reference/*.md and docs/odd/*.md are what the code generates now: a change to
+    the plan, the schema or a preset must come with `python scripts/gen_reference.py`."""
+    gen = load_gen()
+    assert gen.main(["--check"]) == 0, (
+        "generated docs pages are stale: run `python scripts/gen_reference.py`")
