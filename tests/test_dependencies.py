@@ -15,6 +15,7 @@ did: click). This reads the imports of every module of ``src/scslab`` and checks
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata as md
 import re
 import subprocess
@@ -134,8 +135,14 @@ def _startup_modules() -> set[str]:
     return seen
 
 
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> dict[str, list[str]]:
+    # scans every installed distribution's file list: once per session, not once per import
+    return md.packages_distributions()
+
+
 def _distributions(top: str) -> set[str]:
-    return {_norm(d) for d in md.packages_distributions().get(top, [])}
+    return {_norm(d) for d in _packages_distributions().get(top, [])}
 
 
 def test_every_third_party_import_is_declared_directly():
