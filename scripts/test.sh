@@ -45,4 +45,6 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "note: Chromium is not installed and cannot be installed here; browser tests will be skipped"
   fi
 fi
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
+# one worker per core (pytest-xdist, in the dev extra); a test file stays on one worker, so
+# its module fixtures (the hostile-input corpus, the sample runs) are built once
+exec "$venv/bin/python" -m pytest -q -p no:cacheprovider -n auto --dist loadfile "$@"
