@@ -236,7 +236,7 @@ def behaviour_kernel(d, tb, pp, ag, wk, pos, ends, ev):
 def act(ctx: Context, d: Day) -> None:
     """Draw the day's acts into ``ctx.acts`` (the ``behaviour`` call of the day)."""
     run_chunked(behaviour_kernel, (d, ctx.tables, ctx.people, ctx.agents, ctx.work),
-                ctx.starts, ctx.ends, ctx.acts)
+                ctx.starts, ctx.ends, ctx.acts, call=ctx.call)
 
 
 SPEC = StageSpec(

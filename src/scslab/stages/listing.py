@@ -181,7 +181,7 @@ def apply_union_changes(d, pp, ag, ev, lg):
 def push_union_changes(ctx: Context, d: Day, buf: EventBuffer) -> None:
     """Push the day's list-status changes in ``buf`` to every tie's counters."""
     lg = ctx.log.flat_buffer(_tie_log_room(ctx, buf))
-    apply_union_changes(d, ctx.people, ctx.agents, buf.rows(), lg)
+    ctx.call(apply_union_changes, d, ctx.people, ctx.agents, buf.rows(), lg)
     ctx.log.take_flat(d.day, lg)
 
 

@@ -161,7 +161,7 @@ def credit(ctx: Context, d: Day) -> None:
     """
     a = ctx.acts
     lg = ctx.log.flat_buffer(2 * a.total() + 16)
-    apply_events(d, ctx.tables, ctx.people, ctx.agents, a.rows(), lg)
+    ctx.call(apply_events, d, ctx.tables, ctx.people, ctx.agents, a.rows(), lg)
     ctx.log.take_flat(d.day, lg)
 
 

@@ -130,7 +130,7 @@ def sensing_kernel(d, tb, pp, wk, ev):
 
 def sense(ctx: Context, d: Day) -> None:
     """Attribute the day's acts in ``ctx.acts`` (the ``sensing`` call of the day)."""
-    sensing_kernel(d, ctx.tables, ctx.people, ctx.work, ctx.acts.rows())
+    ctx.call(sensing_kernel, d, ctx.tables, ctx.people, ctx.work, ctx.acts.rows())
 
 
 SPEC = StageSpec(

@@ -268,7 +268,7 @@ def begin(ctx: Context) -> None:
 def settle(ctx: Context, d: Day, stages: int) -> None:
     """Run the settle pass for the ``stages`` (``ST_*`` bits) over every household."""
     run_chunked(settle_kernel, (stages, d, ctx.tables, ctx.people, ctx.agents, ctx.work),
-                ctx.starts, ctx.ends, ctx.settle, reset=False)
+                ctx.starts, ctx.ends, ctx.settle, reset=False, call=ctx.call)
 
 
 def end(ctx: Context, d: Day) -> None:

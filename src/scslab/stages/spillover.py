@@ -163,7 +163,7 @@ def spread(ctx: Context, d: Day) -> None:
     if ctx.world.has_ties and ctx.settle.total():
         push_union_changes(ctx, d, ctx.settle)
     if ctx.world.n_business:
-        business_kernel(ctx.tables, ctx.people, ctx.agents, ctx.work)
+        ctx.call(business_kernel, ctx.tables, ctx.people, ctx.agents, ctx.work)
 
 
 SPEC = StageSpec(
