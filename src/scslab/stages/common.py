@@ -186,7 +186,7 @@ class Counters(NamedTuple):
     off: np.ndarray
 
 
-def pick(cls: Any, *groups: tuple) -> Any:
+def pick(cls: Any, *groups: Any) -> Any:
     """A narrow group: ``cls`` (a named tuple) filled from the same-named members of ``groups``.
 
     Each kernel takes only the members it uses, in narrow groups that its stage declares
