@@ -596,3 +596,53 @@ def test_phase_reporter_reports_compiling_once_and_only_for_real_compiles():
     with _PhaseReporter(None) as phase:
         phase(PHASE_POPULATION)
         fresh()(3)
+
+
+# --------------------------------------------------------------------------- kernel calls
+
+
+def test_call_skips_the_dispatcher_only_for_a_one_signature_kernel():
+    from types import SimpleNamespace
+
+    from scslab.stages.common import Context
+
+    @numba.njit
+    def one(x):
+        return x + 1
+
+    @numba.njit
+    def two(x):
+        return x * 2
+
+    ctx = SimpleNamespace(entry={})
+    assert Context.call(ctx, one, 1) == 2  # the first call goes through the dispatcher
+    assert one in ctx.entry and Context.call(ctx, one, 41) == 42
+    two(1.5)  # a second signature: always dispatched
+    assert Context.call(ctx, two, 3) == 6 and two not in ctx.entry
+    assert Context.call(ctx, two, 1.5) == 3.0
+
+
+def test_kernels_take_narrow_groups_of_the_runs_own_arrays():
+    from scslab.stages import behaviour, listing, scoring, sensing, settle, spillover
+    from scslab.stages.common import pick
+
+    sim = Simulation(load_scenario("national", {"population.agents": 3000, "days": 2})).build()
+    sim.run()
+    ctx = sim.ctx
+    wide = (ctx.tables, ctx.people, ctx.agents, ctx.work)
+    members = 0
+    for groups in (behaviour.GROUPS, sensing.GROUPS, scoring.GROUPS, settle.GROUPS,
+                   spillover.GROUPS, listing.TIE_GROUPS):
+        for g, got in zip(groups, ctx.groups(*groups), strict=True):
+            assert type(got) is g
+            for name in g._fields:  # the same arrays, not copies
+                assert any(name in w._fields and getattr(w, name) is getattr(got, name)
+                           for w in wide)
+            members += len(g._fields)
+        assert ctx.groups(*groups) is ctx.groups(*groups)  # picked once per run
+    assert members < sum(len(w) for w in wide) * 2
+    # after the first day each kernel of the day went straight to its one signature
+    assert {behaviour.behaviour_kernel, sensing.sensing_kernel, scoring.apply_events,
+            settle.settle_kernel} <= set(ctx.entry)
+    with pytest.raises(AttributeError):
+        pick(settle.SettleTables, ctx.people)

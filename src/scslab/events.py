@@ -106,13 +106,19 @@ class EventBuffer:
 
 
 def run_chunked(kernel, args: tuple, starts: np.ndarray, ends: np.ndarray,
-                buf: EventBuffer, reset: bool = True) -> None:
-    """Call ``kernel(*args, pos, ends, buf.rows())`` until every chunk is done."""
+                buf: EventBuffer, reset: bool = True, call=None) -> None:
+    """Call ``kernel(*args, pos, ends, buf.rows())`` until every chunk is done.
+
+    With ``call`` (``Context.call``), as ``call(kernel, *args, pos, ends, buf.rows())``.
+    """
     if reset:
         buf.reset()
     pos = starts.copy()
     while True:
-        kernel(*args, pos, ends, buf.rows())
+        if call is None:
+            kernel(*args, pos, ends, buf.rows())
+        else:
+            call(kernel, *args, pos, ends, buf.rows())
         if np.all(pos >= ends):
             return
         buf.grow()

@@ -203,14 +203,15 @@ def _acts_with_bound(sim, ub):
 
     A tiny buffer makes chunks stop and resume, so that path is exercised too."""
     from scslab.events import EventBuffer, run_chunked
-    from scslab.stages.behaviour import behaviour_kernel
+    from scslab.stages.behaviour import GROUPS, behaviour_kernel
+    from scslab.stages.common import pick
 
     ctx = sim.ctx
     buf = EventBuffer(sim.n_chunks, 8)
     work = ctx.work._replace(cnt=np.zeros_like(ctx.work.cnt))
     tables = ctx.tables._replace(screen_ub=ub)
-    run_chunked(behaviour_kernel, (sim._day(1), tables, ctx.people, ctx.agents, work),
-                sim.starts, sim.ends, buf)
+    groups = tuple(pick(g, tables, ctx.people, ctx.agents, work) for g in GROUPS)
+    run_chunked(behaviour_kernel, (sim._day(1), *groups), sim.starts, sim.ends, buf)
     cnt = work.cnt
     f = buf.flat()
     return f["agent"], f["code"], cnt

@@ -8,6 +8,7 @@ agents and agents who know the rules commit fewer penalised acts) and, for speec
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import int64, njit, prange, uint16, uint64
@@ -181,6 +182,48 @@ def screening_bounds(prm, beh_rate, beh_age, beh_pen) -> np.ndarray:
     return beh_rate * beh_age.max(axis=1) * mult * 65536.0 * SCREEN_MARGIN
 
 
+class BehaviourTables(NamedTuple):
+    """The tables the behaviour kernel reads (picked from ``Tables``)."""
+
+    prm: np.ndarray
+    beh_rate: np.ndarray
+    beh_dexp: np.ndarray
+    beh_age: np.ndarray
+    beh_pen: np.ndarray
+    screen_ub: np.ndarray
+    chill_risk: np.ndarray
+
+
+class BehaviourPeople(NamedTuple):
+    """The population the behaviour kernel reads (picked from ``People``)."""
+
+    attr: np.ndarray
+    region: np.ndarray
+    disposition: np.ndarray
+    tie_ptr: np.ndarray
+    has_ties: bool
+
+
+class BehaviourAgents(NamedTuple):
+    """The state the behaviour kernel reads (picked from ``Agents``)."""
+
+    flags: np.ndarray
+    listed_ties: np.ndarray
+
+
+class BehaviourWork(NamedTuple):
+    """The counters and the screen's scratch (picked from ``Work``)."""
+
+    cnt: np.ndarray
+    off: np.ndarray
+    screen_hashes: np.ndarray
+    screen_marks: np.ndarray
+
+
+GROUPS = (BehaviourTables, BehaviourPeople, BehaviourAgents, BehaviourWork)
+"""The narrow groups the behaviour kernel takes after the day (``Context.groups``)."""
+
+
 @chunk_njit
 def behaviour_chunk(c, d, tb, pp, ag, wk, pos, ends, ev) -> None:
     """Draw chunk ``c``'s acts from ``pos[c]`` (see :func:`behaviour_kernel`).
@@ -224,9 +267,10 @@ def behaviour_kernel(d, tb, pp, ag, wk, pos, ends, ev):
     gives the leading 16 bits of four behaviours' uniforms; since most ``p_b`` are
     small, ``u_b`` is completed with a second hash only when those 16 bits do not
     already put it above ``p_b``. A vectorized screen (``screen_block``) skips the
-    agents whose leading bits exceed a bound of every ``p_b``. Arguments: the groups of
-    ``scslab.stages.common`` (``Day``, ``Tables``, ``People``, ``Agents``, ``Work``),
-    the chunks' positions and ends, and the acts buffer (``Events``).
+    agents whose leading bits exceed a bound of every ``p_b``. Arguments: the ``Day``,
+    the narrow groups ``GROUPS`` (``BehaviourTables``, ``BehaviourPeople``,
+    ``BehaviourAgents``, ``BehaviourWork``), the chunks' positions and ends, and the acts
+    buffer (``Events``).
     """
     for c in prange(pos.size):
         # int64(c): the parallel lowering retypes the loop index as uint64; one signature
@@ -235,8 +279,8 @@ def behaviour_kernel(d, tb, pp, ag, wk, pos, ends, ev):
 
 def act(ctx: Context, d: Day) -> None:
     """Draw the day's acts into ``ctx.acts`` (the ``behaviour`` call of the day)."""
-    run_chunked(behaviour_kernel, (d, ctx.tables, ctx.people, ctx.agents, ctx.work),
-                ctx.starts, ctx.ends, ctx.acts)
+    run_chunked(behaviour_kernel, (d, *ctx.groups(*GROUPS)),
+                ctx.starts, ctx.ends, ctx.acts, call=ctx.call)
 
 
 SPEC = StageSpec(

@@ -8,6 +8,8 @@ the same rules.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -142,12 +144,31 @@ def emit_union(c, i, f0, f, cnt, ev) -> None:
         emit(c, i, -1, EV_UNION, TWIN, -1, 1.0 if now else -1.0, ev)
 
 
+class TiePeople(NamedTuple):
+    """The ties, as the tie-counter kernel reads them (picked from ``People``)."""
+
+    tie_ptr: np.ndarray
+    tie_idx: np.ndarray
+
+
+class TieAgents(NamedTuple):
+    """The ties' counters of listed ties (picked from ``Agents``)."""
+
+    listed_ties: np.ndarray
+    listed_ties_twin: np.ndarray
+
+
+TIE_GROUPS = (TiePeople, TieAgents)
+"""The narrow groups ``apply_union_changes`` takes after the day (``Context.groups``)."""
+
+
 @njit(cache=True)
 def apply_union_changes(d, pp, ag, ev, lg):
     """Push the list-status changes in ``ev`` to every tie's counter.
 
     Sequential, so there are no races; tie events of logged agents go to the flat log buffer
-    ``lg``.
+    ``lg``. Arguments: the ``Day``, the narrow groups ``TIE_GROUPS`` (``TiePeople``,
+    ``TieAgents``), the settle buffer and the log buffer (``Events``).
     """
     tie_ptr, tie_idx = pp.tie_ptr, pp.tie_idx
     listed_ties, listed_ties_twin = ag.listed_ties, ag.listed_ties_twin
@@ -181,7 +202,7 @@ def apply_union_changes(d, pp, ag, ev, lg):
 def push_union_changes(ctx: Context, d: Day, buf: EventBuffer) -> None:
     """Push the day's list-status changes in ``buf`` to every tie's counters."""
     lg = ctx.log.flat_buffer(_tie_log_room(ctx, buf))
-    apply_union_changes(d, ctx.people, ctx.agents, buf.rows(), lg)
+    ctx.call(apply_union_changes, d, *ctx.groups(*TIE_GROUPS), buf.rows(), lg)
     ctx.log.take_flat(d.day, lg)
 
 

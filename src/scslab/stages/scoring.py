@@ -7,6 +7,9 @@ lists, decay toward the base score, and bounds.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
 from numba import njit, prange
 
 from scslab.events import EV_ACT, EV_ACT_ELSEWHERE, EV_REVERSED
@@ -28,6 +31,31 @@ from scslab.stages.sensing import CORRECT, MISATTRIBUTED, REVERSED
 from scslab.state import F_CT_ORDER, F_TCT_ORDER, X_EMP, X_HH, X_TEMP, X_THH, X_TIE, X_TTIE
 
 
+class ScoringTables(NamedTuple):
+    """The tables the crediting kernel reads (picked from ``Tables``)."""
+
+    prm: np.ndarray
+    points: np.ndarray
+
+
+class ScoringPeople(NamedTuple):
+    """The population the crediting kernel reads (picked from ``People``)."""
+
+    region: np.ndarray
+
+
+class ScoringAgents(NamedTuple):
+    """The state the crediting kernel writes (picked from ``Agents``)."""
+
+    flags: np.ndarray
+    delta_rec: np.ndarray
+    delta_twin: np.ndarray
+
+
+GROUPS = (ScoringTables, ScoringPeople, ScoringAgents)
+"""The narrow groups ``apply_events`` takes after the day (``Context.groups``)."""
+
+
 @njit(parallel=True, cache=True)
 def apply_events(d, tb, pp, ag, ev, lg):
     """Credit attributed acts.
@@ -36,9 +64,9 @@ def apply_events(d, tb, pp, ag, ev, lg):
     attributed act — stays inside the actor's chunk, so chunks run in parallel.
     Misattributed acts land anywhere: they, and the event log, follow in one
     sequential pass in chunk order. Either way each agent's points add up in an
-    order fixed by the agents, never by the threads. Arguments: the groups of
-    ``scslab.stages.common`` (``Day``, ``Tables``, ``People``, ``Agents``), the
-    attributed acts (``Events``) and the event log's flat buffer (``Events``).
+    order fixed by the agents, never by the threads. Arguments: the ``Day``,
+    the narrow groups ``GROUPS`` (``ScoringTables``, ``ScoringPeople``,
+    ``ScoringAgents``), the attributed acts (``Events``) and the event log's flat buffer (``Events``).
     """
     prm, points, region, log_key, log_frac = tb.prm, tb.points, pp.region, d.log, d.log_frac
     flags, delta_rec, delta_twin = ag.flags, ag.delta_rec, ag.delta_twin
@@ -161,7 +189,7 @@ def credit(ctx: Context, d: Day) -> None:
     """
     a = ctx.acts
     lg = ctx.log.flat_buffer(2 * a.total() + 16)
-    apply_events(d, ctx.tables, ctx.people, ctx.agents, a.rows(), lg)
+    ctx.call(apply_events, d, *ctx.groups(*GROUPS), a.rows(), lg)
     ctx.log.take_flat(d.day, lg)
 
 

@@ -7,12 +7,15 @@ across those lines).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
 from numba import njit, prange
 
 from scslab.params import P_REVIEW_ON, P_REVIEW_P
 from scslab.population import attr_age, attr_group, attr_sex
 from scslab.rng import agent_hash, below, u_hi, u_lo
-from scslab.stages.common import Context, Day, StageSpec
+from scslab.stages.common import Context, Counters, Day, StageSpec
 from scslab.stages.metrics import C_MIS, C_OBS, C_REV, O_MIS_G
 
 # Result of sensing one act (the ``kind`` field of the act buffer).
@@ -58,12 +61,36 @@ def pick_target(key, actor, b, attr, lo, hi, want_sex, want_age, want_group, use
     return v + 1 if v >= actor else v
 
 
+class SensingTables(NamedTuple):
+    """The tables the sensing kernel reads (picked from ``Tables``)."""
+
+    prm: np.ndarray
+    sens_prob: np.ndarray
+    sens_fmr: np.ndarray
+    sens_scope: np.ndarray
+    sens_class: np.ndarray
+    sens_same_group: np.ndarray
+
+
+class SensingPeople(NamedTuple):
+    """The population the sensing kernel reads (picked from ``People``)."""
+
+    n: int
+    attr: np.ndarray
+    region: np.ndarray
+    region_start: np.ndarray
+
+
+GROUPS = (SensingTables, SensingPeople, Counters)
+"""The narrow groups the sensing kernel takes after the day (``Context.groups``)."""
+
+
 @njit(parallel=True, cache=True)
 def sensing_kernel(d, tb, pp, wk, ev):
     """Turn each act in the acts buffer ``ev`` into an attributed event (in place).
 
-    Arguments: the groups of ``scslab.stages.common`` (``Day``, ``Tables``, ``People``,
-    ``Work``) and the acts buffer (``Events``).
+    Arguments: the ``Day``, the narrow groups ``GROUPS`` (``SensingTables``,
+    ``SensingPeople``, ``Counters``) and the acts buffer (``Events``).
     """
     key, prm, attr, region, cnt, off = d.sensing, tb.prm, pp.attr, pp.region, wk.cnt, wk.off
     sens_prob, sens_fmr, sens_scope = tb.sens_prob, tb.sens_fmr, tb.sens_scope
@@ -130,7 +157,7 @@ def sensing_kernel(d, tb, pp, wk, ev):
 
 def sense(ctx: Context, d: Day) -> None:
     """Attribute the day's acts in ``ctx.acts`` (the ``sensing`` call of the day)."""
-    sensing_kernel(d, ctx.tables, ctx.people, ctx.work, ctx.acts.rows())
+    ctx.call(sensing_kernel, d, *ctx.groups(*GROUPS), ctx.acts.rows())
 
 
 SPEC = StageSpec(

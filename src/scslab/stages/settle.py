@@ -20,6 +20,8 @@ crossed; the results are the same bit for bit.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import int64, njit, prange
 
@@ -45,7 +47,7 @@ from scslab.stages import due_process as DP
 from scslab.stages import listing as LS
 from scslab.stages import sanctions as SA
 from scslab.stages import spillover as SP
-from scslab.stages.common import Context, Day, Scratch
+from scslab.stages.common import Agents, Context, Day, Scratch
 from scslab.stages.metrics import (
     C_QUIET,
     HIST_LANES,
@@ -147,6 +149,42 @@ def settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s, tmp
     return True
 
 
+class SettleTables(NamedTuple):
+    """The tables the settle pass reads (picked from ``Tables``)."""
+
+    prm: np.ndarray
+    sanc_rate: np.ndarray
+    sanc_lists: np.ndarray
+    sanc_who: np.ndarray
+    hh_mask: int
+    rep_mask: int
+    grade_min: np.ndarray
+
+
+class SettlePeople(NamedTuple):
+    """The population the settle pass reads (picked from ``People``)."""
+
+    attr: np.ndarray
+    hh_size: np.ndarray
+    hh_off: np.ndarray
+    employer: np.ndarray
+    biz_rep: np.ndarray
+    has_ties: bool
+
+
+class SettleWork(NamedTuple):
+    """The counters and the settle pass's scratch (picked from ``Work``)."""
+
+    cnt: np.ndarray
+    off: np.ndarray
+    hist: np.ndarray
+    score_tmp: np.ndarray
+
+
+GROUPS = (SettleTables, SettlePeople, Agents, SettleWork)
+"""The groups the settle pass takes after the day (``Context.groups``): all of ``Agents``."""
+
+
 @chunk_njit
 def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, d, tb, pp, ag,
                  wk, pos, ends, ev) -> None:
@@ -237,8 +275,8 @@ def settle_kernel(stages, d, tb, pp, ag, wk, pos, ends, ev):
     Run the selected per-agent stages (``stages``: ``ST_*`` bits) over every household, chunk by
     chunk (:func:`settle_chunk`), chunks in parallel.
 
-    Arguments: the groups of ``scslab.stages.common`` (``Day``, ``Tables``, ``People``,
-    ``Agents``, ``Work``: its ``hist`` and ``score_tmp`` are the per-chunk scratch this
+    Arguments: the ``Day``, the groups ``GROUPS`` (``SettleTables``, ``SettlePeople``,
+    ``Agents``, ``SettleWork``: its ``hist`` and ``score_tmp`` are the per-chunk scratch this
     pass declares), the chunks' positions and ends, and the settle buffer (``Events``).
     """
     prm, b_flags = tb.prm, ag.b_flags
@@ -267,8 +305,8 @@ def begin(ctx: Context) -> None:
 
 def settle(ctx: Context, d: Day, stages: int) -> None:
     """Run the settle pass for the ``stages`` (``ST_*`` bits) over every household."""
-    run_chunked(settle_kernel, (stages, d, ctx.tables, ctx.people, ctx.agents, ctx.work),
-                ctx.starts, ctx.ends, ctx.settle, reset=False)
+    run_chunked(settle_kernel, (stages, d, *ctx.groups(*GROUPS)),
+                ctx.starts, ctx.ends, ctx.settle, reset=False, call=ctx.call)
 
 
 def end(ctx: Context, d: Day) -> None:

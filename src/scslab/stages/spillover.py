@@ -7,11 +7,14 @@ list (a listed representative lowers the business).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
 from numba import njit, prange
 
 from scslab.events import EV_EXPOSURE_END, EV_EXPOSURE_START
 from scslab.params import P_BASE, P_BIZ_DECAY, P_BIZ_ENTER, P_BIZ_EXIT, P_BIZ_REP_PTS, P_SPILL_ON
-from scslab.stages.common import Context, Day, StageSpec, emit, is_logged
+from scslab.stages.common import Context, Counters, Day, StageSpec, emit, is_logged
 from scslab.stages.listing import apply_union_changes, push_union_changes
 from scslab.stages.metrics import C_BIZ_LISTED, C_BIZ_TLISTED, C_EXP_HH
 from scslab.state import (
@@ -118,9 +121,38 @@ def _business_step(score, rep_listed, base, rep_pts, decay, listed, enter, exit_
     return score, listed
 
 
+class BusinessTables(NamedTuple):
+    """The tables the business kernel reads (picked from ``Tables``)."""
+
+    prm: np.ndarray
+
+
+class BusinessPeople(NamedTuple):
+    """The population the business kernel reads (picked from ``People``)."""
+
+    biz_rep: np.ndarray
+
+
+class BusinessAgents(NamedTuple):
+    """The state the business kernel reads and writes (picked from ``Agents``)."""
+
+    flags: np.ndarray
+    b_score: np.ndarray
+    b_twin: np.ndarray
+    b_flags: np.ndarray
+
+
+GROUPS = (BusinessTables, BusinessPeople, BusinessAgents, Counters)
+"""The narrow groups the business kernel takes (``Context.groups``)."""
+
+
 @njit(parallel=True, cache=True)
 def business_kernel(tb, pp, ag, wk):
-    """Update business scores and the business list from their representatives' status."""
+    """Update business scores and the business list from their representatives' status.
+
+    Arguments: the narrow groups ``GROUPS`` (``BusinessTables``, ``BusinessPeople``,
+    ``BusinessAgents``, ``Counters``).
+    """
     prm, biz_rep, flags, cnt = tb.prm, pp.biz_rep, ag.flags, wk.cnt
     b_score, b_twin, b_flags = ag.b_score, ag.b_twin, ag.b_flags
     if prm[P_SPILL_ON] <= 0:
@@ -163,7 +195,7 @@ def spread(ctx: Context, d: Day) -> None:
     if ctx.world.has_ties and ctx.settle.total():
         push_union_changes(ctx, d, ctx.settle)
     if ctx.world.n_business:
-        business_kernel(ctx.tables, ctx.people, ctx.agents, ctx.work)
+        ctx.call(business_kernel, *ctx.groups(*GROUPS))
 
 
 SPEC = StageSpec(
