@@ -109,7 +109,7 @@ class _PhaseReporter(numba.core.event.Listener):
 def set_threads(threads: int | None) -> int:
     """Use ``threads`` Numba threads (default: all); returns the number in use."""
     if threads is not None:
-        threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+        threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
         numba.set_num_threads(threads)
     return numba.get_num_threads()
 

@@ -135,7 +135,7 @@ def settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s, tmp
                                  smax))
         tmp_s[j] = a
         tmp_t[j] = b
-        crossed |= (a < lo) | (b < lo) | (a >= hi)
+        crossed |= (a < lo) | (b < lo) | (a >= hi)  # type: ignore[assignment]  # numpy bool
     if crossed:
         return False
     for j in range(m):
