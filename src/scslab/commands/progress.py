@@ -60,10 +60,14 @@ class Stop:
         return self.requested
 
 
-def progress_bar() -> Progress:
-    """The day-loop progress bar on stderr (shown on a terminal or with SCSLAB_PROGRESS=1)."""
+def progress_bar(unit: str = "days", extra: str = "rate") -> Progress:
+    """A progress bar on stderr (shown on a terminal or with SCSLAB_PROGRESS=1).
+
+    Counts ``unit`` (days of a run, runs of a sweep) and shows the task's field ``extra``
+    (the day loop's speed, the sweep's last run).
+    """
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("days"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                    TextColumn(unit), TextColumn(f"{{task.fields[{extra}]}}"), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=err_console, transient=False,
                     disable=not err_console.is_terminal and not _force_progress())
 

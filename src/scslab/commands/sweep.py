@@ -5,22 +5,13 @@ Heavy libraries (Dask, SALib, Plotly) are imported inside the commands.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
+from scslab.commands.common import console, err_console
 from scslab.commands.options import (
     AgentsOpt,
     DaysOpt,
@@ -32,22 +23,10 @@ from scslab.commands.options import (
     ThreadsOpt,
     WorkersOpt,
 )
+from scslab.commands.progress import progress_bar
 
 if TYPE_CHECKING:
     from scslab.sweep import OutcomeFn, SweepPlan, SweepResult
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-
-def _progress_bar() -> Progress:
-    show = err_console.is_terminal or os.environ.get("SCSLAB_PROGRESS") == "1"
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("runs"), TextColumn("{task.fields[last]}"), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=err_console, transient=False,
-                    disable=not show)
-
 
 def _log(msg: str) -> None:
     err_console.print(msg, markup=False, highlight=False, soft_wrap=True)
@@ -80,7 +59,7 @@ def _run_with_progress(plan: SweepPlan, *, out: Path, db: Path | None, workers: 
 
     total = len(plan.specs)
     try:
-        with dask_client(workers, scheduler) as client, _progress_bar() as prog:
+        with dask_client(workers, scheduler) as client, progress_bar("runs", "last") as prog:
             link = dashboard_link(client) if client is not None else None
             if link:
                 _log(f"Dask dashboard: {link}")
