@@ -25,7 +25,7 @@ from scslab.fileio import atomic_write, atomic_write_json, fsync_dir, remove_sta
 
 POINTER = "checkpoint.json"
 PARTS = "events.parts"
-VERSION = 1
+VERSION = 2  # 2: the own-conduct ledger (State.own, own_flags, obl_since)
 _CHECKPOINT_NAME = re.compile(r"checkpoint-\d{6}(-[0-9a-f]{6})?")
 _PART_NAME = re.compile(r"part-\d{6}\.parquet")
 
@@ -127,7 +127,10 @@ def load(run_dir: Path) -> dict | None:
     except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways (BadZipFile…)
         raise RunDirError(f"{run_dir}: the checkpoint is corrupt or truncated "
                           f"({type(e).__name__}: {_first_line(e)}){hint}") from None
-    if meta.get("version") != VERSION or day != len(rows) or pointer_day != day:
+    if meta.get("version") != VERSION:
+        raise RunDirError(f"{run_dir}: the checkpoint was written by another version of scslab "
+                          f"(format {meta.get('version')}, this one reads {VERSION}){hint}")
+    if day != len(rows) or pointer_day != day:
         raise RunDirError(f"{run_dir}: the checkpoint is inconsistent (day {meta.get('day')} "
                           f"but {len(rows)} daily rows){hint}")
     for name in event_parts:

@@ -421,8 +421,8 @@ def compare_tab(k: Knobs, root: Path) -> None:
         st.caption("A and B are the same: change a knob (or pin, then change) to compare.")
     reps = st.slider("Replicates (more: narrower intervals, longer wait)", 1, 10, 3,
                      key="replicates")
-    st.caption(f"Each side is run {reps} time(s) plus its counterfactual without monitoring "
-               f"(for the chilling effect): {4 * reps} runs of {k.agents:,} people × "
+    st.caption(f"Each side is run {reps} time(s) plus its counterfactual without the penalty "
+               f"on speech (for the chilling effect): {4 * reps} runs of {k.agents:,} people × "
                f"{k.days} days.")
     if st.button("Run comparison", type="primary", key="compare"):
         data = do_compare(a, k, reps, root)

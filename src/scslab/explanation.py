@@ -36,6 +36,13 @@ from scslab.results import EVENTS_FILE, check_events_schema, load_run, run_file
 from scslab.rng import stream_key
 
 
+#: The three ledgers, by ``list code // 8`` of a list event (DESIGN.md §4).
+LEDGERS = ("recorded", "twin", "own")
+LEDGER_WORDS = {"recorded": "recorded score",
+                "twin": "true ledger (no identity errors)",
+                "own": "own-conduct ledger (own acts only, no spillover)"}
+
+
 @dataclass
 class Explanation:
     """One agent's events in order, and a plain-words account of its listings."""
@@ -69,15 +76,14 @@ def _describe(ev: dict, behaviours: list[str], sensors: list[str], sanctions: li
         return ("misattribution reversed", f"{b()} by agent {other} wrongly matched to this "
                 "agent; evidence review reversed it", "")
     if k in (EV_LIST_ENTER, EV_LIST_EXIT, EV_COURT_FULFILLED, EV_EXPIRED):
-        twin = code >= 8
+        ledger = LEDGERS[min(code // 8, 2)]
         lst = LIST_NAMES.get(code % 8, "list")
         verb = {EV_LIST_ENTER: "enters", EV_LIST_EXIT: "leaves",
                 EV_COURT_FULFILLED: "fulfils the obligation and leaves",
                 EV_EXPIRED: "entry expires on"}[k]
-        ledger = "true ledger (no identity errors)" if twin else "recorded score"
         return (f"list {'entry' if k == EV_LIST_ENTER else 'exit'}",
-                f"{verb} the {lst} on the {ledger} (score {value:.1f})",
-                "twin" if twin else "")
+                f"{verb} the {lst} on the {LEDGER_WORDS[ledger]} (score {value:.1f})",
+                "" if ledger == "recorded" else ledger)
     if k == EV_DENIAL:
         kind = sanctions[code] if code < len(sanctions) else f"kind {code}"
         return ("denial", f"{kind.replace('_', ' ')} denied: {REASON_NAMES.get(sensor, '')}",
@@ -154,7 +160,76 @@ def explain_agent(run_dir: str | Path, agent: int) -> Explanation:
         ex.events.append({"day": ev["day"], "event": what, "detail": detail, "flag": flag,
                           **{k: ev[k] for k in ("kind", "code", "other", "sensor", "value")}})
     ex.findings = _findings(ex.events, agent)
+    ex.findings += ledger_findings(ex.events, _penalties(res.scenario))
     return ex
+
+
+def _penalties(sc) -> dict[int, float]:
+    """Points lost per day through each spillover channel (``CHANNEL_NAMES`` codes)."""
+    sp = sc.policy.spillover
+    if not sp.enabled:
+        return {}
+    return {0: sp.household.penalty, 1: sp.ties.penalty, 2: sp.employer.employee_penalty}
+
+
+def _lists_at_end(events: list[dict]) -> dict[str, dict[int, int]]:
+    """Per ledger, the lists (code % 8) the agent is on after its last event, with the day."""
+    on: dict[str, dict[int, int]] = {name: {} for name in LEDGERS}
+    for ev in events:
+        k, code = ev["kind"], ev["code"]
+        if k not in (EV_LIST_ENTER, EV_LIST_EXIT, EV_COURT_FULFILLED, EV_EXPIRED):
+            continue
+        ledger, lst = LEDGERS[min(code // 8, 2)], code % 8
+        if lst == 2:
+            continue  # the redlist is not a sanction list
+        if k == EV_LIST_ENTER:
+            on[ledger][lst] = ev["day"]
+        else:
+            on[ledger].pop(lst, None)
+    # the own-conduct court list is the twin's (a court order is the agent's own act)
+    if 1 in on["twin"]:
+        on["own"][1] = on["twin"][1]
+    return on
+
+
+def ledger_findings(events: list[dict], penalties: dict[int, float]) -> list[str]:
+    """Plain words: which ledger lists the agent at the end of its log, and why.
+
+    "Wrongfully listed" (recorded list, not the twin's), "listed through others" (recorded
+    and twin list, not the own-conduct list: the points lost through listed relatives, ties or
+    an employer), or "listed by its own conduct".
+    """
+    on = _lists_at_end(events)
+    rec = on["recorded"]
+    if not rec:
+        return []
+    lists = " and ".join(LIST_NAMES[x] for x in sorted(rec))
+    since = min(rec.values())
+    if not on["twin"]:
+        return [f"Wrongfully listed: on the {lists} since day {since} by the recorded score, "
+                "but the true ledger (every act credited to its real author) does not list "
+                "this agent — identity errors put it there."]
+    if on["own"]:
+        return [f"Listed by its own conduct: on the {lists} since day {since}; its own acts "
+                "alone list it."]
+    open_exposure: dict[int, dict] = {}
+    for ev in events:
+        if ev["kind"] == EV_EXPOSURE_START:
+            open_exposure[ev["code"]] = ev
+        elif ev["kind"] == EV_EXPOSURE_END:
+            open_exposure.pop(ev["code"], None)
+    causes = []
+    for ch, ev in sorted(open_exposure.items()):
+        who = {0: "household member", 1: "tie", 2: "employer", 3: "business it represents"}[ch]
+        other = f" {ev['other']}" if ev["other"] >= 0 and ch in (0, 2, 3) else ""
+        pts = penalties.get(ch)
+        cost = f", −{pts:g} points a day" if pts else ""
+        noun = "business" if ch >= 2 else "agent"
+        causes.append(f"{who} ({noun}{other}) listed since day {ev['day']}{cost}")
+    why = "; ".join(causes) if causes else ("points lost earlier through listed relatives, "
+                                            "ties or an employer")
+    return [f"Listed through others: on the {lists} since day {since}, while its own acts "
+            f"alone would not list it — {why}."]
 
 
 def _findings(events: list[dict], agent: int) -> list[str]:
@@ -181,11 +256,6 @@ def _findings(events: list[dict], agent: int) -> list[str]:
             for e in exposed.values():
                 out.append(f"  while losing points to spillover since day {e['day']} "
                            f"({e['detail']})")
-    wrongful = any(e["kind"] == EV_LIST_ENTER and e["code"] < 2 for e in events) and not any(
-        e["kind"] == EV_LIST_ENTER and e["code"] in (8, 9) for e in events)
-    if wrongful:
-        out.append("The true ledger never listed this agent: the listing came from identity "
-                   "errors or spillover.")
     if not events:
         out.append("No events were recorded for this agent.")
     return out

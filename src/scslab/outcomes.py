@@ -28,8 +28,10 @@ How = Literal["last", "total", "mean", "group_ratio", "summary"]
 #: What an outcome counts, which decides how it is formatted.
 Unit = Literal["agents", "events", "score", "share", "ratio"]
 
-#: Daily columns ``denied_<kind>`` except this one are the refusals by sanction kind.
+#: Daily columns ``denied_<kind>`` except these are the refusals by sanction kind.
 DENIED_WRONGFUL = "denied_wrongful"
+DENIED_THROUGH_OTHERS = "denied_through_others"
+DENIAL_SUBTOTALS = (DENIED_WRONGFUL, DENIED_THROUGH_OTHERS)
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,8 @@ class Outcome:
 
 
 def refusal_columns(columns: Iterable[str]) -> list[str]:
-    """The daily refusal columns by sanction kind (``denied_<kind>``, not the wrongful ones)."""
-    return [c for c in columns if c.startswith("denied_") and c != DENIED_WRONGFUL]
+    """The daily refusal columns by sanction kind (``denied_<kind>``, not the subtotals)."""
+    return [c for c in columns if c.startswith("denied_") and c not in DENIAL_SUBTOTALS]
 
 
 def _group_ratio(daily: pd.DataFrame) -> float:
@@ -179,10 +181,21 @@ OUTCOMES: tuple[Outcome, ...] = (
             card="wrongly listed at the end", in_summary=True, in_table=True, harm=True),
     Outcome("wrongful_listed_mean", "wrongfully listed, mean over days", "wrongful (mean)",
             "mean", ("wrongful_listed",), "agents", harm=True),
+    Outcome("own_listed_end", "listed by their own conduct at the end", "own-conduct",
+            "last", ("own_listed",), "agents",
+            note="the list their own correctly attributed acts alone would give",
+            in_summary=True, in_table=True),
+    Outcome("listed_through_others_end", "listed through others at the end",
+            "through others", "last", ("listed_through_others",), "agents",
+            note="listed only because relatives, ties or an employer were listed",
+            card="listed because of others", in_summary=True, in_table=True, harm=True),
+    Outcome("listed_through_others_mean", "listed through others, mean over days",
+            "through others (mean)", "mean", ("listed_through_others",), "agents", harm=True),
     Outcome("collateral_sanctioned_end", "collateral sanctioned at the end", "collateral",
             "last", ("collateral_sanctioned",), "agents",
-            note="sanctioned because a relative or employer is listed",
-            card="punished through others", in_summary=True, harm=True),
+            note="sanctioned because of others: a listed relative or employer, or a listing "
+            "through others",
+            card="punished through others", in_summary=True, in_table=True, harm=True),
     Outcome("sanctioned_end", "sanctioned at the end", "sanctioned", "last", ("sanctioned",),
             "agents"),
     Outcome("misattributed_total", "misattributed events (total)", "misattrib.", "total",
@@ -195,9 +208,13 @@ OUTCOMES: tuple[Outcome, ...] = (
             "denied wrongful", "total", (DENIED_WRONGFUL,), "events",
             note="services refused to people listed by mistake",
             card="refusals to the wrongly listed", in_summary=True, harm=True),
+    Outcome("denied_through_others_total", "denials to those listed through others (total)",
+            "denied through others", "total", (DENIED_THROUGH_OTHERS,), "events",
+            note="services refused to people listed because of whom they are tied to",
+            in_summary=True, harm=True),
     Outcome("collateral_denials_total", "denials to collateral targets (total)",
             "collateral denials", "total", ("collateral_denials",), "events", harm=True),
-    Outcome("chilling_effect", "chilling effect (1 − speech with / without monitoring)",
+    Outcome("chilling_effect", "chilling effect (1 − speech with / without the penalty on speech)",
             "chilling", "summary", ("chilling_effect",), "share",
             note="less criticism because people feel watched", card="chilling effect",
             in_summary=True, in_table=True, harm=True),

@@ -61,12 +61,13 @@ def resolve(scenario: str | Path | Scenario | dict, *, agents: int | None = None
 
 
 def chilling_counterfactual(sc: Scenario) -> Scenario:
-    """The same scenario with the chilled act neither monitored nor penalised."""
+    """The same scenario with no penalty on the chilled act (speech), all else equal.
+
+    Only the penalty goes: the sensors keep watching (and keep making the identity errors
+    they make on other acts), so the difference in speech is the chilling by the penalty.
+    """
     b = sc.responses.chilling.behaviour
     data = sc.model_dump(mode="json")
-    for sensor in data["sensors"].values():
-        sensor["observes"] = [x for x in sensor["observes"] if x != b]
-    data["sensors"]["online_monitoring"]["enabled"] = False
     if data["policy"]["rules"].get(b, 0) < 0:
         data["policy"]["rules"][b] = 0
     for reg in data["population"]["regions"]:
@@ -99,7 +100,7 @@ def new_run_id(sc: Scenario) -> str:
 def agents_table(sim: Simulation) -> pa.Table:
     """Final per-agent state (``--save-agents``)."""
     w, s, p = sim.world, sim.state, sim.params
-    from scslab.state import F_BL, F_CT, F_RED, F_TBL, F_TCT
+    from scslab.state import F_BL, F_CT, F_LISTED, F_RED, F_TBL, F_TCT, F_TLISTED, O_BL
 
     return pa.table({
         "agent": np.arange(w.n, dtype=np.int64),
@@ -118,6 +119,10 @@ def agents_table(sim: Simulation) -> pa.Table:
         "redlisted": (s.flags & F_RED) != 0,
         "true_blacklisted": (s.flags & F_TBL) != 0,
         "true_court_listed": (s.flags & F_TCT) != 0,
+        "own_score": s.own,
+        "own_blacklisted": (s.own_flags & O_BL) != 0,
+        "listed_through_others": ((s.flags & F_LISTED) != 0) & ((s.flags & F_TLISTED) != 0)
+        & ((s.own_flags & O_BL) == 0) & ((s.flags & F_TCT) == 0),
     })
 
 

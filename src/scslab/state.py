@@ -27,6 +27,11 @@ X_THH, X_TTIE, X_TEMP, X_TREP = 16, 32, 64, 128
 # Business flag bits (``State.b_flags``).
 B_LISTED, B_TLISTED = 1, 2
 
+# Own-conduct ledger bits (``State.own_flags``). The own-conduct court list is the twin's
+# (court orders are the agent's own acts, and nothing else enters or leaves it), so only the
+# blacklist needs a bit of its own.
+O_BL = 1
+
 
 @dataclass(frozen=True)
 class Bit:
@@ -58,6 +63,8 @@ BITS: tuple[Bit, ...] = (
     Bit("exposure", "X_TEMP", X_TEMP, "the agent's employer (a business) is listed (twin ledger)"),
     Bit("exposure", "X_TREP", X_TREP,
         "the agent is the legal representative of a listed business (twin ledger)"),
+    Bit("own_flags", "O_BL", O_BL,
+        "blacklist, own-conduct ledger (own acts only: no identity errors, no spillover)"),
     Bit("b_flags", "B_LISTED", B_LISTED, "business listed (recorded ledger)"),
     Bit("b_flags", "B_TLISTED", B_TLISTED, "business listed (twin ledger)"),
 )
@@ -69,14 +76,19 @@ class State:
 
     score: np.ndarray = field(metadata={"doc": "float32 recorded score"})
     twin: np.ndarray = field(metadata={"doc": "float32 twin-ledger score (no identity errors)"})
+    own: np.ndarray = field(metadata={
+        "doc": "float32 own-conduct score: the twin without spillover penalties"})
     delta_rec: np.ndarray = field(
         metadata={"doc": "float32 points recorded today (scratch, zeroed by scoring)"})
     delta_twin: np.ndarray = field(
         metadata={"doc": "float32 points the twin ledger gets today (scratch)"})
     flags: np.ndarray = field(metadata={"doc": "uint8, see F_*"})
     exposure: np.ndarray = field(metadata={"doc": "uint8, see X_*"})
+    own_flags: np.ndarray = field(metadata={"doc": "uint8 own-conduct ledger flags, see O_*"})
     bl_since: np.ndarray = field(metadata={"doc": "int16 day of blacklist entry (recorded)"})
     tbl_since: np.ndarray = field(metadata={"doc": "int16 day of blacklist entry (twin)"})
+    obl_since: np.ndarray = field(
+        metadata={"doc": "int16 day of blacklist entry (own-conduct ledger)"})
     ct_until: np.ndarray = field(
         metadata={"doc": "int16 last day of the court-list term (recorded)"})
     tct_until: np.ndarray = field(metadata={"doc": "int16 (twin)"})
@@ -88,9 +100,9 @@ class State:
     b_twin: np.ndarray = field(metadata={"doc": "float32 business score (twin)"})
     b_flags: np.ndarray = field(metadata={"doc": "uint8 business flags, see B_*"})
 
-    AGENT_FIELDS = ("score", "twin", "delta_rec", "delta_twin", "flags", "exposure", "bl_since",
-                    "tbl_since", "ct_until", "tct_until", "appeal_day", "listed_ties",
-                    "listed_ties_twin")
+    AGENT_FIELDS = ("score", "twin", "own", "delta_rec", "delta_twin", "flags", "exposure",
+                    "own_flags", "bl_since", "tbl_since", "obl_since", "ct_until", "tct_until",
+                    "appeal_day", "listed_ties", "listed_ties_twin")
 
     @classmethod
     def initial(cls, world: World, base: float) -> State:
@@ -98,9 +110,10 @@ class State:
         n, nb = world.n, world.n_business
         return cls(
             score=np.full(n, base, np.float32), twin=np.full(n, base, np.float32),
-            delta_rec=np.zeros(n, np.float32), delta_twin=np.zeros(n, np.float32),
+            own=np.full(n, base, np.float32), delta_rec=np.zeros(n, np.float32), delta_twin=np.zeros(n, np.float32),
             flags=np.zeros(n, np.uint8), exposure=np.zeros(n, np.uint8),
-            bl_since=np.zeros(n, np.int16), tbl_since=np.zeros(n, np.int16),
+            own_flags=np.zeros(n, np.uint8), bl_since=np.zeros(n, np.int16),
+            tbl_since=np.zeros(n, np.int16), obl_since=np.zeros(n, np.int16),
             ct_until=np.zeros(n, np.int16), tct_until=np.zeros(n, np.int16),
             appeal_day=np.zeros(n, np.int16), listed_ties=np.zeros(n, np.uint16),
             listed_ties_twin=np.zeros(n, np.uint16),

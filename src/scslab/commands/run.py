@@ -38,7 +38,7 @@ def run(scenario: Annotated[str | None, typer.Argument(help="Preset name or YAML
         save_agents: Annotated[bool, typer.Option("--save-agents",
                                                   help="Write agents.parquet.")] = False,
         chilling: Annotated[bool, typer.Option("--chilling", help="Also run the counterfactual "
-                                               "without monitoring of speech (2× cost).")] = False,
+                                               "without the penalty on speech (2× cost).")] = False,
         no_catalog: NoCatalogOpt = False,
         checkpoint_every: Annotated[int | None, typer.Option(
             "--checkpoint-every", min=0, help="Save a checkpoint every K days.")] = None,

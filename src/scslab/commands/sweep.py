@@ -132,7 +132,7 @@ def sweep_cmd(
         sweep_id: Annotated[str | None, typer.Option(
             "--sweep-id", help="Sweep id (default: a hash of the sweep definition).")] = None,
         chilling: Annotated[bool, typer.Option(
-            "--chilling", help="Also run each counterfactual without monitoring of speech and "
+            "--chilling", help="Also run each counterfactual without the penalty on speech and "
             "add chilling_effect (2× cost).")] = False) -> None:
     """Run a scenario over a grid of values × replicates (resumable; Dask optional)."""
     from scslab.errors import ScslabError

@@ -497,9 +497,11 @@ SUMMARY_KEYS: list[tuple[str, str]] = [
     ("started", "Only in the placeholder summary written when a run starts, before its first "
      "day is done (with `completed: false`)."),
     ("chilling_effect", "Only with `--chilling`: 1 − acts of the chilled behaviour with "
-     "monitoring / without monitoring (the counterfactual run)."),
+     "the penalty on speech / without it (the counterfactual run, in which the sensors still "
+     "watch)."),
     ("chilling", "Only with `--chilling`: the chilled `behaviour` and the acts counted "
-     "`acts_with_monitoring` and `acts_without_monitoring`."),
+     "`acts_with_monitoring` (this run) and `acts_without_monitoring` (the counterfactual, "
+     "without the penalty on speech; the sensors still watch)."),
 ]
 
 

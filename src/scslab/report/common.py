@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from scslab.formatting import is_missing
+from scslab.outcomes import refusal_columns
 from scslab.report.elements import PALETTE
 from scslab.results import Result
 
@@ -65,7 +66,7 @@ def _groups(daily: pd.DataFrame) -> list[str]:
 
 
 def _denial_kinds(daily: pd.DataFrame) -> list[str]:
-    return [c[len("denied_"):] for c in _cols(daily, "denied_", exclude=["denied_wrongful"])]
+    return [c[len("denied_"):] for c in refusal_columns(daily.columns)]
 
 
 # --------------------------------------------------------------------------- figure helpers

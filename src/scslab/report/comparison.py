@@ -13,8 +13,9 @@ import pandas as pd
 from scslab.errors import RunDirError
 from scslab.formatting import fmt, is_missing, slug, value_text
 from scslab.inputs import not_regular
+from scslab.outcomes import refusal_columns
 from scslab.report.abroad import _audit_result, has_abroad
-from scslab.report.common import _cols, _finish, _new_figure, _template
+from scslab.report.common import _finish, _new_figure, _template
 from scslab.report.elements import PALETTE, ReportFigure, Section, Table
 from scslab.report.tables import governance_rows
 from scslab.results import Result, load_run
@@ -140,8 +141,12 @@ COMPARE_METRICS: list[tuple[str, str, bool, str]] = [
      "People on the blacklist or the court list at the end of each day."),
     ("wrongful_listed", "people wrongly listed", False,
      "People listed only because acts were pinned on them by identity errors."),
+    ("listed_through_others", "people listed through others", False,
+     "People on a list only because relatives, ties or an employer were listed: their own "
+     "conduct alone would not list them."),
     ("collateral_sanctioned", "people punished through others", False,
-     "People under a sanction only because a relative or employer is listed."),
+     "People under a sanction only because of others: a listed relative or employer, or a "
+     "listing through others."),
     ("misattributed_events", "acts pinned on the wrong person (so far)", True,
      "Running total of acts recorded against someone who did not do them."),
     ("denied_all", "refusals (so far)", True,
@@ -156,7 +161,7 @@ COMPARE_METRICS: list[tuple[str, str, bool, str]] = [
 
 def _metric_frame(daily: pd.DataFrame, metric: str) -> pd.Series | None:
     if metric == "denied_all":
-        cols = _cols(daily, "denied_", exclude=["denied_wrongful"])
+        cols = refusal_columns(daily.columns)
         return daily[cols].sum(axis=1) if cols else None
     return daily[metric] if metric in daily.columns else None
 

@@ -178,21 +178,28 @@ def fig_harms(daily: pd.DataFrame) -> ReportFigure:
     fig = _new_figure("people")
     _line(fig, daily, "wrongful_listed", "wrongly listed (identity errors)", color=C_HARM,
           width=3)
-    _line(fig, daily, "collateral_sanctioned", "punished only through a relative or employer",
+    _line(fig, daily, "listed_through_others", "listed because of whom they are tied to",
+          color="#CC79A7")
+    _line(fig, daily, "collateral_sanctioned", "punished only because of others",
           color="#E69F00")
     wl, cs = _last(daily, "wrongful_listed"), _last(daily, "collateral_sanctioned")
-    caption = ("Two kinds of people who are punished for something they did not do. "
+    lt = _last(daily, "listed_through_others")
+    caption = ("People who are punished for something they did not do. "
                "“Wrongly listed”: on a list only because a camera or a record matched someone "
                "else's act to them (measured against a twin ledger that credits every act to its "
-               "real author). “Punished through others”: not listed themselves, but under a "
-               "sanction because a family member or their employer is listed.")
+               "real author). “Listed because of others”: on a list that their own acts alone "
+               "would not put them on (an own-conduct ledger without the points lost through "
+               "listed relatives, friends or employers). “Punished only because of others”: "
+               "under a sanction because a family member or employer is listed, or listed "
+               "because of others.")
     if wl is not None and cs is not None:
-        caption += (f" On the last day: {fmt(wl)} wrongly listed, {fmt(cs)} punished through "
-                    "others.")
+        caption += f" On the last day: {fmt(wl)} wrongly listed"
+        if lt is not None:
+            caption += f", {fmt(lt)} listed because of others"
+        caption += f", {fmt(cs)} punished only because of others."
+    cols = ("wrongful_listed", "listed_through_others", "collateral_sanctioned")
     return ReportFigure("fig-harms", "wrongful_listed", "People punished for what they did not do",
-                        caption, _finish(fig), [c for c in ("wrongful_listed",
-                                                            "collateral_sanctioned")
-                                                if _has(daily, c)])
+                        caption, _finish(fig), [c for c in cols if _has(daily, c)])
 
 
 def fig_harm_events(daily: pd.DataFrame) -> ReportFigure:
@@ -281,7 +288,7 @@ def fig_disparate_impact(daily: pd.DataFrame) -> ReportFigure:
 
 
 def fig_chilling(summary: dict) -> ReportFigure | None:
-    """Speech acts with and without monitoring (only when the run measured it)."""
+    """Speech acts with and without the penalty on speech (only when the run measured it)."""
     import plotly.graph_objects as go
 
     ch = summary.get("chilling") or {}
@@ -291,13 +298,14 @@ def fig_chilling(summary: dict) -> ReportFigure | None:
     beh = human(str(ch.get("behaviour", "speech")))
     fig = _new_figure(f"acts of {beh}", xtitle="")
     fig.update_layout(hovermode="closest")
-    fig.add_trace(go.Bar(x=["without monitoring or penalty", "with monitoring (this run)"],
+    fig.add_trace(go.Bar(x=["without the penalty on speech", "with the penalty (this run)"],
                          y=[ch["acts_without_monitoring"], ch["acts_with_monitoring"]],
                          marker_color=[C_TRUE, C_HARM], name=beh, showlegend=False,
                          meta={"column": "chilling", "transform": "totals"}))
     caption = (f"The same population was simulated twice: once as in this scenario, once with "
-               f"{beh} neither watched nor punished. People who fear being watched speak less: "
-               f"{pct(eff)} fewer acts of {beh} (the chilling effect).")
+               f"{beh} still watched but no longer penalised. People who fear being punished "
+               f"for what is seen speak less: {pct(eff)} fewer acts of {beh} (the chilling "
+               "effect).")
     return ReportFigure("fig-chilling", "chilling_effect", "The chilling effect", caption, fig,
                         ["chilling_effect"])
 
@@ -305,8 +313,10 @@ def fig_chilling(summary: dict) -> ReportFigure | None:
 def fig_spillover(daily: pd.DataFrame) -> ReportFigure:
     """How punishment spreads to households, friends and employers."""
     fig = _new_figure("people (businesses)")
-    _line(fig, daily, "collateral_sanctioned", "sanctioned only through others", color="#E69F00",
+    _line(fig, daily, "listed_through_others", "listed because of others", color="#D55E00",
           width=3)
+    _line(fig, daily, "collateral_sanctioned", "sanctioned only because of others",
+          color="#E69F00", width=3)
     _line(fig, daily, "exposed_household", "living with a listed person", color="#CC79A7")
     _line(fig, daily, "exposed_ties", "with a listed friend or associate", color="#56B4E9")
     _line(fig, daily, "spillover_penalised", "lost points because of someone else (that day)",
@@ -317,10 +327,16 @@ def fig_spillover(daily: pd.DataFrame) -> ReportFigure:
                "and children can be refused by private schools; friends lose points; a business "
                "whose legal representative is listed loses points and can be listed itself, "
                "which then costs its employees. These lines count the people reached.")
+    caption += (" Points lost this way can put people on a list themselves: “listed because of "
+                "others” counts those whose own conduct alone would not list them.")
     exp = _last(daily, "exposed_household")
+    lt, ls = _last(daily, "listed_through_others"), _last(daily, "listed")
+    if lt is not None and ls:
+        caption += (f" On the last day {fmt(lt)} of the {fmt(ls)} listed people "
+                    f"({pct(lt / ls)}) were listed because of others.")
     if exp is not None:
         caption += f" On the last day {fmt(exp)} people lived with a listed person."
-    cols = ["collateral_sanctioned", "exposed_household", "exposed_ties", "spillover_penalised",
+    cols = ["listed_through_others", "collateral_sanctioned", "exposed_household", "exposed_ties", "spillover_penalised",
             "businesses_listed"]
     return ReportFigure("fig-spillover", "collateral_sanctioned", "Punishment that spreads",
                         caption, _finish(fig), [c for c in cols if _has(daily, c)])

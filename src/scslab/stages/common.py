@@ -120,12 +120,15 @@ class Agents(NamedTuple):
 
     score: np.ndarray
     twin: np.ndarray
+    own: np.ndarray
     delta_rec: np.ndarray
     delta_twin: np.ndarray
     flags: np.ndarray
     exposure: np.ndarray
+    own_flags: np.ndarray
     bl_since: np.ndarray
     tbl_since: np.ndarray
+    obl_since: np.ndarray
     ct_until: np.ndarray
     tct_until: np.ndarray
     appeal_day: np.ndarray

@@ -33,9 +33,9 @@ from scslab.params import (
 )
 from scslab.rng import agent_hash, u_hi, u_lo
 from scslab.stages.common import StageSpec, emit, is_logged, knows_rules
-from scslab.stages.listing import LIST_BLACK, LIST_COURT
+from scslab.stages.listing import LIST_BLACK, LIST_COURT, OWN, TWIN
 from scslab.stages.metrics import C_EXPIRED, C_FILED, C_REPAIRS, C_SUCCEEDED
-from scslab.state import F_APPEAL, F_BL, F_CT, F_LISTED, F_TBL, F_TCT, F_TLISTED
+from scslab.state import F_APPEAL, F_BL, F_CT, F_LISTED, F_TBL, F_TCT, F_TLISTED, O_BL
 
 
 @njit(inline="always", cache=True)
@@ -46,16 +46,21 @@ def record_is_wrong(f, score, twin) -> bool:
     return score < twin - 1e-3
 
 
-MAX_EVENTS = 8
+MAX_EVENTS = 13
 
 
 @njit(inline="always", cache=True)
 def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_frac, score,
-                      twin, flags, bl_since, tbl_since, ct_until, tct_until, appeal_day, cnt,
-                      ev) -> None:
-    """Expiry, credit repair and appeals for agent ``i`` (events logged when sampled)."""
+                      twin, own, flags, own_flags, bl_since, tbl_since, obl_since, ct_until,
+                      tct_until, appeal_day, cnt, ev) -> None:
+    """Expiry, credit repair and appeals for agent ``i`` (events logged when sampled).
+
+    The own-conduct ledger follows the twin: its blacklist entry expires by its own date, a
+    repair act lifts it when it lists the agent, and leniency on a right record clears it.
+    """
     f = flags[i]
-    if (f & (F_LISTED | F_TLISTED | F_APPEAL)) == 0:
+    of = own_flags[i]
+    if (f & (F_LISTED | F_TLISTED | F_APPEAL)) == 0 and of == 0:
         return
     appeals_on = prm[P_APPEALS_ON] > 0
     expiry_on = prm[P_EXPIRY_ON] > 0
@@ -66,6 +71,7 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
     logged = is_logged(log_key, log_frac, i)
     s = score[i]
     t = twin[i]
+    o = own[i]
     h = agent_hash(key, i, 0)
     if expiry_on:
         exp_days = prm[P_EXPIRY_DAYS]
@@ -78,6 +84,13 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
         if (f & F_TBL) and day - tbl_since[i] >= exp_days:
             f &= ~F_TBL
             t = max(t, bl_exit)
+            if logged:
+                emit(c, i, -1, EV_EXPIRED, LIST_BLACK + TWIN, -1, t, ev)
+        if (of & O_BL) and day - obl_since[i] >= exp_days:
+            of &= ~O_BL
+            o = max(o, bl_exit)
+            if logged:
+                emit(c, i, -1, EV_EXPIRED, LIST_BLACK + OWN, -1, o, ev)
     if repair_on and u_hi(h) < prm[P_REPAIR_RATE]:
         pts = prm[P_REPAIR_PTS]
         if f & F_LISTED:
@@ -87,6 +100,8 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
                 emit(c, i, -1, EV_CREDIT_REPAIR, 0, -1, pts, ev)
         if f & F_TLISTED:
             t = min(t + pts, prm[P_MAX])
+        if (of & O_BL) or (f & F_TCT):
+            o = min(o + pts, prm[P_MAX])
     if appeals_on:
         delay = int(prm[P_APPEAL_DELAY])
         decide = False
@@ -129,9 +144,18 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
                         # appeal would have had the same outcome, so both ledgers change
                         s = max(s, bl_exit)
                         t = max(t, bl_exit)
+                        o = max(o, bl_exit)
                         dropped_bl = (f & F_BL) != 0
                         dropped_ct = (f & F_CT) != 0
+                        if logged:
+                            for bit, code, v in ((F_TBL, LIST_BLACK + TWIN, t),
+                                                 (F_TCT, LIST_COURT + TWIN, t)):
+                                if f & bit:
+                                    emit(c, i, -1, EV_LIST_EXIT, code, -1, v, ev)
+                            if of & O_BL:
+                                emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK + OWN, -1, o, ev)
                         f &= ~(F_TBL | F_TCT)
+                        of &= ~O_BL
                     if dropped_bl:
                         f &= ~F_BL
                         if logged:
@@ -143,9 +167,12 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
     smax = prm[P_MAX]
     s = min(s, smax)
     t = min(t, smax)
+    o = min(o, smax)
     score[i] = s
     twin[i] = t
+    own[i] = o
     flags[i] = f
+    own_flags[i] = of
 
 
 SPEC = StageSpec(
@@ -153,6 +180,6 @@ SPEC = StageSpec(
     doc="Appeals, expiry of blacklist entries and credit repair.",
     streams=("due_process", "awareness"),
     counters=("C_EXPIRED", "C_REPAIRS", "C_FILED", "C_SUCCEEDED"),
-    reads=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_APPEAL"),
-    writes=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_APPEAL"),
+    reads=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_APPEAL", "O_BL"),
+    writes=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_APPEAL", "O_BL"),
 )

@@ -2,8 +2,9 @@
 
 Listing: thresholds with hysteresis and a minimum stay put agents on and off the blacklist; a
 recorded court default puts them on the court list for a fixed term (or until they fulfil the
-obligation); a high score puts them on the redlist. The recorded and the twin ledger are listed by
-the same rules.
+obligation); a high score puts them on the redlist. The recorded, the twin and the own-conduct
+ledger are listed by the same rules (the own-conduct court list is the twin's: a court order is
+the agent's own act).
 """
 
 from __future__ import annotations
@@ -47,13 +48,15 @@ from scslab.state import (
     F_TCT,
     F_TCT_ORDER,
     F_TLISTED,
+    O_BL,
     State,
 )
 
 EV_UNION = 100  # internal: the agent's "on any list" status changed (value ±1)
 LIST_BLACK, LIST_COURT, LIST_RED = 0, 1, 2
 TWIN = 8  # added to a list code for the twin ledger
-MAX_EVENTS = 9  # most events one agent can emit in this stage
+OWN = 16  # added to a list code for the own-conduct ledger
+MAX_EVENTS = 10  # most events one agent can emit in this stage
 
 
 @njit(inline="always", cache=True)
@@ -69,9 +72,12 @@ def blacklist_rule(listed, score, since, day, enter, exit_, min_days) -> int:
 
 
 @njit(inline="always", cache=True)
-def list_agent(c, i, key, day, prm, log_key, log_frac, score, twin, flags, bl_since, tbl_since,
-               ct_until, tct_until, ev) -> None:
-    """Update agent ``i``'s list membership in both ledgers (list events when logged)."""
+def list_agent(c, i, key, day, prm, log_key, log_frac, score, twin, own, flags, own_flags,
+               bl_since, tbl_since, obl_since, ct_until, tct_until, ev) -> None:
+    """Update agent ``i``'s list membership in the three ledgers (list events when logged).
+
+    The own-conduct ledger has a blacklist of its own (``O_BL``); its court list is the twin's.
+    """
     f0 = flags[i]
     f = f0
     s = score[i]
@@ -92,6 +98,16 @@ def list_agent(c, i, key, day, prm, log_key, log_frac, score, twin, flags, bl_si
             tbl_since[i] = day
         elif r == -1:
             f &= ~F_TBL
+        o = own_flags[i]
+        r = blacklist_rule((o & O_BL) != 0, own[i], obl_since[i], day, enter, exit_, min_days)
+        if r == 1:
+            own_flags[i] = o | O_BL
+            obl_since[i] = day
+        elif r == -1:
+            own_flags[i] = o & ~O_BL
+        if r != 0 and is_logged(log_key, log_frac, i):
+            emit(c, i, -1, EV_LIST_ENTER if r == 1 else EV_LIST_EXIT, LIST_BLACK + OWN, -1,
+                 own[i], ev)
     if prm[P_CT_ON] > 0:
         term = int(prm[P_CT_TERM])
         fulfil = prm[P_CT_FULFIL]
@@ -265,8 +281,8 @@ SPEC = StageSpec(
     streams=("listing", "initial_state"),
     kernels=(apply_union_changes, count_listed_ties),
     counters=("C_ENTRIES", "C_EXITS"),
-    reads=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_RED", "F_CT_ORDER", "F_TCT_ORDER"),
-    writes=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_RED", "F_CT_ORDER", "F_TCT_ORDER"),
+    reads=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_RED", "F_CT_ORDER", "F_TCT_ORDER", "O_BL"),
+    writes=("F_BL", "F_TBL", "F_CT", "F_TCT", "F_RED", "F_CT_ORDER", "F_TCT_ORDER", "O_BL"),
     setup=initial_state,
     warm_up=_warm_up,
 )

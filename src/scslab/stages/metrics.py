@@ -1,7 +1,8 @@
 """Metrics: one row per day, and the registry that documents every column.
 
-Harms are measured against the twin ledger (DESIGN.md §4): a *wrongful*
-listing is an agent on a list by the recorded score but not by the twin score.
+Harms are measured against the twin and the own-conduct ledger (DESIGN.md §4): a
+*wrongful* listing is an agent on a list by the recorded score but not by the twin score; a
+listing *through others* is on the recorded and the twin list but not the own-conduct list.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from numba import float64, int64, njit
 from scslab.params import N_HIST, P_HIST_HI, P_HIST_LO, Params
 from scslab.population import attr_group
 from scslab.stages.common import Context, Day, StageSpec
-from scslab.state import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED
+from scslab.state import F_BL, F_CT, F_LISTED, F_RED, F_TCT, F_TLISTED, O_BL
 
 # Fixed columns of the per-chunk counter matrix ``cnt[chunk, column]`` (int64).
 (C_OBS, C_MIS, C_REV, C_PEN, C_ENTRIES, C_EXITS, C_FILED, C_SUCCEEDED, C_EXPIRED, C_REPAIRS,
  C_DENIED_WRONGFUL, C_DENIED_COLLATERAL, C_COLLATERAL, C_REWARDS, C_SANCTIONED,
  C_LISTED, C_LISTED_BL, C_LISTED_CT, C_RED, C_TWIN_LISTED, C_WRONGFUL, C_BIZ_LISTED,
  C_BIZ_TLISTED, C_EXP_HH, C_EXP_TIE, C_EXP_EMP, C_EXP_REP, C_SCORE_SUM, C_TWIN_SUM,
- C_QUIET, C_FIXED) = range(31)
+ C_QUIET, C_OWN_LISTED, C_THROUGH, C_DENIED_THROUGH, C_FIXED) = range(34)
 # C_QUIET counts agents settled on the fused pass's quiet-block path (a diagnostic of the
 # engine's speed, not a daily column).
 # Variable-length blocks: their start columns are in the ``off`` vector.
-O_ACTS, O_MIS_G, O_DENIED, O_G_COUNT, O_G_LISTED, O_G_WRONG, O_HIST, O_GRADES, O_END = range(9)
+(O_ACTS, O_MIS_G, O_DENIED, O_G_COUNT, O_G_LISTED, O_G_WRONG, O_G_THROUGH, O_HIST, O_GRADES,
+ O_END) = range(10)
 # Score sums are kept in fixed point (units of 2^-20 points) so that they are exact
 # integers: the total does not depend on the order in which agents are added, which
 # lets the fused pass add a whole block at once. |score| <= 10^6 < 2^20, so one
@@ -37,7 +39,8 @@ PERCENTILES = np.array([5, 25, 50, 75, 95])  # the daily score percentiles (``sc
 
 def counter_layout(n_behaviours: int, n_groups: int, n_kinds: int, n_grades: int) -> np.ndarray:
     """Start column of each variable block of the counter matrix."""
-    sizes = [n_behaviours, n_groups, n_kinds, n_groups, n_groups, n_groups, N_HIST, n_grades]
+    sizes = [n_behaviours, n_groups, n_kinds, n_groups, n_groups, n_groups, n_groups, N_HIST,
+             n_grades]
     off = np.zeros(O_END + 1, dtype=np.int64)
     off[0] = C_FIXED
     for k, size in enumerate(sizes):
@@ -152,16 +155,21 @@ def tally_block(c, m, new_s, new_t, smin, inv_width, grade_min, hist, cnt, off, 
 
 
 @njit(inline="always", cache=True)
-def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, hist, cnt, off,
-               tally):
+def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, own_flags, hist, cnt,
+               off, tally):
     """Add agent ``i``'s end-of-day stocks to chunk ``c``'s counters.
 
-    List counts go straight to ``cnt``, scores to ``tally``.
+    List counts go straight to ``cnt``, scores to ``tally``. An agent listed by the recorded
+    and the twin ledger but not by the own-conduct ledger is listed through others.
 
     (Group sizes do not change during a run: the engine counts them once.)
     """
     f = flags[i]
-    if f != 0:
+    of = own_flags[i]
+    if f != 0 or of != 0:
+        own_listed = (of & O_BL) != 0 or (f & F_TCT) != 0
+        if own_listed:
+            cnt[c, C_OWN_LISTED] += 1
         if f & F_LISTED:
             g = attr_group(attr[i])
             cnt[c, C_LISTED] += 1
@@ -173,6 +181,9 @@ def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, hist,
             if (f & F_TLISTED) == 0:
                 cnt[c, C_WRONGFUL] += 1
                 cnt[c, off[O_G_WRONG] + g] += 1
+            elif not own_listed:
+                cnt[c, C_THROUGH] += 1
+                cnt[c, off[O_G_THROUGH] + g] += 1
         if f & F_TLISTED:
             cnt[c, C_TWIN_LISTED] += 1
         if f & F_RED:
@@ -217,6 +228,12 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
           True),
         M("wrongful_listed", "Agents listed on the recorded score but not on the twin ledger "
           "(listed because of identity errors).", "agents", "stock", True),
+        M("own_listed", "Agents the own-conduct ledger lists: their own correctly attributed "
+          "acts alone, with no identity errors and no spillover penalties.", "agents", "stock",
+          True),
+        M("listed_through_others", "Agents on the recorded and the twin ledger's list but not "
+          "on the own-conduct list: listed because of whom they are tied to (spillover "
+          "penalties from listed relatives, ties or employers).", "agents", "stock", True),
     ]
     for b in behaviours:
         out.append(M(f"acts_{b}", f"Acts of {b.replace('_', ' ')} done today (observed or "
@@ -234,10 +251,14 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
     out += [
         M("denied_wrongful", "Denials suffered today by wrongfully listed agents.", "denials",
           "flow", True),
-        M("collateral_denials", "Denials today to agents sanctioned only through spillover.",
+        M("denied_through_others", "Denials suffered today by agents listed through others.",
           "denials", "flow", True),
-        M("collateral_sanctioned", "Agents under a sanction only through spillover "
-          "(a listed relative or business), not listed themselves.", "agents", "stock", True),
+        M("collateral_denials", "Denials today to agents sanctioned only because of others: "
+          "through a listed relative or business, or through a listing that is itself through "
+          "others (``denied_through_others``).", "denials", "flow", True),
+        M("collateral_sanctioned", "Agents under a sanction only because of others: not listed "
+          "themselves but sanctioned through a listed relative or business, or listed through "
+          "others (``listed_through_others``).", "agents", "stock", True),
         M("sanctioned", "Agents under at least one sanction.", "agents", "stock", True),
         M("spillover_penalised", "Agents who lost points today through a listed relative, tie "
           "or employer.", "agents", "flow", True),
@@ -262,6 +283,8 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
               "stock", True),
             M(f"wrongful_rate__{g}", f"Wrongfully listed agents per agent of group {g}.",
               "fraction", "stock", False),
+            M(f"listed_through_others__{g}", f"Agents of group {g} listed through others.",
+              "agents", "stock", True),
             M(f"misattributed__{g}", f"Misattributed acts landing on agents of group {g} "
               "today.", "acts", "flow", True),
         ]
@@ -310,6 +333,8 @@ def daily_row(ctx: Context, day: int) -> dict:
     row["list_exits"] = c[C_EXITS]
     row["true_listed"] = c[C_TWIN_LISTED]
     row["wrongful_listed"] = c[C_WRONGFUL]
+    row["own_listed"] = c[C_OWN_LISTED]
+    row["listed_through_others"] = c[C_THROUGH]
     for k, name in enumerate(p.behaviour_names):
         row[f"acts_{name}"] = c[off[O_ACTS] + k]
     row["observed_events"] = c[C_OBS]
@@ -318,6 +343,7 @@ def daily_row(ctx: Context, day: int) -> dict:
     for k, name in enumerate(p.sanction_names):
         row[f"denied_{name}"] = c[off[O_DENIED] + k]
     row["denied_wrongful"] = c[C_DENIED_WRONGFUL]
+    row["denied_through_others"] = c[C_DENIED_THROUGH]
     row["collateral_denials"] = c[C_DENIED_COLLATERAL]
     row["collateral_sanctioned"] = c[C_COLLATERAL]
     row["sanctioned"] = c[C_SANCTIONED]
@@ -340,6 +366,7 @@ def daily_row(ctx: Context, day: int) -> dict:
         row[f"wrongful_listed__{name}"] = wrong
         rate = wrong / count if count else math.nan
         row[f"wrongful_rate__{name}"] = rate
+        row[f"listed_through_others__{name}"] = c[off[O_G_THROUGH] + k]
         row[f"misattributed__{name}"] = c[off[O_MIS_G] + k]
         if count:
             rates.append(rate)
@@ -365,7 +392,7 @@ SPEC = StageSpec(
     name="metrics",
     doc="One row per day from the per-chunk counters; harms against the twin ledger.",
     counters=("C_LISTED", "C_LISTED_BL", "C_LISTED_CT", "C_RED", "C_TWIN_LISTED",
-              "C_WRONGFUL", "O_G_LISTED", "O_G_WRONG", "O_HIST", "O_GRADES", "C_SCORE_SUM",
-              "C_TWIN_SUM", "C_QUIET"),
-    reads=("F_LISTED", "F_BL", "F_CT", "F_TLISTED", "F_RED"),
+              "C_WRONGFUL", "C_OWN_LISTED", "C_THROUGH", "O_G_LISTED", "O_G_WRONG",
+              "O_G_THROUGH", "O_HIST", "O_GRADES", "C_SCORE_SUM", "C_TWIN_SUM", "C_QUIET"),
+    reads=("F_LISTED", "F_BL", "F_CT", "F_TCT", "F_TLISTED", "F_RED", "O_BL"),
 )

@@ -3,7 +3,8 @@
 Sanctions and rewards: agents try to fly, take a train, buy property, get a mortgage, claim a
 social service or enrol a child in a private school; for the listed — and, by joint punishment, for
 their household members and the legal representatives of listed businesses — an attempt becomes a
-denial. Redlisted agents claim rewards.
+denial. Redlisted agents claim rewards. Denials to agents listed only through others (listed by
+the recorded and the twin ledger, not by their own conduct) count as collateral.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from scslab.stages.common import StageSpec, emit, is_logged
 from scslab.stages.metrics import (
     C_COLLATERAL,
     C_DENIED_COLLATERAL,
+    C_DENIED_THROUGH,
     C_DENIED_WRONGFUL,
     C_REWARDS,
     C_SANCTIONED,
     O_DENIED,
 )
-from scslab.state import F_LISTED, F_RED, F_TLISTED, X_HH, X_REP
+from scslab.state import F_LISTED, F_RED, F_TCT, F_TLISTED, O_BL, X_HH, X_REP
 
 MAX_EVENTS = 7  # one denial per kind (6) and a reward
 
@@ -40,9 +42,14 @@ def attempts(who, age) -> bool:
 
 @njit(inline="always", cache=True)
 def sanction_agent(c, i, key, prm, log_key, log_frac, sanc_rate, sanc_lists, sanc_who,
-                   hh_mask, rep_mask, attr, flags, exposure, cnt, off,
+                   hh_mask, rep_mask, attr, flags, exposure, own_flags, cnt, off,
                    ev) -> None:
-    """Turn agent ``i``'s attempts into denials if sanctioned; rewards if redlisted."""
+    """Turn agent ``i``'s attempts into denials if sanctioned; rewards if redlisted.
+
+    A sanction is collateral when it comes only from others: through a listed relative or
+    business, or through a listing that is itself through others (on the recorded and the twin
+    list but not on the own-conduct list).
+    """
     f = flags[i]
     x = exposure[i]
     own = f & F_LISTED
@@ -50,6 +57,8 @@ def sanction_agent(c, i, key, prm, log_key, log_frac, sanc_rate, sanc_lists, san
         return
     age = attr_age(attr[i])
     wrongful = own != 0 and (f & F_TLISTED) == 0
+    own_listed = (own_flags[i] & O_BL) != 0 or (f & F_TCT) != 0
+    through = own != 0 and (f & F_TLISTED) != 0 and not own_listed
     spill_only = False
     sanctioned = False
     for k in range(sanc_rate.size):
@@ -68,6 +77,9 @@ def sanction_agent(c, i, key, prm, log_key, log_frac, sanc_rate, sanc_lists, san
             if direct:
                 if wrongful:
                     cnt[c, C_DENIED_WRONGFUL] += 1
+                elif through:
+                    cnt[c, C_DENIED_THROUGH] += 1
+                    cnt[c, C_DENIED_COLLATERAL] += 1
             else:
                 cnt[c, C_DENIED_COLLATERAL] += 1
             if is_logged(log_key, log_frac, i):
@@ -75,7 +87,7 @@ def sanction_agent(c, i, key, prm, log_key, log_frac, sanc_rate, sanc_lists, san
                 emit(c, i, -1, EV_DENIAL, k, reason, 1.0, ev)
     if sanctioned:
         cnt[c, C_SANCTIONED] += 1
-        if own == 0 and spill_only:
+        if (own == 0 and spill_only) or through:
             cnt[c, C_COLLATERAL] += 1
     if prm[P_REWARDS_ON] > 0 and (f & F_RED) != 0:
         if u_lo(agent_hash(key, i, 63)) < prm[P_REWARD_RATE]:
@@ -88,7 +100,7 @@ SPEC = StageSpec(
     name="sanctions",
     doc="Attempts become denials for the listed, their households and representatives.",
     streams=("sanctions",),
-    counters=("O_DENIED", "C_DENIED_WRONGFUL", "C_DENIED_COLLATERAL", "C_SANCTIONED",
-              "C_COLLATERAL", "C_REWARDS"),
-    reads=("F_LISTED", "F_TLISTED", "F_RED", "X_HH", "X_REP"),
+    counters=("O_DENIED", "C_DENIED_WRONGFUL", "C_DENIED_COLLATERAL", "C_DENIED_THROUGH",
+              "C_SANCTIONED", "C_COLLATERAL", "C_REWARDS"),
+    reads=("F_LISTED", "F_TLISTED", "F_TCT", "F_RED", "X_HH", "X_REP", "O_BL"),
 )

@@ -1,8 +1,9 @@
-"""Scoring: rules turn attributed acts into points on two ledgers.
+"""Scoring: rules turn attributed acts into points on three ledgers.
 
 Scoring: rules turn attributed acts into points (the recorded ledger) while the twin ledger
 credits every observed act to its actor; then the daily cap, spillover penalties from start-of-day
-lists, decay toward the base score, and bounds.
+lists, decay toward the base score, and bounds. The own-conduct ledger is the twin without the
+spillover penalties.
 """
 
 from __future__ import annotations
@@ -164,8 +165,12 @@ def update_score(score, delta, exposure, hh_bit, tie_bit, emp_bit, prm) -> tuple
 
 
 @njit(inline="always", cache=True)
-def score_agent(c, i, prm, score, twin, delta_rec, delta_twin, exposure, cnt) -> None:
-    """Apply agent ``i``'s points, spillover penalties and decay to both ledgers."""
+def score_agent(c, i, prm, score, twin, own, delta_rec, delta_twin, exposure, cnt) -> None:
+    """Apply agent ``i``'s points, spillover penalties and decay to the three ledgers.
+
+    The own-conduct ledger gets the twin's points (its own acts, correctly attributed) and no
+    spillover penalty.
+    """
     x = exposure[i]
     pen = penalty(x, X_HH, X_TIE, X_EMP, prm)
     pen_twin = penalty(x >> 4, X_THH >> 4, X_TTIE >> 4, X_TEMP >> 4, prm)
@@ -173,8 +178,10 @@ def score_agent(c, i, prm, score, twin, delta_rec, delta_twin, exposure, cnt) ->
     base, smin, smax = prm[P_BASE], prm[P_MIN], prm[P_MAX]
     s = new_score(score[i], delta_rec[i], pen, max_loss, max_gain, decay, base, smin, smax)
     t = new_score(twin[i], delta_twin[i], pen_twin, max_loss, max_gain, decay, base, smin, smax)
+    o = new_score(own[i], delta_twin[i], 0.0, max_loss, max_gain, decay, base, smin, smax)
     score[i] = s
     twin[i] = t
+    own[i] = o
     delta_rec[i] = 0.0
     delta_twin[i] = 0.0
     if pen > 0.0:

@@ -84,17 +84,17 @@ def block_end(s, end, hh_off) -> int:
 
 
 @njit(inline="always", cache=True)
-def block_is_quiet(s, e, spill_on, has_ties, biz_listed, flags, exposure, listed_ties,
-                   listed_ties_twin, employer, b_flags) -> bool:
+def block_is_quiet(s, e, spill_on, has_ties, biz_listed, flags, exposure, own_flags,
+                   listed_ties, listed_ties_twin, employer, b_flags) -> bool:
     """Whether a block of households is quiet today.
 
-    No list, order, appeal or exposure at the start of the day in ``[s, e)``, and
-    none can arise from ties or employers today.
+    No list (of any ledger), order, appeal or exposure at the start of the day in ``[s, e)``,
+    and none can arise from ties or employers today.
     """
-    fl, ex = flags[s:e], exposure[s:e]
+    fl, ex, of = flags[s:e], exposure[s:e], own_flags[s:e]
     acc = 0
     for j in range(e - s):
-        acc |= fl[j] | ex[j]
+        acc |= fl[j] | ex[j] | of[j]
     if acc != 0:
         return False
     if spill_on and has_ties:
@@ -113,7 +113,8 @@ def block_is_quiet(s, e, spill_on, has_ties, biz_listed, flags, exposure, listed
 
 
 @njit(inline="always", cache=True)
-def settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s, tmp_t) -> bool:
+def settle_quiet_block(s, e, prm, score, twin, own, delta_rec, delta_twin, tmp_s, tmp_t,
+                       tmp_o) -> bool:
     """Settle a quiet block if nobody in it crosses a list threshold today.
 
     Computes every new score into ``tmp_*`` first; writes them (and clears the day's
@@ -126,21 +127,26 @@ def settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s, tmp
     hi = prm[P_RED_MIN] if prm[P_RED_ON] > 0 else np.inf
     # slices: indices from 0 let the compiler drop negative-index checks and vectorize
     m = e - s
-    sc, tw, dr, dt = score[s:e], twin[s:e], delta_rec[s:e], delta_twin[s:e]
+    sc, tw, ow = score[s:e], twin[s:e], own[s:e]
+    dr, dt = delta_rec[s:e], delta_twin[s:e]
     crossed = False
     for j in range(m):
         a = np.float32(new_score(sc[j], dr[j], 0.0, max_loss, max_gain, decay, base, smin,
                                  smax))
         b = np.float32(new_score(tw[j], dt[j], 0.0, max_loss, max_gain, decay, base, smin,
                                  smax))
+        o = np.float32(new_score(ow[j], dt[j], 0.0, max_loss, max_gain, decay, base, smin,
+                                 smax))
         tmp_s[j] = a
         tmp_t[j] = b
-        crossed |= (a < lo) | (b < lo) | (a >= hi)  # type: ignore[assignment]  # numpy bool
+        tmp_o[j] = o
+        crossed |= (a < lo) | (b < lo) | (o < lo) | (a >= hi)  # type: ignore[assignment]
     if crossed:
         return False
     for j in range(m):
         sc[j] = tmp_s[j]
         tw[j] = tmp_t[j]
+        ow[j] = tmp_o[j]
         # most agents got no points today: leave their (zero) cache lines clean
         if dr[j] != 0.0:
             dr[j] = 0.0
@@ -201,14 +207,16 @@ def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, d
     hh_mask, rep_mask, grade_min = tb.hh_mask, tb.rep_mask, tb.grade_min
     attr, hh_size, hh_off, employer = pp.attr, pp.hh_size, pp.hh_off, pp.employer
     biz_rep, has_ties = pp.biz_rep, pp.has_ties
-    score, twin, delta_rec, delta_twin = ag.score, ag.twin, ag.delta_rec, ag.delta_twin
+    score, twin, own, delta_rec, delta_twin = ag.score, ag.twin, ag.own, ag.delta_rec, ag.delta_twin
     flags, exposure, bl_since, tbl_since = ag.flags, ag.exposure, ag.bl_since, ag.tbl_since
+    own_flags, obl_since = ag.own_flags, ag.obl_since
     ct_until, tct_until, appeal_day = ag.ct_until, ag.tct_until, ag.appeal_day
     listed_ties, listed_ties_twin, b_flags = ag.listed_ties, ag.listed_ties_twin, ag.b_flags
     cnt, off, hist_scratch, score_scratch = wk.cnt, wk.off, wk.hist, wk.score_tmp
     s = pos[c]
     end = ends[c]
-    tmp_s, tmp_t, hist = score_scratch[c, 0], score_scratch[c, 1], hist_scratch[c]
+    tmp_s, tmp_t, tmp_o = score_scratch[c, 0], score_scratch[c, 1], score_scratch[c, 2]
+    hist = hist_scratch[c]
     tally = new_tally(hist)
     full = False
     while s < end and not full:
@@ -216,10 +224,10 @@ def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, d
         if e == s:
             e = s + hh_size[s]
         elif fused and block_is_quiet(s, e, spill_on, has_ties, biz_listed, flags,
-                                      exposure, listed_ties, listed_ties_twin, employer,
-                                      b_flags):
-            if settle_quiet_block(s, e, prm, score, twin, delta_rec, delta_twin, tmp_s,
-                                  tmp_t):
+                                      exposure, own_flags, listed_ties, listed_ties_twin,
+                                      employer, b_flags):
+            if settle_quiet_block(s, e, prm, score, twin, own, delta_rec, delta_twin, tmp_s,
+                                  tmp_t, tmp_o):
                 tally = tally_block(c, e - s, tmp_s, tmp_t, smin, inv_width, grade_min,
                                     hist, cnt, off, tally)
                 cnt[c, C_QUIET] += e - s
@@ -242,27 +250,28 @@ def settle_chunk(c, stages, fused, spill_on, smin, inv_width, biz_listed, cap, d
                                        listed_ties_twin, employer, biz_rep, b_flags,
                                        exposure, cnt, ev)
                 if stages & ST_SCORING:
-                    score_agent(c, i, prm, score, twin, delta_rec, delta_twin, exposure,
+                    score_agent(c, i, prm, score, twin, own, delta_rec, delta_twin, exposure,
                                 cnt)
                 if stages & ST_LISTING:
                     f0 = flags[i]
                     LS.list_agent(c, i, key_list, day, prm, log_key, log_frac, score, twin,
-                                  flags, bl_since, tbl_since, ct_until, tct_until, ev)
+                                  own, flags, own_flags, bl_since, tbl_since, obl_since,
+                                  ct_until, tct_until, ev)
                     LS.emit_union(c, i, f0, flags[i], cnt, ev)
                 if stages & ST_SANCTIONS:
                     SA.sanction_agent(c, i, key_sanc, prm, log_key, log_frac, sanc_rate,
                                       sanc_lists, sanc_who, hh_mask, rep_mask, attr, flags,
-                                      exposure, cnt, off, ev)
+                                      exposure, own_flags, cnt, off, ev)
                 if stages & ST_DUE_PROCESS:
                     f0 = flags[i]
                     DP.due_process_agent(c, i, key_due, aware_key, aware_share, day, prm,
-                                         log_key, log_frac, score, twin, flags, bl_since,
-                                         tbl_since, ct_until, tct_until, appeal_day, cnt,
-                                         ev)
+                                         log_key, log_frac, score, twin, own, flags,
+                                         own_flags, bl_since, tbl_since, obl_since, ct_until,
+                                         tct_until, appeal_day, cnt, ev)
                     LS.emit_union(c, i, f0, flags[i], cnt, ev)
                 if stages & ST_METRICS:
                     tally = accumulate(c, i, smin, inv_width, grade_min, attr, score, twin,
-                                       flags, hist, cnt, off, tally)
+                                       flags, own_flags, hist, cnt, off, tally)
             s += size
     flush_tally(c, tally, hist, cnt, off)
     pos[c] = s
@@ -316,6 +325,6 @@ def end(ctx: Context, d: Day) -> None:
 
 SCRATCH = (Scratch("hist", (HIST_LANES, N_HIST), np.int32,
                    "the chunk's score histogram, in interleaved lanes"),
-           Scratch("score_tmp", (2, QUIET_BLOCK), np.float32,
-                   "a quiet block's new recorded and twin scores"))
+           Scratch("score_tmp", (3, QUIET_BLOCK), np.float32,
+                   "a quiet block's new recorded, twin and own-conduct scores"))
 """The per-chunk scratch of the settle pass."""
