@@ -8,6 +8,7 @@ import pytest
 
 import scslab
 from scslab.comparison import compare
+from scslab.outcomes import refusal_columns
 
 N, DAYS = 5000, 15
 MANY = {"policy.lists.blacklist.enter_below": 995, "policy.lists.blacklist.exit_at_or_above": 999,
@@ -19,8 +20,7 @@ COURT_ORDERS = {"behaviours.court_default.rate": 0.002}
 
 def _denials(d) -> int:
     """All denials of a run (every sanction kind)."""
-    return int(sum(d[c].sum() for c in d.columns
-                   if c.startswith("denied_") and c != "denied_wrongful"))
+    return int(sum(d[c].sum() for c in refusal_columns(d.columns)))
 
 
 def _run(preset, over, **kw):

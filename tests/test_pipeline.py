@@ -172,5 +172,5 @@ def test_cli_sweep_table_columns_come_from_the_registry(three):
     shown = [o for o in O.table_outcomes() if o.key in res.table]
     assert [c.header for c in t.columns] == ["point"] + [o.short for o in shown]
     assert "chilling" not in [c.header for c in t.columns]  # this sweep did not measure it
-    assert t.caption == ("listed, wrongful: agents at the end; misattrib., denials: totals "
-                         "over the run")
+    assert t.caption == ("listed, wrongful, own-conduct, through others: agents at the end; "
+                         "misattrib., denials: totals over the run")

@@ -36,7 +36,8 @@ EV_COURT_FULFILLED = 15
 
 LIST_NAMES = {0: "blacklist", 1: "court list", 2: "redlist"}
 CHANNEL_NAMES = {0: "household", 1: "ties", 2: "employer", 3: "legal representative"}
-REASON_NAMES = {0: "own listing", 1: "household member listed", 2: "business listed"}
+REASON_NAMES = {0: "own listing", 1: "household member listed", 2: "business listed",
+                3: "own listing, itself through others"}
 
 
 class Events(NamedTuple):

@@ -35,7 +35,6 @@ from scslab.events import (
 from scslab.results import EVENTS_FILE, check_events_schema, load_run, run_file
 from scslab.rng import stream_key
 
-
 #: The three ledgers, by ``list code // 8`` of a list event (DESIGN.md §4).
 LEDGERS = ("recorded", "twin", "own")
 LEDGER_WORDS = {"recorded": "recorded score",

@@ -195,7 +195,7 @@ OUTCOMES: tuple[Outcome, ...] = (
             "last", ("collateral_sanctioned",), "agents",
             note="sanctioned because of others: a listed relative or employer, or a listing "
             "through others",
-            card="punished through others", in_summary=True, in_table=True, harm=True),
+            card="punished through others", in_summary=True, harm=True),
     Outcome("sanctioned_end", "sanctioned at the end", "sanctioned", "last", ("sanctioned",),
             "agents"),
     Outcome("misattributed_total", "misattributed events (total)", "misattrib.", "total",

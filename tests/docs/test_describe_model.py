@@ -60,7 +60,7 @@ def test_every_declared_stream_is_documented_and_nothing_else() -> None:
 
 def test_every_bit_constant_is_declared_once_with_its_value() -> None:
     consts = {k: v for k, v in vars(state).items()
-              if re.fullmatch(r"[FXB]_[A-Z_]+", k) and isinstance(v, int)}
+              if re.fullmatch(r"[FXBO]_[A-Z_]+", k) and isinstance(v, int)}
     composite = {"F_LISTED", "F_TLISTED"}
     declared = {b.name: b for b in state.BITS}
     assert len(declared) == len(state.BITS)
@@ -69,7 +69,7 @@ def test_every_bit_constant_is_declared_once_with_its_value() -> None:
         assert b.value == consts[b.name] and b.value & (b.value - 1) == 0, b  # one bit each
         assert b.meaning
     layouts = dict(model.flag_layouts())
-    assert set(layouts) == {"flags", "exposure", "b_flags"}
+    assert set(layouts) == {"flags", "exposure", "own_flags", "b_flags"}
     for bits in layouts.values():
         values = [v for _, v, _ in bits]
         assert values == sorted(values) and len(set(values)) == len(values)

@@ -10,6 +10,7 @@ from report_helpers import parse
 
 import scslab
 from scslab.errors import RunDirError, ScslabError
+from scslab.outcomes import refusal_columns
 from scslab.report import build_report, write_report
 
 RUN_FIGURES = {
@@ -93,7 +94,7 @@ def test_score_fan_and_grades(run_result, run_page):
 
 def test_denials_by_type_are_running_totals(run_result, run_page):
     d = run_result.daily
-    kinds = [c for c in d.columns if c.startswith("denied_") and c != "denied_wrongful"]
+    kinds = refusal_columns(d.columns)
     assert len(kinds) == 6
     for col in kinds:
         t = run_page.trace("fig-denials", col, transform="cumulative")

@@ -83,7 +83,7 @@ def sanction_agent(c, i, key, prm, log_key, log_frac, sanc_rate, sanc_lists, san
             else:
                 cnt[c, C_DENIED_COLLATERAL] += 1
             if is_logged(log_key, log_frac, i):
-                reason = 0 if direct else (1 if via_hh else 2)
+                reason = (3 if through else 0) if direct else (1 if via_hh else 2)
                 emit(c, i, -1, EV_DENIAL, k, reason, 1.0, ev)
     if sanctioned:
         cnt[c, C_SANCTIONED] += 1
