@@ -42,6 +42,11 @@ LEDGER_WORDS = {"recorded": "recorded score",
                 "own": "own-conduct ledger (own acts only, no spillover)"}
 
 
+def _ledger(list_code: int) -> str:
+    """The ledger of a list event's code (``TWIN`` and ``OWN`` are added to the list's code)."""
+    return LEDGERS[min(list_code // 8, 2)]
+
+
 @dataclass
 class Explanation:
     """One agent's events in order, and a plain-words account of its listings."""
@@ -75,7 +80,7 @@ def _describe(ev: dict, behaviours: list[str], sensors: list[str], sanctions: li
         return ("misattribution reversed", f"{b()} by agent {other} wrongly matched to this "
                 "agent; evidence review reversed it", "")
     if k in (EV_LIST_ENTER, EV_LIST_EXIT, EV_COURT_FULFILLED, EV_EXPIRED):
-        ledger = LEDGERS[min(code // 8, 2)]
+        ledger = _ledger(code)
         lst = LIST_NAMES.get(code % 8, "list")
         verb = {EV_LIST_ENTER: "enters", EV_LIST_EXIT: "leaves",
                 EV_COURT_FULFILLED: "fulfils the obligation and leaves",
@@ -178,7 +183,7 @@ def _lists_at_end(events: list[dict]) -> dict[str, dict[int, int]]:
         k, code = ev["kind"], ev["code"]
         if k not in (EV_LIST_ENTER, EV_LIST_EXIT, EV_COURT_FULFILLED, EV_EXPIRED):
             continue
-        ledger, lst = LEDGERS[min(code // 8, 2)], code % 8
+        ledger, lst = _ledger(code), code % 8
         if lst == 2:
             continue  # the redlist is not a sanction list
         if k == EV_LIST_ENTER:

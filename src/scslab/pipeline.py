@@ -100,7 +100,7 @@ def new_run_id(sc: Scenario) -> str:
 def agents_table(sim: Simulation) -> pa.Table:
     """Final per-agent state (``--save-agents``)."""
     w, s, p = sim.world, sim.state, sim.params
-    from scslab.state import F_BL, F_CT, F_LISTED, F_RED, F_TBL, F_TCT, F_TLISTED, O_BL
+    from scslab.state import F_BL, F_CT, F_LISTED, F_RED, F_TBL, F_TCT, F_TLISTED, O_BL, own_listed
 
     return pa.table({
         "agent": np.arange(w.n, dtype=np.int64),
@@ -122,7 +122,7 @@ def agents_table(sim: Simulation) -> pa.Table:
         "own_score": s.own,
         "own_blacklisted": (s.own_flags & O_BL) != 0,
         "listed_through_others": ((s.flags & F_LISTED) != 0) & ((s.flags & F_TLISTED) != 0)
-        & ((s.own_flags & O_BL) == 0) & ((s.flags & F_TCT) == 0),
+        & ~own_listed.py_func(s.flags, s.own_flags),
     })
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 import numpy as np
+from numba import njit
 
 from scslab.population import World
 
@@ -31,6 +32,16 @@ B_LISTED, B_TLISTED = 1, 2
 # (court orders are the agent's own acts, and nothing else enters or leaves it), so only the
 # blacklist needs a bit of its own.
 O_BL = 1
+
+
+@njit(inline="always", cache=True)
+def own_listed(flags, own_flags):
+    """Whether the own-conduct ledger lists an agent: its own blacklist or the (twin's) court list.
+
+    Bitwise, so it takes one agent's flag bytes in a kernel or whole arrays in NumPy
+    (``own_listed.py_func``).
+    """
+    return ((own_flags & O_BL) != 0) | ((flags & F_TCT) != 0)
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,8 @@ class State:
         n, nb = world.n, world.n_business
         return cls(
             score=np.full(n, base, np.float32), twin=np.full(n, base, np.float32),
-            own=np.full(n, base, np.float32), delta_rec=np.zeros(n, np.float32), delta_twin=np.zeros(n, np.float32),
+            own=np.full(n, base, np.float32), delta_rec=np.zeros(n, np.float32),
+            delta_twin=np.zeros(n, np.float32),
             flags=np.zeros(n, np.uint8), exposure=np.zeros(n, np.uint8),
             own_flags=np.zeros(n, np.uint8), bl_since=np.zeros(n, np.int16),
             tbl_since=np.zeros(n, np.int16), obl_since=np.zeros(n, np.int16),

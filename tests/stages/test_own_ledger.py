@@ -13,7 +13,7 @@ import scslab
 from scslab.engine import Simulation
 from scslab.explanation import explain_agent
 from scslab.scenario import load_scenario
-from scslab.state import F_LISTED, F_TCT, F_TLISTED, O_BL
+from scslab.state import F_LISTED, F_TLISTED, O_BL, own_listed
 
 AGENTS, DAYS, SEED = 4000, 120, 3
 # harsher spillover than national's, so that a small run lists people through others
@@ -64,7 +64,7 @@ def test_daily_counts_match_the_state(spill):
     s, row = spill.state, _last(spill)
     rec = (s.flags & F_LISTED) != 0
     twin = (s.flags & F_TLISTED) != 0
-    own = ((s.own_flags & O_BL) != 0) | ((s.flags & F_TCT) != 0)
+    own = own_listed.py_func(s.flags, s.own_flags)
     assert row["own_listed"] == int(own.sum())
     assert row["listed_through_others"] == int((rec & twin & ~own).sum())
     assert row["wrongful_listed"] == int((rec & ~twin).sum())

@@ -10,7 +10,7 @@ from scslab.engine import Simulation
 from scslab.population import AGE_CHILD
 from scslab.scenario import load_scenario
 from scslab.stages.sanctions import attempts
-from scslab.state import F_LISTED, F_TCT, F_TLISTED, O_BL, X_HH, X_REP
+from scslab.state import F_LISTED, F_TLISTED, X_HH, X_REP, own_listed
 
 
 @pytest.mark.parametrize("who,age,want", [
@@ -71,7 +71,7 @@ def _collateral_expectation(sim) -> tuple[int, int, int]:
         via = (hh & bool((p.hh_sanc_mask >> k) & 1)) | (rep & bool((p.rep_sanc_mask >> k) & 1))
         sanctioned |= ok & via
         # listed through others (recorded and twin list, not the own-conduct list): collateral
-        own = ((s.own_flags & O_BL) != 0) | ((s.flags & F_TCT) != 0)
+        own = own_listed.py_func(s.flags, s.own_flags)
         through = listed & ((s.flags & F_TLISTED) != 0) & ~own
         sanctioned |= ok & through & ((s.flags & int(p.sanc_lists[k])) != 0)
     return int((hh & (age == AGE_CHILD)).sum()), int(rep.sum()), int(sanctioned.sum())

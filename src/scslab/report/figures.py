@@ -336,7 +336,8 @@ def fig_spillover(daily: pd.DataFrame) -> ReportFigure:
                     f"({pct(lt / ls)}) were listed because of others.")
     if exp is not None:
         caption += f" On the last day {fmt(exp)} people lived with a listed person."
-    cols = ["listed_through_others", "collateral_sanctioned", "exposed_household", "exposed_ties", "spillover_penalised",
+    cols = ["listed_through_others", "collateral_sanctioned", "exposed_household", "exposed_ties",
+            "spillover_penalised",
             "businesses_listed"]
     return ReportFigure("fig-spillover", "collateral_sanctioned", "Punishment that spreads",
                         caption, _finish(fig), [c for c in cols if _has(daily, c)])

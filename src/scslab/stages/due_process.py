@@ -35,7 +35,17 @@ from scslab.rng import agent_hash, u_hi, u_lo
 from scslab.stages.common import StageSpec, emit, is_logged, knows_rules
 from scslab.stages.listing import LIST_BLACK, LIST_COURT, OWN, TWIN
 from scslab.stages.metrics import C_EXPIRED, C_FILED, C_REPAIRS, C_SUCCEEDED
-from scslab.state import F_APPEAL, F_BL, F_CT, F_LISTED, F_TBL, F_TCT, F_TLISTED, O_BL
+from scslab.state import (
+    F_APPEAL,
+    F_BL,
+    F_CT,
+    F_LISTED,
+    F_TBL,
+    F_TCT,
+    F_TLISTED,
+    O_BL,
+    own_listed,
+)
 
 
 @njit(inline="always", cache=True)
@@ -100,7 +110,7 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
                 emit(c, i, -1, EV_CREDIT_REPAIR, 0, -1, pts, ev)
         if f & F_TLISTED:
             t = min(t + pts, prm[P_MAX])
-        if (of & O_BL) or (f & F_TCT):
+        if own_listed(f, of):
             o = min(o + pts, prm[P_MAX])
     if appeals_on:
         delay = int(prm[P_APPEAL_DELAY])

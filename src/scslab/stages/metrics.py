@@ -16,7 +16,7 @@ from numba import float64, int64, njit
 from scslab.params import N_HIST, P_HIST_HI, P_HIST_LO, Params
 from scslab.population import attr_group
 from scslab.stages.common import Context, Day, StageSpec
-from scslab.state import F_BL, F_CT, F_LISTED, F_RED, F_TCT, F_TLISTED, O_BL
+from scslab.state import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED, own_listed
 
 # Fixed columns of the per-chunk counter matrix ``cnt[chunk, column]`` (int64).
 (C_OBS, C_MIS, C_REV, C_PEN, C_ENTRIES, C_EXITS, C_FILED, C_SUCCEEDED, C_EXPIRED, C_REPAIRS,
@@ -167,8 +167,8 @@ def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, own_f
     f = flags[i]
     of = own_flags[i]
     if f != 0 or of != 0:
-        own_listed = (of & O_BL) != 0 or (f & F_TCT) != 0
-        if own_listed:
+        own = own_listed(f, of)
+        if own:
             cnt[c, C_OWN_LISTED] += 1
         if f & F_LISTED:
             g = attr_group(attr[i])
@@ -181,7 +181,7 @@ def accumulate(c, i, smin, inv_width, grade_min, attr, score, twin, flags, own_f
             if (f & F_TLISTED) == 0:
                 cnt[c, C_WRONGFUL] += 1
                 cnt[c, off[O_G_WRONG] + g] += 1
-            elif not own_listed:
+            elif not own:
                 cnt[c, C_THROUGH] += 1
                 cnt[c, off[O_G_THROUGH] + g] += 1
         if f & F_TLISTED:

@@ -25,7 +25,7 @@ from scslab.stages.metrics import (
     C_SANCTIONED,
     O_DENIED,
 )
-from scslab.state import F_LISTED, F_RED, F_TCT, F_TLISTED, O_BL, X_HH, X_REP
+from scslab.state import F_LISTED, F_RED, F_TLISTED, X_HH, X_REP, own_listed
 
 MAX_EVENTS = 7  # one denial per kind (6) and a reward
 
@@ -57,8 +57,7 @@ def sanction_agent(c, i, key, prm, log_key, log_frac, sanc_rate, sanc_lists, san
         return
     age = attr_age(attr[i])
     wrongful = own != 0 and (f & F_TLISTED) == 0
-    own_listed = (own_flags[i] & O_BL) != 0 or (f & F_TCT) != 0
-    through = own != 0 and (f & F_TLISTED) != 0 and not own_listed
+    through = own != 0 and (f & F_TLISTED) != 0 and not own_listed(f, own_flags[i])
     spill_only = False
     sanctioned = False
     for k in range(sanc_rate.size):
