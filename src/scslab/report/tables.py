@@ -30,7 +30,7 @@ def denials_table(daily: pd.DataFrame) -> Table:
 
 
 def group_table(result: Result) -> Table:
-    """Per-group harms: listed, wrongly listed, rates and misattributed acts."""
+    """Per-group harms: listed, wrongly listed, listed through others, rates, misattribution."""
     daily, sc = result.daily, result.scenario
     shares = {g.name: g.share for g in sc.population.groups} if sc is not None else {}
     mult = dict(sc.sensors.cameras.group_multipliers) if sc is not None else {}
@@ -42,6 +42,7 @@ def group_table(result: Result) -> Table:
             g, pct(shares.get(g)) if g in shares else "–",
             fmt(mult.get(g, 1.0)) + "×",
             fmt(_last(daily, f"listed__{g}")), fmt(_last(daily, f"wrongful_listed__{g}")),
+            fmt(_last(daily, f"listed_through_others__{g}")),
             fmt(None if last_rate is None else last_rate * 1e4),
             fmt(float(pd.to_numeric(rate).mean()) * 1e4 if len(rate) else None),
             fmt(_total(daily, f"misattributed__{g}")),
@@ -49,6 +50,7 @@ def group_table(result: Result) -> Table:
     return Table("Harms by group",
                  ["group", "share of households", "camera false-match multiplier",
                   "listed (last day)", "wrongly listed (last day)",
+                  "listed through others (last day)",
                   "wrongly listed per 10,000 (last day)", "per 10,000 (run average)",
                   "misattributed acts landing on the group"], rows,
                  "Disparate impact = highest run-average rate ÷ lowest.")
