@@ -13,8 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from scslab.engine import household_chunks
-from scslab.population import build_world, group_design
+from scslab.population import group_design
 from scslab.scenario import load_scenario
 from scslab.stages.metrics import SCORE_FIXED_POINT
 from scslab.state import F_LISTED

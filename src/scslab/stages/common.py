@@ -316,8 +316,11 @@ class Context:
 
     @property
     def group_weights(self) -> np.ndarray:
-        """float64 design weight of each group (``World.group_weight``; ones without
-        oversampling): a count of group g's agents stands for ``count * w[g]`` people."""
+        """The float64 design weight of each group (``World.group_weight``).
+
+        All ones without oversampling; a count of group g's agents stands for
+        ``count * w[g]`` people.
+        """
         return self.world.group_weight
 
     def groups(self, *classes: Any) -> tuple:
