@@ -129,7 +129,7 @@ def test_design_weights(weighted):
     n_g = np.bincount(weighted.world.attr >> 3, minlength=len(w))
     assert n_g[k] / weighted.world.n == pytest.approx(sampling[k], abs=0.01)
     # realised weighted size: strata rounding costs under one agent per stratum
-    assert abs(np.dot(w, n_g) - weighted.world.n) <= w.max() * n_g.size * pop.regions.__len__()
+    assert abs(np.dot(w, n_g) - weighted.world.n) <= w.max() * n_g.size * len(pop.regions)
 
 
 def test_weighted_counts_from_group_counts(weighted):
@@ -231,5 +231,20 @@ def test_weighted_sample_matches_a_large_unweighted_run(tk):
     var = deff * (p_s[k] * (1 - p_s[k]) / n_s[k] + p_b[k] * (1 - p_b[k]) / n_b[k])
     assert rs[f"listed__{name}"] > 0 and rb[f"listed__{name}"] > 0
     tk.close(p_small_g, p_big_g, math.sqrt(var), "minority listed share")
+    # The minority's share of the listed: without the weights the oversampled run would put
+    # it near 0.4 instead of ~0.08, so this is where the weights matter. Delta method for
+    # r = L_g / L with Poisson counts: sd_r <= r * sqrt(var(L_g)/L_g^2 + var(L)/L^2) (the
+    # positive covariance of L_g and L, ignored, only lowers it), var of a weighted count
+    # sum_h w_h^2 L_h; the large run's share is binomial among its listed.
+    gw = small.world.group_weight
+    raw = np.bincount((small.world.attr >> 3)[(small.state.flags & F_LISTED) != 0],
+                      minlength=share.size)
+    r_s = rs[f"listed__{name}"] / rs["listed"]
+    sd_s = r_s * math.sqrt(gw[k] ** 2 * raw[k] / rs[f"listed__{name}"] ** 2
+                           + float(np.sum(gw ** 2 * raw)) / rs["listed"] ** 2)
+    r_b = rb[f"listed__{name}"] / rb["listed"]
+    sd_b = math.sqrt(r_b * (1 - r_b) / rb["listed"])
+    tk.close(r_s, r_b, math.sqrt(deff * (sd_s ** 2 + sd_b ** 2)), "minority share of the listed")
+    assert raw[k] / raw.sum() > r_b + 10 * math.sqrt(deff * (sd_s ** 2 + sd_b ** 2))
     # the oversampled run measures the minority with ~5.8x its unweighted sample size
     assert n_s[k] > 0.4 * small.world.n

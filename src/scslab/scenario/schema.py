@@ -68,7 +68,8 @@ class Group(Model):
 
     name: str = F(..., "Name of a demographic group (used in per-group metric columns).",
                   min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
-    share: float = F(..., "Share of households in this group.", "fraction", gt=0, le=1)
+    share: float = F(..., "Share of agents (and of households) in this group.", "fraction",
+                      gt=0, le=1)
 
 
 class Region(Model):
