@@ -52,7 +52,7 @@ def test_sizes_and_dtypes(world):
     assert world.disposition.dtype == np.float32
     assert world.tie_ptr.dtype == np.int64 and world.tie_idx.dtype == np.uint32
     assert world.tie_ptr.shape == (n + 1,)
-    assert world.n_regions == 4 and world.n_groups == 3
+    assert world.n_regions == len(world.region_start) - 1 == 7 and world.n_groups == 3
 
 
 def test_regions_contiguous_with_configured_shares(world, sc):
@@ -323,7 +323,7 @@ def test_structure_of_any_population(sc):
     hh = np.repeat(np.arange(starts.size), ends - starts)
     np.testing.assert_array_equal(w.region, w.region[starts][hh])
     assert np.all(ages(w)[starts] != AGE_CHILD)
-    cut = np.isin(ends, w.region_start)  # may be cut short at a region's end
+    cut = np.isin(ends, w.strata_start)  # may be cut short at a stratum's end
     assert set(np.unique(size[starts][~cut])) <= set(sc.population.households.size_shares)
     assert np.all(size[starts][cut] <= max(sc.population.households.size_shares))
     assert w.tie_ptr[-1] == w.tie_idx.size

@@ -53,7 +53,7 @@ def household_chunks(world: World, target: int | None = None) -> tuple[np.ndarra
     """Chunk boundaries of about ``target`` agents, cut at household starts.
 
     Chunk boundaries of about ``target`` agents (default ``chunk_target(n)``), cut at
-    household starts.
+    household starts and at every (region, group) stratum start (``World.strata_start``).
 
     They depend on the population only, never on the number of threads.
     """
@@ -64,7 +64,10 @@ def household_chunks(world: World, target: int | None = None) -> tuple[np.ndarra
     starts_hh = world.household_starts().astype(np.int64)
     idx = np.searchsorted(starts_hh, cuts, side="left")
     idx = np.minimum(idx, starts_hh.size - 1)
-    bounds = np.unique(np.concatenate([starts_hh[idx], [n]]))
+    # cut at every (region, group) stratum start too (households never cross one), so that
+    # each chunk's counters belong to one region and one group
+    strata = world.strata_start[(world.strata_start > 0) & (world.strata_start < n)]
+    bounds = np.unique(np.concatenate([starts_hh[idx], strata, [n]]))
     bounds[0] = 0
     return bounds[:-1].copy(), bounds[1:].copy()
 
@@ -177,7 +180,8 @@ class Simulation:
             people=People.of(world), agents=Agents.of(self.state), work=work,
             starts=self.starts, ends=self.ends, acts=EventBuffer(nc, int(exp_acts) + 64),
             settle=EventBuffer(nc, 256), log=self.log,
-            group_sizes=np.bincount(world.attr >> 3, minlength=len(p.group_names)).tolist())
+            group_sizes=np.bincount(world.attr >> 3, minlength=len(p.group_names)).tolist(),
+            chunk_stratum=np.searchsorted(world.strata_start, self.starts, side="right") - 1)
         for spec in PL.PLAN:
             if spec.setup is not None:
                 spec.setup(self.ctx, sc)
@@ -282,7 +286,8 @@ class Simulation:
     def metric_registry(self) -> list[M.Metric]:
         """Every daily column of this run, in table order."""
         p = self.params
-        reg = M.registry(p.behaviour_names, p.sanction_names, p.grade_names, p.group_names)
+        reg = M.registry(p.behaviour_names, p.sanction_names, p.grade_names, p.group_names,
+                         p.region_names)
         if self.abroad is not None:
             reg += self.abroad.columns()
         return reg

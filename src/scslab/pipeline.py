@@ -196,6 +196,8 @@ def summarise(sim: Simulation, elapsed: float, completed: bool, run_id: str | No
         "peak_memory_bytes": _peak_rss(),
         "completed": bool(completed),
         "bytes_per_agent": sim.bytes_per_agent(),
+        "group_weights": dict(zip(sim.params.group_names, sim.world.group_weight.tolist(),
+                                  strict=True)),
         "stage_seconds": dict(sim.stage_seconds),
         "event_log": {"enabled": sim.log.enabled,
                       "scope": "all agents" if sim.log_frac >= 1 else (

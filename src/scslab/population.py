@@ -71,6 +71,10 @@ class World:
     biz_size: np.ndarray = field(metadata={"doc": "int32 employees per business"})
     n_groups: int
     n_regions: int
+    strata_start: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64), metadata={
+        "doc": "int64, first id of each (region, group) stratum, region-major, length R*G+1"})
+    group_weight: np.ndarray = field(default_factory=lambda: np.ones(1), metadata={
+        "doc": "float64 design weight of each group (all ones without oversampling)"})
 
     def nbytes_agents(self) -> int:
         """Bytes of per-agent fixed attributes (ties excluded)."""
@@ -101,8 +105,12 @@ class World:
 
 
 @njit(cache=True)
-def _households(n, key, size_cum, sizes, region_bounds, region, hh_off, hh_size):
-    """Fill households sequentially; a household never crosses into the next region."""
+def _households(n, key, size_cum, sizes, region_bounds, stratum_region, region, hh_off, hh_size):
+    """Fill households sequentially; a household never crosses into the next stratum.
+
+    ``region_bounds`` are the strata's first ids (length S+1) and ``stratum_region`` the
+    region of each stratum.
+    """
     i = 0
     h = 0
     r = 0
@@ -120,7 +128,7 @@ def _households(n, key, size_cum, sizes, region_bounds, region, hh_off, hh_size)
         if i + s > end:
             s = end - i
         for m in range(s):
-            region[i + m] = r
+            region[i + m] = stratum_region[r]
             hh_off[i + m] = m
             hh_size[i + m] = s
         i += s
@@ -129,15 +137,10 @@ def _households(n, key, size_cum, sizes, region_bounds, region, hh_off, hh_size)
 
 
 @njit(parallel=True, cache=True)
-def _attributes(n, key, hh_off, hh_size, group_cum, female_share, p_elderly_first,
+def _attributes(n, key, hh_off, hh_size, group, female_share, p_elderly_first,
                 p_child_rest, p_elderly_rest, sigma, attr, disposition):
     for i in prange(n):
-        start = i - hh_off[i]
-        hg = agent_hash(key, start, 1)  # household-level draw: group
-        u = u_hi(hg)
-        g = 0
-        while g < group_cum.size - 1 and u >= group_cum[g]:
-            g += 1
+        g = group[i]  # the stratum's group (households never cross strata)
         h = agent_hash(key, i, 2)
         sex = 1 if u_hi(h) < female_share else 0
         ua = u_lo(h)
@@ -258,6 +261,23 @@ def _cum(shares) -> np.ndarray:
     return c
 
 
+def group_design(pop) -> tuple[np.ndarray, np.ndarray]:
+    """Design weight and sampling share of each group under ``pop.oversample``.
+
+    A group with factor f is sampled with share s*f / sum(s*f) instead of its true share s,
+    and each of its agents carries the weight s / sampling share = sum(s*f) / f: the weights
+    of the expected sample add up to ``agents``, and they are all exactly 1 without
+    oversampling (docs/weights.md).
+    """
+    s = np.array([g.share for g in pop.groups], dtype=np.float64)
+    s = s / s.sum()
+    f = np.array([float(pop.oversample.get(g.name, 1.0)) for g in pop.groups])
+    sampling = s * f / float((s * f).sum())
+    if not pop.oversample:
+        return np.ones(s.size), s
+    return float((s * f).sum()) / f, sampling
+
+
 def build_world(sc: Scenario) -> World:
     """Build the population described by ``sc.population`` with ``sc.seed``."""
     pop = sc.population
@@ -272,10 +292,25 @@ def build_world(sc: Scenario) -> World:
     sizes = np.array([s for s, _ in sizes_items], dtype=np.int64)
     size_cum = _cum([w for _, w in sizes_items])
 
+    # Strata: each region is cut into one contiguous block per group, sized by the groups'
+    # sampling shares (stratified allocation), so that every chunk of the engine belongs to
+    # one region and one group and the daily counts can be attributed and weighted exactly.
+    weight, sampling = group_design(pop)
+    n_groups = len(pop.groups)
+    strata = np.zeros(len(shares) * n_groups + 1, dtype=np.int64)
+    cum_g = np.concatenate([[0.0], np.cumsum(sampling)])
+    cum_g[-1] = 1.0
+    for r in range(len(shares)):
+        a, b = int(bounds[r]), int(bounds[r + 1])
+        strata[r * n_groups:(r + 1) * n_groups + 1] = a + np.round(cum_g * (b - a)).astype(
+            np.int64)
+    stratum_region = np.repeat(np.arange(len(shares), dtype=np.int64), n_groups)
     region = np.empty(n, np.uint8)
     hh_off = np.empty(n, np.uint8)
     hh_size = np.empty(n, np.uint8)
-    _households(n, key, size_cum, sizes, bounds, region, hh_off, hh_size)
+    _households(n, key, size_cum, sizes, strata, stratum_region, region, hh_off, hh_size)
+    group = np.repeat(np.tile(np.arange(n_groups, dtype=np.uint8), len(shares)),
+                      np.diff(strata))
     region_start = np.searchsorted(region, np.arange(len(shares) + 1), side="left").astype(
         np.int64)
 
@@ -289,7 +324,7 @@ def build_world(sc: Scenario) -> World:
     p_elderly_rest = (1.0 - p_child_rest) * p_elderly_first
     attr = np.empty(n, np.uint8)
     disposition = np.empty(n, np.float32)
-    _attributes(n, key, hh_off, hh_size, _cum([g.share for g in pop.groups]), pop.female_share,
+    _attributes(n, key, hh_off, hh_size, group, pop.female_share,
                 p_elderly_first, p_child_rest, p_elderly_rest, pop.disposition.sigma, attr,
                 disposition)
 
@@ -324,7 +359,8 @@ def build_world(sc: Scenario) -> World:
     return World(n=n, attr=attr, region=region, hh_off=hh_off, hh_size=hh_size,
                  employer=employer, disposition=disposition, tie_ptr=tie_ptr, tie_idx=tie_idx,
                  region_start=region_start, biz_rep=biz_rep, biz_size=biz_size,
-                 n_groups=len(pop.groups), n_regions=len(pop.regions))
+                 n_groups=n_groups, n_regions=len(pop.regions), strata_start=strata,
+                 group_weight=weight)
 
 
 @njit(parallel=True, cache=True)

@@ -199,6 +199,7 @@ _SUMMARY_FIELDS: dict[str, tuple[str, float | None, float | None]] = {
     "totals": ("an object", None, None),
     "stage_seconds": ("an object", None, None),
     "bytes_per_agent": ("an object", None, None),
+    "group_weights": ("an object", None, None),
     "event_log": ("an object", None, None),
     "provenance": ("an object", None, None),
     "run_options": ("an object", None, None),

@@ -34,8 +34,13 @@ def test_recovers_known_parameters(truth, tmp_path):
         # the stated uncertainty: candidates fitting within the replicate noise
         assert f["lo"] * 0.8 <= true <= f["hi"] * 1.25, (path, f, true)
         assert abs(f["value"] - true) / true < 0.35, (path, f, true)
-    for a in cal.achieved:  # replicate seeds: the published value lies within the interval
-        assert a["lo"] <= a["published"] <= a["hi"], a
+    for a in cal.achieved:
+        # The published value is one run (one draw), the interval is the replicates' 95 %
+        # interval of their mean: a single draw lies in the 95 % prediction interval,
+        # mean ± t·sd·sqrt(1 + 1/n) = mean ± half·sqrt(n + 1) with half = t·sd/sqrt(n).
+        # (With ~3 flight denials, one draw falls outside the mean's interval by chance.)
+        half = (a["hi"] - a["lo"]) / 2 * (4 + 1) ** 0.5  # n = 4 replicates
+        assert a["achieved"] - half <= a["published"] <= a["achieved"] + half, a
     for name in ("calibration.md", "calibration.json", "runs.csv", "calibrated.yaml"):
         assert (tmp_path / name).exists()
     fitted = load_scenario(tmp_path / "calibrated.yaml")

@@ -485,6 +485,9 @@ SUMMARY_KEYS: list[tuple[str, str]] = [
     ("completed", "False when the run was stopped early (Ctrl-C)."),
     ("bytes_per_agent", "Memory per agent: `state` (mutable arrays), `attributes` (fixed "
      "arrays), `ties` (CSR network)."),
+    ("group_weights", "Design weight of each group (`population.oversample`; all 1 without "
+     "oversampling): weighted counts divided by a group's weight give its agents "
+     "(docs/weights.md)."),
     ("stage_seconds", "Seconds spent in each stage of the day, summed over the run."),
     ("event_log", "Event log: `enabled`, `scope` (all agents or a sample), `fraction` of "
      "agents logged, `rows` written."),

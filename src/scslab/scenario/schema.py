@@ -68,7 +68,8 @@ class Group(Model):
 
     name: str = F(..., "Name of a demographic group (used in per-group metric columns).",
                   min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
-    share: float = F(..., "Share of households in this group.", "fraction", gt=0, le=1)
+    share: float = F(..., "Share of agents (and of households) in this group.", "fraction",
+                      gt=0, le=1)
 
 
 class Region(Model):
@@ -154,6 +155,11 @@ class Population(Model):
     ties: Ties = Ties()
     employers: Employers = Employers()
     disposition: Disposition = Disposition()
+    oversample: dict[str, float] = F({}, "Survey oversampling: group name -> factor. The group "
+                                     "is generated factor times more often than its share and "
+                                     "its agents carry the design weight 1/factor, normalised "
+                                     "so that the weights add up to agents (docs/weights.md).",
+                                     "factor")
 
     @field_validator("groups", "regions")
     @classmethod
@@ -162,6 +168,17 @@ class Population(Model):
         if len(set(names)) != len(names):
             raise ValueError(f"names must be unique, got {names}")
         return v
+
+    @model_validator(mode="after")
+    def _oversample_groups(self) -> Population:
+        names = [g.name for g in self.groups]
+        for name, factor in self.oversample.items():
+            if name not in names:
+                raise ValueError(f"oversample: unknown group {name!r}; the groups are {names}")
+            if not 0.01 <= factor <= 1000:
+                raise ValueError(f"oversample.{name}: factor {factor} out of range; use a "
+                                 "factor between 0.01 and 1000 (1 = the true share)")
+        return self
 
 
 # --------------------------------------------------------------------------- behaviours

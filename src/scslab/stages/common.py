@@ -310,6 +310,18 @@ class Context:
     """The compiled code of each kernel this run has called once (see ``call``)."""
     picked: dict[tuple, tuple] = field(default_factory=dict)
     """The narrow groups built so far (see ``groups``)."""
+    chunk_stratum: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """The (region, group) stratum of each chunk, ``region * n_groups + group``: chunks are
+    cut at strata starts, so each chunk's counters belong to one region and one group."""
+
+    @property
+    def group_weights(self) -> np.ndarray:
+        """The float64 design weight of each group (``World.group_weight``).
+
+        All ones without oversampling; a count of group g's agents stands for
+        ``count * w[g]`` people.
+        """
+        return self.world.group_weight
 
     def groups(self, *classes: Any) -> tuple:
         """The run's narrow groups of ``classes``, picked once per run (``pick``).

@@ -203,8 +203,8 @@ class Metric:
 
 
 def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
-             groups: list[str]) -> list[Metric]:
-    """Every daily column of a scenario, in table order."""
+             groups: list[str], regions: list[str] | None = None) -> list[Metric]:
+    """Every daily column of a scenario, in table order (per-region columns with 2+ regions)."""
     M = Metric
     out = [
         M("day", "Simulated day, 1 … days.", "day", "index", False),
@@ -288,6 +288,14 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
             M(f"misattributed__{g}", f"Misattributed acts landing on agents of group {g} "
               "today.", "acts", "flow", True),
         ]
+    for r in regions or [] if len(regions or []) > 1 else []:
+        out += [
+            M(f"listed__region_{r}", f"Agents of region {r} on the blacklist or the court list "
+              "(the regions' counts add up to ``listed``).", "agents", "stock", True),
+            M(f"mean_score__region_{r}", f"Mean recorded score in region {r} (the regions' "
+              "means weighted by their populations give ``mean_score``).", "points", "stock",
+              False),
+        ]
     out.append(M("disparate_impact", "Highest group wrongful-listing rate divided by the lowest "
                  "(empty when the lowest is 0).", "ratio", "stock", False))
     return out
@@ -301,15 +309,41 @@ def daily_row(ctx: Context, day: int) -> dict:
     ``ctx.quiet_agent_days``.
     """
     p = ctx.params
-    n = ctx.world.n
+    w = ctx.world
     cnt = ctx.work.cnt
-    total = cnt.sum(axis=0)
-    c = total.tolist()
-    ctx.quiet_agent_days += c[C_QUIET]
-    # exact integer totals of the fixed-point score sums (Python ints cannot overflow)
-    score_sum = sum(cnt[:, C_SCORE_SUM].tolist()) / SCORE_FIXED_POINT
-    twin_sum = sum(cnt[:, C_TWIN_SUM].tolist()) / SCORE_FIXED_POINT
+    n_g, n_r = len(p.group_names), len(p.region_names)
+    # exact integer counts per (region, group) stratum: every chunk lies in one stratum
+    strat = np.zeros((n_r * n_g, cnt.shape[1]), np.int64)
+    np.add.at(strat, ctx.chunk_stratum, cnt)
+    ctx.quiet_agent_days += int(strat[:, C_QUIET].sum())
+    # fixed-point score sums as Python ints (exact, cannot overflow), per stratum
+    ssum = [0] * (n_r * n_g)
+    tsum = [0] * (n_r * n_g)
+    for k, v in zip(ctx.chunk_stratum.tolist(), cnt[:, C_SCORE_SUM].tolist(), strict=True):
+        ssum[k] += v
+    for k, v in zip(ctx.chunk_stratum.tolist(), cnt[:, C_TWIN_SUM].tolist(), strict=True):
+        tsum[k] += v
+    sizes = np.diff(w.strata_start).tolist()
+    gw = w.group_weight.tolist()
+    weighted = any(x != 1.0 for x in gw)
+    sw = [gw[k % n_g] for k in range(n_r * n_g)]  # each stratum's weight
     off = ctx.work.off.tolist()
+    if weighted:
+        # each count is the weighted sum over strata of exact integer counts; the per-group
+        # blocks count agents of their own group, so they carry that group's weight
+        total = (strat * np.asarray(sw)[:, None]).sum(axis=0)
+        raw = strat.sum(axis=0)
+        for o in (O_MIS_G, O_G_COUNT, O_G_LISTED, O_G_WRONG, O_G_THROUGH):
+            total[off[o]:off[o] + n_g] = raw[off[o]:off[o] + n_g] * np.asarray(gw)
+        n = sum(x * y for x, y in zip(sw, sizes, strict=True))
+        score_sum = sum(x * y for x, y in zip(sw, ssum, strict=True)) / SCORE_FIXED_POINT
+        twin_sum = sum(x * y for x, y in zip(sw, tsum, strict=True)) / SCORE_FIXED_POINT
+    else:
+        total = strat.sum(axis=0)
+        n = w.n
+        score_sum = sum(ssum) / SCORE_FIXED_POINT
+        twin_sum = sum(tsum) / SCORE_FIXED_POINT
+    c = total.tolist()
     row: dict = {"day": day}
     row["mean_score"] = score_sum / n
     row["mean_true_score"] = twin_sum / n
@@ -370,6 +404,20 @@ def daily_row(ctx: Context, day: int) -> dict:
         row[f"misattributed__{name}"] = c[off[O_MIS_G] + k]
         if count:
             rates.append(rate)
+    if n_r > 1:
+        for r, name in enumerate(p.region_names):
+            ks = range(r * n_g, (r + 1) * n_g)
+            listed = [int(strat[k, C_LISTED]) for k in ks]
+            people = sum(sw[k] * sizes[k] for k in ks)
+            if weighted:
+                row[f"listed__region_{name}"] = sum(sw[k] * x for k, x in zip(ks, listed,
+                                                                               strict=True))
+                pts = sum(sw[k] * ssum[k] for k in ks)
+            else:
+                row[f"listed__region_{name}"] = sum(listed)
+                pts = sum(ssum[k] for k in ks)
+            row[f"mean_score__region_{name}"] = (pts / SCORE_FIXED_POINT / people if people
+                                                 else math.nan)
     lo = min(rates) if rates else 0.0
     row["disparate_impact"] = max(rates) / lo if rates and lo > 0 else math.nan
     return row
