@@ -150,6 +150,8 @@ class Population(Model):
     regions: list[Region] = F([Region(name="all", share=1.0)],
                               "Regions (contiguous blocks of agents) and their shares.",
                               min_length=1, max_length=255)
+    reference_group: str | None = F(None, "Group every other group is compared with in the "
+                                    "fairness measures (default: the largest group).")
     households: Households = Households()
     ties: Ties = Ties()
     employers: Employers = Employers()
@@ -162,6 +164,14 @@ class Population(Model):
         if len(set(names)) != len(names):
             raise ValueError(f"names must be unique, got {names}")
         return v
+
+    @model_validator(mode="after")
+    def _reference_is_a_group(self) -> Population:
+        names = [g.name for g in self.groups]
+        if self.reference_group is not None and self.reference_group not in names:
+            raise ValueError(f"reference_group: unknown group {self.reference_group!r}; "
+                             f"choose one of {', '.join(names)}")
+        return self
 
 
 # --------------------------------------------------------------------------- behaviours
