@@ -22,10 +22,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: How an outcome reduces its daily columns: the last day, the sum over days, the mean
-#: over days, worst-over-best group ratio of the mean rates, a key of the summary, or a
+#: over days, a key of the summary, or a
 #: ratio against the reference group from the summary's ``fairness`` block
 #: (:mod:`scslab.fairness`; ``columns[0]`` names the measure).
-How = Literal["last", "total", "mean", "group_ratio", "summary", "fairness"]
+How = Literal["last", "total", "mean", "summary", "fairness"]
 
 #: What an outcome counts, which decides how it is formatted.
 Unit = Literal["agents", "events", "score", "share", "ratio"]
@@ -150,7 +150,7 @@ class Outcome:
 
         ``daily`` is the run's daily frame; without it, last-day values and totals are
         read from the summary's ``metrics`` and ``totals`` (what ``summary.json`` keeps),
-        and means and group ratios are NaN.
+        and means are NaN. Fairness ratios are read from the summary's ``fairness`` block.
         """
         summary = summary or {}
         if self.how == "fairness":
@@ -181,17 +181,6 @@ def refusal_columns(columns: Iterable[str]) -> list[str]:
     return [c for c in columns if c.startswith("denied_") and c not in DENIAL_SUBTOTALS]
 
 
-def _group_ratio(daily: pd.DataFrame) -> float:
-    import pandas as pd
-
-    rates = [float(pd.to_numeric(daily[c], errors="coerce").mean())
-             for c in get("disparate_impact").daily_columns(daily.columns)]
-    rates = [r for r in rates if not math.isnan(r)]
-    if len(rates) < 2 or min(rates) <= 0:
-        return math.nan
-    return max(rates) / min(rates)
-
-
 def _worst_group(fair: Mapping[str, Any], measure_key: str) -> str | None:
     """The non-reference group with the highest resolved ratio (None when none is)."""
     best, best_v = None, -math.inf
@@ -216,8 +205,6 @@ def _fairness_value(o: Outcome, summary: Mapping[str, Any]) -> float:
 def _from_daily(o: Outcome, daily: pd.DataFrame) -> float:
     import pandas as pd
 
-    if o.how == "group_ratio":
-        return _group_ratio(daily)
     cols = o.daily_columns(daily.columns)
     if not cols or daily.empty:
         return math.nan
