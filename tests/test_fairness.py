@@ -225,3 +225,25 @@ def test_report_has_a_fairness_table_with_the_message(run) -> None:
     html = path.read_text()
     assert "fairness-table" in html and "not enough events" in html
     assert "Fairness: each group against majority" in html
+
+
+def test_compare_shows_per_group_ratios_and_the_shortfall(tmp_path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from scslab.comparison import compare, render_comparison
+    from scslab.report.comparison import comparison_rows, load_comparison
+
+    cmp = compare(["national", "national"], agents=1500, days=6, out=tmp_path / "cmp")
+    keys = cmp.table["outcome"].tolist()
+    assert "disparate_impact__foreign" in keys and "misattribution_ratio__minority" in keys
+    row = cmp.table.set_index("outcome").loc["disparate_impact__foreign"]
+    assert str(row["national__text"]).startswith("not enough events")
+    buf = io.StringIO()
+    render_comparison(cmp, Console(file=buf, width=400))
+    assert "not enough events" in buf.getvalue()
+    # the comparison written to disk reads back (text cells allowed) and its report says so
+    table = comparison_rows(load_comparison(tmp_path / "cmp"))
+    assert any("not enough events" in c for r in table.rows for c in r)
+    assert "not enough events" in (tmp_path / "cmp" / "report.html").read_text()

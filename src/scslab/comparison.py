@@ -120,13 +120,13 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
 
 
 def fairness_texts(summary: dict) -> dict[str, str]:
-    """``<outcome>__text`` per fairness outcome of a run: its ratio with the run's exact
+    """``text__<outcome>`` per fairness outcome of a run: its ratio with the run's exact
     interval, or "not enough events …" with the agents that would resolve it."""
     out = {}
     for o in for_run(summary):
         text = None if o.per_group else o.detail(summary)
         if text is not None:
-            out[f"{o.key}__text"] = text
+            out[f"text__{o.key}"] = text
     return out
 
 
@@ -143,7 +143,7 @@ def _table(per_run: pd.DataFrame, labels: list[str], shown: list[Outcome]) -> pd
             row[f"{lab}__lo"] = lo
             row[f"{lab}__hi"] = hi
             texts = per_run[per_run.scenario == lab].sort_values("replicate").get(
-                f"{key}__text")
+                f"text__{key}")
             if texts is not None and (len(x) == 1 or math.isnan(m)):
                 # one replicate: the run's own exact interval; none resolved: why not
                 row[f"{lab}__text"] = next((t for t in texts if isinstance(t, str)), None)

@@ -93,7 +93,7 @@ def _check_comparison(out_dir: Path, table: pd.DataFrame, per_run: pd.DataFrame)
             raise bad("runs.csv", f"scenario label {str(lab)!r} is not a run name")
     text_ok = {"scenario", "run_id"}
     for col in per_run.columns:
-        if (col not in text_ok and not col.endswith("__text")  # fairness: ratio or shortfall
+        if (col not in text_ok and not col.startswith("text__")  # fairness: ratio or shortfall
                 and not pd.api.types.is_numeric_dtype(per_run[col])):
             raise bad("runs.csv", f"column {col!r} holds text, expected numbers")
     for col in table.columns:
