@@ -200,9 +200,10 @@ def _measure(g: str, ref: str, x: Mapping[str, float], t: Mapping[str, float],
                          "enough": bool(enough)}
     if episodes_of is not None:
         er, elo, ehi = rate_ratio(episodes_of[g], t[g], episodes_of[ref], t[ref])
+        shown = enough and g != ref
         m["episodes"] = round(episodes_of[g], 6)
-        m["episode_ratio"] = _num(er) if enough else None
-        m["episode_lo"], m["episode_hi"] = (_num(elo), _num(ehi)) if enough else (None, None)
+        m["episode_ratio"] = _num(er) if shown else None
+        m["episode_lo"], m["episode_hi"] = (_num(elo), _num(ehi)) if shown else (None, None)
     if g == ref:
         m.update(ratio=1.0, lo=None, hi=None, verdict="reference")
         return m
@@ -211,7 +212,14 @@ def _measure(g: str, ref: str, x: Mapping[str, float], t: Mapping[str, float],
                  agents_needed=agents_needed(rule_events, group_agents, [g, ref], min_events))
         return m
     m.update(ratio=_num(ratio), lo=_num(lo), hi=_num(hi))
-    m["verdict"] = ("higher" if lo > 1 else "lower" if hi < 1 else "no clear difference")
+    verdict = "higher" if lo > 1 else "lower" if hi < 1 else "no clear difference"
+    elo, ehi = m.get("episode_lo"), m.get("episode_hi")
+    if verdict != "no clear difference" and elo is not None and elo <= 1 <= (
+            math.inf if ehi is None else ehi):
+        # the person-day interval is too narrow (autocorrelated days); the episode one
+        # does not confirm the difference
+        verdict += " by person-days; episodes do not confirm"
+    m["verdict"] = verdict
     return m
 
 
@@ -259,9 +267,15 @@ def entry_text(g: str, ref: str, key: str, m: Mapping[str, Any],
     if m.get("ratio") is None:
         unit = "episodes" if key == "disparate_impact" else "events"
         return shortfall_text(g, ref, m, min_events, unit)
-    hi = m.get("hi")
-    hi_s = "∞" if hi is None else f"{hi:.3g}"
-    return f"{m['ratio']:.3g}× [{m['lo']:.3g}, {hi_s}] ({m['verdict']})"
+    s = f"{m['ratio']:.3g}× {_bracket(m.get('lo'), m.get('hi'))}"
+    if m.get("episode_ratio") is not None:
+        s += (f"; episode rate {m['episode_ratio']:.3g}× "
+              f"{_bracket(m.get('episode_lo'), m.get('episode_hi'))}")
+    return f"{s} ({m['verdict']})"
+
+
+def _bracket(lo: float | None, hi: float | None) -> str:
+    return f"[{0 if lo is None else lo:.3g}, {'∞' if hi is None else f'{hi:.3g}'}]"
 
 
 def rows(fair: Mapping[str, Any]) -> list[dict[str, Any]]:
