@@ -282,11 +282,11 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("disparate_impact__*", "wrongful-listing rate ratio vs the reference group",
             "disparate", "fairness", ("disparate_impact",), "ratio",
             note="agent-days wrongly listed per person-day, ÷ the reference group's",
-            in_summary=True, in_table=True, harm=True, per_group=True),
+            in_summary=True, harm=True, per_group=True),
     Outcome("misattribution_ratio__*", "misattribution rate ratio vs the reference group",
             "misattrib. ratio", "fairness", ("misattribution_ratio",), "ratio",
             note="misattributed acts recorded on members per person-day, ÷ the reference "
-            "group's", in_summary=True, in_table=True, harm=True, per_group=True),
+            "group's", in_summary=True, harm=True, per_group=True),
     Outcome("disparate_impact_end", "disparate impact on the last day", "disparate (end)",
             "last", ("disparate_impact",), "ratio", harm=True),
     Outcome("appeals_succeeded_total", "appeals upheld (total)", "appeals upheld", "total",

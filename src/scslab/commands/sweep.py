@@ -83,9 +83,9 @@ _HOW_CAPTION = {"last": "at the end", "total": "totals over the run", "mean": "m
 
 
 def _points_table(res: SweepResult, limit: int = 40) -> Table:
-    from scslab.outcomes import measured_outcomes
+    from scslab.outcomes import table_outcomes
 
-    outcomes = [o for o in measured_outcomes(res.table) if o.in_table and o.key in res.table]
+    outcomes = [o for o in table_outcomes() if o.key in res.table]
     agg = res.by_point([o.key for o in outcomes])
     grid = list(res.plan.grid) or ["point"]
     reps = res.plan.replicates
