@@ -247,3 +247,21 @@ def test_compare_shows_per_group_ratios_and_the_shortfall(tmp_path) -> None:
     table = comparison_rows(load_comparison(tmp_path / "cmp"))
     assert any("not enough events" in c for r in table.rows for c in r)
     assert "not enough events" in (tmp_path / "cmp" / "report.html").read_text()
+
+
+def test_an_unknown_reference_group_is_bad_input(tk, tmp_path) -> None:
+    proc = tk.cli("run", "national", "--agents", "100", "--days", "1", "--no-catalog",
+                  "--set", "population.reference_group=nobody", "--out", tmp_path / "r",
+                  cwd=tmp_path)
+    tk.bad_input(proc, "reference_group", "nobody", "majority, minority, foreign")
+
+
+def test_a_declared_reference_group_is_used(tmp_path) -> None:
+    import scslab
+
+    res = scslab.run("national", agents=1500, days=3, seed=2, report=False,
+                     set={"population.reference_group": "minority"})
+    fair = res.summary["fairness"]
+    assert fair["reference"] == "minority"
+    assert "disparate_impact__majority" in {o.key for o in O.for_run(res.summary)}
+    assert res.daily["disparate_impact__minority"].isna().all()  # too few to resolve
