@@ -12,7 +12,6 @@ import pytest
 from scslab import fairness as F
 from scslab import outcomes as O
 
-
 # ----------------------------------------------------------------------------- intervals
 
 

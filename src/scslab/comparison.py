@@ -120,8 +120,11 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
 
 
 def fairness_texts(summary: dict) -> dict[str, str]:
-    """``text__<outcome>`` per fairness outcome of a run: its ratio with the run's exact
-    interval, or "not enough events …" with the agents that would resolve it."""
+    """``text__<outcome>`` per fairness outcome of a run, for tables.
+
+    Its ratio with the run's exact interval, or "not enough events …" with the agents
+    that would resolve it.
+    """
     out = {}
     for o in for_run(summary):
         text = None if o.per_group else o.detail(summary)
