@@ -213,9 +213,10 @@ def _measure(g: str, ref: str, x: Mapping[str, float], t: Mapping[str, float],
         return m
     m.update(ratio=_num(ratio), lo=_num(lo), hi=_num(hi))
     verdict = "higher" if lo > 1 else "lower" if hi < 1 else "no clear difference"
-    elo, ehi = m.get("episode_lo"), m.get("episode_hi")
-    if verdict != "no clear difference" and elo is not None and elo <= 1 <= (
-            math.inf if ehi is None else ehi):
+    e_lo: float | None = m.get("episode_lo")
+    e_hi: float | None = m.get("episode_hi")
+    if verdict != "no clear difference" and e_lo is not None and e_lo <= 1 <= (
+            math.inf if e_hi is None else e_hi):
         # the person-day interval is too narrow (autocorrelated days); the episode one
         # does not confirm the difference
         verdict += " by person-days; episodes do not confirm"

@@ -186,7 +186,7 @@ def _worst_group(fair: Mapping[str, Any], measure_key: str) -> str | None:
     best, best_v = None, -math.inf
     for g, entry in fair["groups"].items():
         v = entry.get(measure_key, {}).get("ratio")
-        if g != fair["reference"] and isinstance(v, numbers.Real) and v > best_v:
+        if g != fair["reference"] and isinstance(v, numbers.Real) and float(v) > best_v:
             best, best_v = g, float(v)
     return best
 

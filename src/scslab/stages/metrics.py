@@ -310,7 +310,8 @@ def _daily_disparate(p: Params, sizes: list[int], wrong: list[int], weights) -> 
     ``wrong`` are the (possibly survey-weighted) counts; the rule reads unweighted ones.
     """
     names = p.group_names
-    ref = (names.index(p.reference_group) if getattr(p, "reference_group", None) in names
+    declared = p.reference_group
+    ref = (names.index(declared) if declared is not None and declared in names
            else max(range(len(names)), key=lambda k: (sizes[k], -k)))
     w = [float(weights[k]) if weights is not None else 1.0 for k in range(len(names))]
     agents = [wrong[k] / w[k] if w[k] else 0.0 for k in range(len(names))]
