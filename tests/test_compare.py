@@ -11,7 +11,7 @@ import pytest
 import scslab
 from scslab.cli import main
 from scslab.comparison import compare, interval
-from scslab.outcomes import OUTCOMES, measure
+from scslab.outcomes import OUTCOMES, expand, measure
 
 KW = {"agents": 1500, "days": 6}
 
@@ -31,9 +31,10 @@ def cmp(tmp_path_factory):
 def test_table_shape(cmp):
     assert cmp.labels == ["national", "transparent"]
     # every outcome of the registry, in its order, but the optional ones no run measured
-    shown = [o.key for o in OUTCOMES if not o.optional]
-    assert cmp.table["outcome"].tolist() == shown
-    assert cmp.table["description"].tolist() == [o.label for o in OUTCOMES if not o.optional]
+    groups = ["minority", "foreign"]  # each compared with the reference (majority)
+    shown = [o for o in expand(OUTCOMES, groups) if not o.optional]
+    assert cmp.table["outcome"].tolist() == [o.key for o in shown]
+    assert cmp.table["description"].tolist() == [o.label for o in shown]
     assert {"sanctioned_end", "disparate_impact_end"} <= set(cmp.per_run.columns)
     assert not any(o.key in cmp.per_run for o in OUTCOMES if o.optional)
     for col in ("national", "national__lo", "national__hi", "transparent",

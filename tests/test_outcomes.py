@@ -32,14 +32,25 @@ def _daily() -> pd.DataFrame:
     })
 
 
+def _fairness() -> dict:
+    from scslab.fairness import assess
+
+    d = pd.DataFrame({"wrongful_listed__a": [10, 30, 40], "wrongful_listed__b": [40, 40, 50],
+                      "misattributed__a": [5, 5, 5], "misattributed__b": [10, 10, 10]})
+    return assess(d, {"a": 100, "b": 400})
+
+
 def test_each_reduction_is_as_declared() -> None:
-    m = O.measure(_daily(), {"chilling_effect": 0.25})
+    m = O.measure(_daily(), {"chilling_effect": 0.25, "fairness": _fairness()})
     assert m["listed_end"] == 4
     assert m["wrongful_listed_mean"] == pytest.approx(4 / 3)
     assert m["misattributed_total"] == 3
     assert m["denials_total"] == 5  # flights and trains, not the wrongful subset
     assert m["denied_wrongful_total"] == 1
-    assert m["disparate_impact"] == pytest.approx(0.2 / 0.05)
+    # the worst-hit group's rate per person-day over the reference's (b, the largest)
+    assert m["disparate_impact"] == pytest.approx((80 / 300) / (130 / 1200))
+    assert m["disparate_impact__a"] == m["disparate_impact"]
+    assert m["misattribution_ratio__a"] == pytest.approx((15 / 300) / (30 / 1200))
     assert m["disparate_impact_end"] == 3.0
     assert m["chilling_effect"] == 0.25
     assert m["mean_score_end"] == 997.0
@@ -49,8 +60,9 @@ def test_unmeasured_outcomes_are_nan() -> None:
     m = O.measure(_daily(), {})
     assert math.isnan(m["chilling_effect"])
     assert math.isnan(m["abroad_visitors_total"])
-    one_group = _daily().drop(columns=["wrongful_rate__b"])
-    assert math.isnan(O.get("disparate_impact").value(one_group))
+    # fairness ratios come from the summary's fairness block: none, no ratio
+    assert math.isnan(O.get("disparate_impact").value(_daily()))
+    assert O.get("disparate_impact").detail({}) is None
 
 
 def test_the_summary_alone_gives_last_values_and_totals() -> None:
@@ -96,7 +108,7 @@ def test_tables_drop_conditional_outcomes_no_run_measured() -> None:
     runs = pd.DataFrame([O.measure(_daily(), {}), O.measure(_daily(), {})])
     shown = {o.key for o in O.measured_outcomes(runs)}
     assert "chilling_effect" not in shown and "abroad_visitors_total" not in shown
-    assert {o.key for o in O.OUTCOMES if not o.conditional} <= shown
+    assert {o.key for o in O.OUTCOMES if not o.conditional and not o.per_group} <= shown
     runs.loc[1, "chilling_effect"] = 0.1  # one run measured it: it is shown
     assert "chilling_effect" in {o.key for o in O.measured_outcomes(runs)}
     assert O.get("abroad_visitors_total").conditional and O.get("chilling_effect").conditional

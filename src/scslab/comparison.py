@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scslab.outcomes import OUTCOMES, Outcome, measure, measured_outcomes
+from scslab.outcomes import OUTCOMES, Outcome, for_run, measure, measured_outcomes
 from scslab.pipeline import execute, new_run_id, resolve, write_run
 from scslab.results import Result
 from scslab.rng import spawn_seeds
@@ -100,10 +100,12 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
             rec: dict[str, Any] = {"scenario": lab, "replicate": r, "seed": sd,
                                    "run_id": run_id}
             rec.update(measure(ran.daily, ran.summary))
+            rec.update(fairness_texts(ran.summary))
             records.append(rec)
     per_run = pd.DataFrame(records)
     shown = measured_outcomes(per_run)  # an outcome no run measured is left out
-    per_run = per_run.drop(columns=[o.key for o in OUTCOMES if o not in shown])
+    per_run = per_run.drop(columns=[o.key for o in OUTCOMES
+                                    if o not in shown and o.key in per_run.columns])
     table = _table(per_run, labels, shown)
     cmp = Comparison([str(s) for s in scenarios], labels, seeds, per_run, table, out_dir,
                      results)
@@ -115,6 +117,20 @@ def compare(scenarios: list[Any], *, agents: int | None = None, days: int | None
     if db is not None:
         _record(db, cmp, f"compare-{stamp}")
     return cmp
+
+
+def fairness_texts(summary: dict) -> dict[str, str]:
+    """``text__<outcome>`` per fairness outcome of a run, for tables.
+
+    Its ratio with the run's exact interval, or "not enough events …" with the agents
+    that would resolve it.
+    """
+    out = {}
+    for o in for_run(summary):
+        text = None if o.per_group else o.detail(summary)
+        if text is not None:
+            out[f"text__{o.key}"] = text
+    return out
 
 
 def _table(per_run: pd.DataFrame, labels: list[str], shown: list[Outcome]) -> pd.DataFrame:
@@ -129,6 +145,11 @@ def _table(per_run: pd.DataFrame, labels: list[str], shown: list[Outcome]) -> pd
             row[f"{lab}"] = m
             row[f"{lab}__lo"] = lo
             row[f"{lab}__hi"] = hi
+            texts = per_run[per_run.scenario == lab].sort_values("replicate").get(
+                f"text__{key}")
+            if texts is not None and (len(x) == 1 or math.isnan(m)):
+                # one replicate: the run's own exact interval; none resolved: why not
+                row[f"{lab}__text"] = next((t for t in texts if isinstance(t, str)), None)
             if lab != labels[0]:
                 d = x - base[key].to_numpy()
                 dm, dlo, dhi = interval(d)
@@ -192,7 +213,9 @@ def render_comparison(cmp: Comparison, console) -> None:
     for _, row in cmp.table.iterrows():
         cells = [row["description"]]
         for lab in cmp.labels:
-            cells.append(_fmt(row[lab], row[f"{lab}__lo"], row[f"{lab}__hi"]))
+            text = row.get(f"{lab}__text")
+            cells.append(text if isinstance(text, str) else
+                         _fmt(row[lab], row[f"{lab}__lo"], row[f"{lab}__hi"]))
         for lab in cmp.labels[1:]:
             k = f"{lab}-{cmp.labels[0]}"
             cells.append(_fmt(row[k], row[f"{k}__lo"], row[f"{k}__hi"]))

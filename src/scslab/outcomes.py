@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: How an outcome reduces its daily columns: the last day, the sum over days, the mean
-#: over days, worst-over-best group ratio of the mean rates, or a key of the summary.
-How = Literal["last", "total", "mean", "group_ratio", "summary"]
+#: over days, a key of the summary, or a
+#: ratio against the reference group from the summary's ``fairness`` block
+#: (:mod:`scslab.fairness`; ``columns[0]`` names the measure).
+How = Literal["last", "total", "mean", "summary", "fairness"]
 
 #: What an outcome counts, which decides how it is formatted.
 Unit = Literal["agents", "events", "score", "share", "ratio"]
@@ -54,6 +56,9 @@ class Outcome:
             it when no run measured it.
         harm: A harm done to people (wrongful listing, refusals, punishment through
             others, chilling…), as opposed to the system's plain size or state.
+        per_group: A template expanded to one outcome per non-reference group
+            (``disparate_impact__<group>``, see :func:`expand`).
+        group: The group of an expanded per-group outcome.
     """
 
     key: str
@@ -68,6 +73,8 @@ class Outcome:
     in_table: bool = False
     optional: bool = False
     harm: bool = False
+    per_group: bool = False
+    group: str | None = None
 
     @property
     def conditional(self) -> bool:
@@ -78,6 +85,45 @@ class Outcome:
         """
         return self.optional or self.how == "summary"
 
+    def for_group(self, group: str) -> Outcome:
+        """This per-group template for one group (key ``<prefix>__<group>``)."""
+        from dataclasses import replace
+
+        prefix = self.key.split("__", 1)[0]
+        return replace(self, key=f"{prefix}__{group}", label=f"{self.label}: {group}",
+                       short=f"{self.short} {group}", per_group=False, group=group,
+                       card=None)
+
+    def detail(self, summary: Mapping[str, Any] | None) -> str | None:
+        """A fairness outcome as text: ratio and interval, or the "not enough events" message.
+
+        None for other outcomes, or when the summary has no ``fairness`` block.
+        """
+        if self.how != "fairness":
+            return None
+        fair = (summary or {}).get("fairness")
+        if not isinstance(fair, Mapping) or not fair.get("groups"):
+            return None
+        from scslab import fairness
+
+        ref, measure_key = fair["reference"], self.columns[0]
+        if self.group is not None:
+            entry = fair["groups"].get(self.group)
+            if entry is None:
+                return None
+            return fairness.entry_text(self.group, ref, measure_key, entry[measure_key],
+                                       fair.get("min_events", fairness.MIN_EVENTS))
+        g = _worst_group(fair, measure_key)
+        if g is None:
+            others = [x for x in fair["groups"] if x != ref]
+            if not others:
+                return "not measured: this run has one group"
+            return (f"not enough events in any group against {ref} (see "
+                    f"{measure_key}__<group>)")
+        m = fair["groups"][g][measure_key]
+        return f"{g} vs {ref}: " + fairness.entry_text(g, ref, measure_key, m,
+                                                      fair.get("min_events", 10))
+
     @property
     def is_count(self) -> bool:
         """Counts of agents or events, which scale with the population represented."""
@@ -86,7 +132,7 @@ class Outcome:
     def daily_columns(self, daily_columns: Iterable[str]) -> list[str]:
         """The daily columns this outcome reads, with the ``prefix*`` patterns expanded."""
         have = list(daily_columns)
-        if self.how == "summary":
+        if self.how in ("summary", "fairness"):
             return []
         out: list[str] = []
         for c in self.columns:
@@ -104,9 +150,11 @@ class Outcome:
 
         ``daily`` is the run's daily frame; without it, last-day values and totals are
         read from the summary's ``metrics`` and ``totals`` (what ``summary.json`` keeps),
-        and means and group ratios are NaN.
+        and means are NaN. Fairness ratios are read from the summary's ``fairness`` block.
         """
         summary = summary or {}
+        if self.how == "fairness":
+            return _fairness_value(self, summary)
         if self.how == "summary":
             v = summary.get(self.columns[0])
             return (float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool)
@@ -133,22 +181,30 @@ def refusal_columns(columns: Iterable[str]) -> list[str]:
     return [c for c in columns if c.startswith("denied_") and c not in DENIAL_SUBTOTALS]
 
 
-def _group_ratio(daily: pd.DataFrame) -> float:
-    import pandas as pd
+def _worst_group(fair: Mapping[str, Any], measure_key: str) -> str | None:
+    """The non-reference group with the highest resolved ratio (None when none is)."""
+    best, best_v = None, -math.inf
+    for g, entry in fair["groups"].items():
+        v = entry.get(measure_key, {}).get("ratio")
+        if g != fair["reference"] and isinstance(v, numbers.Real) and float(v) > best_v:
+            best, best_v = g, float(v)
+    return best
 
-    rates = [float(pd.to_numeric(daily[c], errors="coerce").mean())
-             for c in get("disparate_impact").daily_columns(daily.columns)]
-    rates = [r for r in rates if not math.isnan(r)]
-    if len(rates) < 2 or min(rates) <= 0:
+
+def _fairness_value(o: Outcome, summary: Mapping[str, Any]) -> float:
+    fair = summary.get("fairness")
+    if not isinstance(fair, Mapping) or not fair.get("groups"):
         return math.nan
-    return max(rates) / min(rates)
+    g = o.group if o.group is not None else _worst_group(fair, o.columns[0])
+    if g is None or g not in fair["groups"]:
+        return math.nan
+    v = fair["groups"][g].get(o.columns[0], {}).get("ratio")
+    return float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else math.nan
 
 
 def _from_daily(o: Outcome, daily: pd.DataFrame) -> float:
     import pandas as pd
 
-    if o.how == "group_ratio":
-        return _group_ratio(daily)
     cols = o.daily_columns(daily.columns)
     if not cols or daily.empty:
         return math.nan
@@ -218,10 +274,19 @@ OUTCOMES: tuple[Outcome, ...] = (
             "chilling", "summary", ("chilling_effect",), "share",
             note="less criticism because people feel watched", card="chilling effect",
             in_summary=True, in_table=True, harm=True),
-    Outcome("disparate_impact", "disparate impact (worst / best group wrongful-listing rate)",
-            "disparate", "group_ratio", ("wrongful_rate__*",), "ratio",
-            note="worst-hit group's wrongful-listing rate ÷ least-hit group's",
+    Outcome("disparate_impact", "disparate impact (worst-hit group's wrongful-listing rate ÷ "
+            "the reference group's)", "disparate", "fairness", ("disparate_impact",), "ratio",
+            note="wrongful listing per person-day, worst-hit group ÷ reference (largest) "
+            "group; 95% exact interval in the fairness table",
             card="disparate impact", harm=True),
+    Outcome("disparate_impact__*", "wrongful-listing rate ratio vs the reference group",
+            "disparate", "fairness", ("disparate_impact",), "ratio",
+            note="agent-days wrongly listed per person-day, ÷ the reference group's",
+            in_summary=True, harm=True, per_group=True),
+    Outcome("misattribution_ratio__*", "misattribution rate ratio vs the reference group",
+            "misattrib. ratio", "fairness", ("misattribution_ratio",), "ratio",
+            note="misattributed acts recorded on members per person-day, ÷ the reference "
+            "group's", in_summary=True, harm=True, per_group=True),
     Outcome("disparate_impact_end", "disparate impact on the last day", "disparate (end)",
             "last", ("disparate_impact",), "ratio", harm=True),
     Outcome("appeals_succeeded_total", "appeals upheld (total)", "appeals upheld", "total",
@@ -243,28 +308,74 @@ BY_KEY: dict[str, Outcome] = {o.key: o for o in OUTCOMES}
 
 
 def get(key: str) -> Outcome:
-    """The outcome called ``key`` (KeyError naming the known keys otherwise)."""
-    try:
+    """The outcome called ``key`` (KeyError naming the known keys otherwise).
+
+    A per-group key (``disparate_impact__minority``) gives its template for that group.
+    """
+    if key in BY_KEY and not BY_KEY[key].per_group:
         return BY_KEY[key]
-    except KeyError:
-        raise KeyError(f"no outcome {key!r}; known: {', '.join(BY_KEY)}") from None
+    prefix, _, group = key.partition("__")
+    template = BY_KEY.get(f"{prefix}__*")
+    if group and template is not None and group != "*":
+        return template.for_group(group)
+    raise KeyError(f"no outcome {key!r}; known: {', '.join(BY_KEY)} (a ``__*`` key stands for "
+                   "one key per group, e.g. disparate_impact__minority)")
+
+
+def fairness_groups(summary: Mapping[str, Any] | None) -> list[str]:
+    """The groups compared with the reference in a run's ``fairness`` block, in order."""
+    fair = (summary or {}).get("fairness")
+    if not isinstance(fair, Mapping):
+        return []
+    return [g for g in fair.get("groups") or {} if g != fair.get("reference")]
+
+
+def expand(outcomes: Iterable[Outcome], groups: Iterable[str]) -> list[Outcome]:
+    """``outcomes`` with each per-group template replaced by one outcome per group."""
+    groups = list(groups)
+    out: list[Outcome] = []
+    for o in outcomes:
+        out += [o.for_group(g) for g in groups] if o.per_group else [o]
+    return out
+
+
+def for_run(summary: Mapping[str, Any] | None, outcomes: Iterable[Outcome] = OUTCOMES
+            ) -> list[Outcome]:
+    """The outcomes of one run: per-group templates expanded to its compared groups."""
+    return expand(outcomes, fairness_groups(summary))
 
 
 def measure(daily: pd.DataFrame | None, summary: Mapping[str, Any] | None = None,
-            outcomes: Iterable[Outcome] = OUTCOMES) -> dict[str, float]:
-    """Every outcome of one run by key (NaN where the run did not measure it)."""
-    return {o.key: o.value(daily, summary) for o in outcomes}
+            outcomes: Iterable[Outcome] | None = None) -> dict[str, float]:
+    """Every outcome of one run by key (NaN where the run did not measure it).
+
+    By default the registry's, per-group templates expanded (:func:`for_run`).
+    """
+    outcomes = for_run(summary) if outcomes is None else outcomes
+    return {o.key: o.value(daily, summary) for o in outcomes if not o.per_group}
 
 
-def measured_outcomes(runs: pd.DataFrame, outcomes: Iterable[Outcome] = OUTCOMES
+def measured_outcomes(runs: pd.DataFrame, outcomes: Iterable[Outcome] | None = None
                       ) -> list[Outcome]:
     """The outcomes a table of runs (one column per outcome key) shows.
 
     Every outcome, except a :attr:`~Outcome.conditional` one that no run measured (its
-    column absent or all NaN).
+    column absent or all NaN). Per-group templates expand to the groups that have a
+    column (``disparate_impact__<group>``), shown even when all NaN: "not enough events"
+    is a finding.
     """
-    return [o for o in outcomes if not o.conditional
-            or (o.key in runs.columns and bool(runs[o.key].notna().any()))]
+    out: list[Outcome] = []
+    for o in (OUTCOMES if outcomes is None else outcomes):
+        if o.per_group:
+            prefix = o.key[:-1]
+            out += [o.for_group(c[len(prefix):]) for c in runs.columns
+                    if c.startswith(prefix) and c != o.key and "__" not in c[len(prefix):]]
+        elif o.group is not None:
+            if o.key in runs.columns:
+                out.append(o)
+        elif not o.conditional or (o.key in runs.columns and bool(runs[o.key].notna().any())):
+            out.append(o)
+    return out
 
 
 def cards() -> list[Outcome]:
@@ -272,11 +383,11 @@ def cards() -> list[Outcome]:
     return [o for o in OUTCOMES if o.card]
 
 
-def summary_outcomes() -> list[Outcome]:
-    """The outcomes of the CLI's end-of-run summary, in order."""
-    return [o for o in OUTCOMES if o.in_summary]
+def summary_outcomes(summary: Mapping[str, Any] | None = None) -> list[Outcome]:
+    """The outcomes of the CLI's end-of-run summary, in order (per group for ``summary``)."""
+    return [o for o in for_run(summary) if o.in_summary and not o.per_group]
 
 
-def table_outcomes() -> list[Outcome]:
-    """The outcomes of the CLI's sweep table, in order."""
-    return [o for o in OUTCOMES if o.in_table]
+def table_outcomes(summary: Mapping[str, Any] | None = None) -> list[Outcome]:
+    """The outcomes of the CLI's sweep table, in order (per group for ``summary``)."""
+    return [o for o in for_run(summary) if o.in_table and not o.per_group]

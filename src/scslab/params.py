@@ -63,6 +63,7 @@ class Params:
     grade_min: np.ndarray  # (G,) float64, highest first
     group_names: list[str]
     region_names: list[str]
+    reference_group: str | None = None  # fairness measures' reference (None: the largest)
 
 
 def sanction_who(kind: str, adults_only: bool) -> int:
@@ -197,4 +198,5 @@ def compile_params(sc: Scenario, n_agents: int) -> Params:
         sanc_who=sanc_who, hh_sanc_mask=hh_mask, rep_sanc_mask=rep_mask,
         grade_names=[g.name for g in pol.grades],
         grade_min=np.array([g.min_score for g in pol.grades], dtype=np.float64),
-        group_names=groups, region_names=[r.name for r in regions])
+        group_names=groups, region_names=[r.name for r in regions],
+        reference_group=sc.population.reference_group)

@@ -221,6 +221,7 @@ def summarise(sim: Simulation, elapsed: float, completed: bool, run_id: str | No
             "totals": {k: v * factor for k, v in totals.items() if reg[k].scales},
             "not_scaled": sorted(k for k in reg if not reg[k].scales),
         }
+    summary["fairness"] = _fairness(sim, daily)
     if sc.targets and len(daily):
         summary["targets"] = check_targets(sc, daily, {m.name: m.scales for m in reg.values()})
     if extra:
@@ -228,6 +229,17 @@ def summarise(sim: Simulation, elapsed: float, completed: bool, run_id: str | No
     from scslab.results import clean_json
 
     return clean_json(summary)
+
+
+def _fairness(sim: Simulation, daily) -> dict:
+    """The summary's ``fairness`` block (scslab.fairness), with the run's survey weights."""
+    from scslab import fairness
+
+    names = sim.params.group_names
+    sizes = dict(zip(names, (int(x) for x in sim.ctx.group_sizes), strict=True))
+    gw = getattr(sim.world, "group_weight", None)
+    weights = None if gw is None else dict(zip(names, (float(x) for x in gw), strict=True))
+    return fairness.assess(daily, sizes, weights, sim.params.reference_group)
 
 
 def check_targets(sc: Scenario, daily, scales: dict[str, bool]) -> list[dict]:

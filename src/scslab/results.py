@@ -206,6 +206,7 @@ _SUMMARY_FIELDS: dict[str, tuple[str, float | None, float | None]] = {
     "chilling": ("an object", None, None),
     "scale": ("an object", None, None),
     "targets": ("a list", None, None),
+    "fairness": ("an object", None, None),
 }
 _REQUIRED_SUMMARY = ("agents", "days")
 _EVENT_LOG_FIELDS = {"enabled": ("true or false", None, None), "fraction": ("a number", 0, 1),

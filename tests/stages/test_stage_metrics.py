@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from scslab.stages.metrics import SCORE_FIXED_POINT, registry
+from scslab.stages.metrics import DAILY_MIN_WRONGFUL, SCORE_FIXED_POINT, registry
 from scslab.state import F_LISTED, F_TLISTED
 
 
@@ -62,7 +62,21 @@ def test_group_rates_and_disparate_impact(sim, tk):
         assert math.isclose(row[f"wrongful_rate__{name}"], wrong[g == k].sum() / n)
         rates.append(wrong[g == k].sum() / n)
     assert min(rates) > 0, rates
-    assert math.isclose(row["disparate_impact"], max(rates) / min(rates))
+    # each group against the reference (the largest): the ratio of rates, given only when
+    # both have at least DAILY_MIN_WRONGFUL agents wrongly listed that day
+    sizes = [int((g == k).sum()) for k in range(len(p.group_names))]
+    ref = int(np.argmax(sizes))
+    resolved = []
+    for k, name in enumerate(p.group_names):
+        v = row[f"disparate_impact__{name}"]
+        if min(wrong[g == k].sum(), wrong[g == ref].sum()) >= DAILY_MIN_WRONGFUL:
+            assert math.isclose(v, rates[k] / rates[ref])
+            resolved.append(v)
+        else:
+            assert math.isnan(v)
+    assert row[f"disparate_impact__{p.group_names[ref]}"] == 1.0
+    assert len(resolved) > 1  # the fixture lists enough people wrongly in two groups
+    assert math.isclose(row["disparate_impact"], max(resolved))
 
 
 def test_disparate_impact_undefined_without_wrongful_listings(tk):

@@ -93,8 +93,13 @@ def test_outcome_names_are_checked():
     # an outcome of the registry by its key, computed as the registry computes it
     di = sa.parse_outcome("disparate_impact", cols, flows)
     assert di.kind == "registry"
-    daily = pd.DataFrame({"wrongful_rate__a": [0.2, 0.4], "wrongful_rate__b": [0.1, 0.1]})
-    assert di.value({}, daily) == pytest.approx(3.0)
+    from scslab.fairness import assess
+
+    daily = pd.DataFrame({"wrongful_listed__a": [20, 40], "wrongful_listed__b": [40, 40]})
+    summary = {"fairness": assess(daily, {"a": 100, "b": 400}, min_events=1)}
+    assert di.value(summary, daily) == pytest.approx((60 / 200) / (80 / 800))
+    # a per-group fairness outcome is the registry's too
+    assert sa.parse_outcome("disparate_impact__minority", cols, flows).kind == "registry"
     with pytest.raises(ScenarioError, match="did you mean 'listed_end'"):
         sa.parse_outcome("listed_ed", cols, flows)
     with pytest.raises(ScenarioError, match="did you mean 'wrongful_listed'"):

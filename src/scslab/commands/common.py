@@ -18,12 +18,18 @@ def summary_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
 
     The outcomes are :func:`scslab.outcomes.summary_outcomes`, read from the summary's
     last-day ``metrics`` and ``totals``; one the run did not measure (NaN) is left out.
+    Fairness ratios (per group against the reference) come with their interval, or say
+    "not enough events" and how many agents would resolve it.
     Then come the scaled counts, the published targets, the timings and completion.
     """
     from scslab.outcomes import summary_outcomes
 
     rows: list[tuple[str, str]] = []
-    for o in summary_outcomes():
+    for o in summary_outcomes(summary):
+        detail = o.detail(summary)  # fairness: ratio [interval], or "not enough events…"
+        if detail is not None:
+            rows.append((o.label, detail))
+            continue
         v = o.value(None, summary)
         if not math.isnan(v):
             rows.append((o.label, o.text(v)))

@@ -495,6 +495,12 @@ SUMMARY_KEYS: list[tuple[str, str]] = [
      "`platform`, key `packages` versions, `scenario_hash`, `threads`, `device`."),
     ("metrics", "The last day's value of every daily column."),
     ("totals", "Every flow column (a count during the day) summed over the run."),
+    ("fairness", "Each group against the `reference` group (the largest, or "
+     "`population.reference_group`): per group, `disparate_impact` (wrongful-listing rate "
+     "ratio per person-day) and `misattribution_ratio`, each with `ratio`, 95% `lo`/`hi` "
+     "(exact conditional binomial), `events`, `rule_events`, `enough`, `verdict` and, below "
+     "the rule (`min_events` in the group and the reference), `agents_needed`; see "
+     "docs/fairness.md."),
     ("run_options", "How the run was started (e.g. `chilling`, `report`, `checkpoint_every`), "
      "so that `scslab run --resume` continues it the same way."),
     ("started", "Only in the placeholder summary written when a run starts, before its first "

@@ -49,6 +49,7 @@ from scslab.report.render import (
 from scslab.report.sections import run_figures, run_sections
 from scslab.report.tables import (
     denials_table,
+    fairness_table,
     governance_rows,
     group_table,
     provenance_rows,
@@ -75,6 +76,7 @@ __all__ = [
     "comparison_sections",
     "comparison_rows",
     "denials_table",
+    "fairness_table",
     "fmt",
     "governance_rows",
     "governance_side_by_side",

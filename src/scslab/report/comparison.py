@@ -93,11 +93,12 @@ def _check_comparison(out_dir: Path, table: pd.DataFrame, per_run: pd.DataFrame)
             raise bad("runs.csv", f"scenario label {str(lab)!r} is not a run name")
     text_ok = {"scenario", "run_id"}
     for col in per_run.columns:
-        if col not in text_ok and not pd.api.types.is_numeric_dtype(per_run[col]):
+        if (col not in text_ok and not col.startswith("text__")  # fairness: ratio or shortfall
+                and not pd.api.types.is_numeric_dtype(per_run[col])):
             raise bad("runs.csv", f"column {col!r} holds text, expected numbers")
     for col in table.columns:
-        if col not in ("outcome", "description") and not pd.api.types.is_numeric_dtype(
-                table[col]):
+        if col not in ("outcome", "description") and not col.endswith("__text") \
+                and not pd.api.types.is_numeric_dtype(table[col]):
             raise bad("comparison.csv", f"column {col!r} holds text, expected numbers")
 
 
@@ -118,7 +119,9 @@ def comparison_rows(data: ComparisonData) -> Table:
     for _, r in data.table.iterrows():
         cells = [str(r.get("description", r["outcome"]))]
         for lab in data.labels:
-            cells.append(_interval_text(r.get(lab), r.get(f"{lab}__lo"), r.get(f"{lab}__hi")))
+            text = r.get(f"{lab}__text")  # a fairness ratio's exact interval, or its shortfall
+            cells.append(text if isinstance(text, str) else
+                         _interval_text(r.get(lab), r.get(f"{lab}__lo"), r.get(f"{lab}__hi")))
         for lab in data.labels[1:]:
             k = f"{lab}-{base}"
             lo, hi = r.get(f"{k}__lo"), r.get(f"{k}__hi")

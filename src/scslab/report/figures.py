@@ -225,7 +225,7 @@ def fig_harm_events(daily: pd.DataFrame) -> ReportFigure:
                         caption, _finish(fig), [c for c in cols if _has(daily, c)])
 
 
-def fig_group_rates(daily: pd.DataFrame) -> ReportFigure:
+def fig_group_rates(daily: pd.DataFrame, summary: dict | None = None) -> ReportFigure:
     """Wrongful-listing rate per group: last day and average over the run."""
     import plotly.graph_objects as go
 
@@ -247,44 +247,38 @@ def fig_group_rates(daily: pd.DataFrame) -> ReportFigure:
     caption = ("How often members of each group are wrongly listed, per 10,000 members. Face "
                "recognition makes more false matches for some groups (NIST measured 10 to 100 "
                "times more for some demographics), so the same rules fall harder on them.")
-    di = _disparate(daily)
-    if di is not None:
-        caption += (f" Over the run the worst-hit group's rate was {fmt(di)} times the least-hit "
-                    "group's (disparate impact).")
-    elif groups:
-        caption += (" The disparate-impact ratio is undefined here: at least one group had no "
-                    "wrongful listings.")
+    detail = outcomes.get("disparate_impact").detail(summary)
+    if detail is not None and len(groups) > 1:
+        caption += f" Disparate impact (per person-day, 95% interval): {detail}."
     return ReportFigure("fig-group-rates", "wrongful_rate", "Wrongful listing by group", caption,
                         _finish(fig, "This scenario has no per-group measures."),
                         [f"wrongful_rate__{g}" for g in groups])
 
 
-def _disparate(daily: pd.DataFrame) -> float | None:
-    """The registry's disparate impact: worst / best group mean wrongful-listing rate."""
-    v = outcomes.get("disparate_impact").value(daily)
-    return None if math.isnan(v) else v
-
-
 def fig_disparate_impact(daily: pd.DataFrame) -> ReportFigure:
-    """Daily disparate-impact ratio (highest / lowest group wrongful-listing rate)."""
-    fig = _new_figure("ratio (1 = equal treatment)")
-    ok = _has(daily, "disparate_impact") and daily["disparate_impact"].notna().any()
+    """Daily wrongful-listing rate of each group ÷ the reference group's."""
+    fig = _new_figure("ratio to the reference group (1 = equal treatment)")
+    cols = [c for c in daily.columns if c.startswith("disparate_impact__")]
+    ok = any(daily[c].notna().any() for c in cols)
     if ok:
-        _line(fig, daily, "disparate_impact", "highest ÷ lowest group rate", color=C_HARM)
+        for c in cols:
+            if daily[c].notna().any():
+                _line(fig, daily, c, c.split("__", 1)[1])
         fig.add_hline(y=1, line_dash="dot", line_color="#6b7280")
     elif len(daily):
         days = _days(daily)
         fig.update_xaxes(range=[days[0], max(days[-1], days[0] + 1)])
         fig.update_yaxes(range=[0, 2])
-    caption = ("Each day, the wrongful-listing rate of the worst-hit group divided by that of the "
-               "least-hit group. 1 means every group is wrongly listed equally often; 10 means "
-               "one group ten times as often. Gaps are days when some group had no wrongful "
-               "listing, so the ratio is undefined.")
-    note = ("Undefined on every day: at least one group had no wrongful listings (common in "
-            "small or short runs).")
+    caption = ("Each day, each group's wrongful-listing rate divided by the reference group's "
+               "(the largest, unless the scenario names one). 1 means the group is wrongly "
+               "listed as often as the reference; 10 means ten times as often. A day is shown "
+               "only when the group and the reference each have at least 10 people wrongly "
+               "listed; the fairness table gives the run's ratios with intervals.")
+    note = ("Not enough events on any day: no group other than the reference had 10 people "
+            "wrongly listed at once (common in small or short runs; see the fairness table "
+            "for how many agents would resolve it).")
     return ReportFigure("fig-disparate-impact", "disparate_impact", "Disparate impact over time",
-                        caption, _finish(fig, note),
-                        ["disparate_impact"] if _has(daily, "disparate_impact") else [])
+                        caption, _finish(fig, note), cols)
 
 
 def fig_chilling(summary: dict) -> ReportFigure | None:

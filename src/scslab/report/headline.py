@@ -45,8 +45,8 @@ def headlines(result: Result) -> list[Headline]:
     n = _agents(result)
     values = {o.key: _value(o, daily, summary) for o in outcomes.cards()}
     cols = list(daily.columns)
-    out = [Headline(o.key, o.card or o.label, v, _text(o, v), _note(o, v, values, n, cols),
-                    harm=o.harm)
+    out = [Headline(o.key, o.card or o.label, v, _text(o, v, summary),
+                    _note(o, v, values, n, cols, summary), harm=o.harm)
            for o, v in ((o, values[o.key]) for o in outcomes.cards())]
     return _scale_headlines(out, summary, list(daily.columns), n)
 
@@ -56,8 +56,10 @@ def _value(o: outcomes.Outcome, daily: pd.DataFrame, summary: dict) -> float | N
     return None if math.isnan(v) else v
 
 
-def _text(o: outcomes.Outcome, v: float | None) -> str:
+def _text(o: outcomes.Outcome, v: float | None, summary: dict | None = None) -> str:
     if v is None:
+        if o.how == "fairness" and o.detail(summary) is not None:
+            return "not enough events"
         return "not measured" if o.how == "summary" else "–"
     if o.unit == "share":
         return pct(v)
@@ -67,17 +69,15 @@ def _text(o: outcomes.Outcome, v: float | None) -> str:
 
 
 def _note(o: outcomes.Outcome, v: float | None, values: dict[str, float | None],
-          n: int | None, columns: list[str]) -> str:
+          n: int | None, columns: list[str], summary: dict | None = None) -> str:
     """The registry's note, with the run's own context where it helps."""
     listed = values.get("listed_end")
     if o.key == "listed_end" and v is not None and n:
         return f"{pct(v / n, 2)} of {fmt(n)} people"
     if o.key == "wrongful_listed_end" and v is not None and listed:
         return f"{pct(v / listed)} of the listed, {o.note}"
-    if o.key == "disparate_impact" and v is None:
-        if len(o.daily_columns(columns)) < 2:
-            return "not measured: this run has fewer than two groups"
-        return "undefined: some group had no wrongful listing"
+    if o.key == "disparate_impact":
+        return o.detail(summary) or "not measured: this run's summary has no fairness block"
     if o.key == "chilling_effect" and v is None:
         return "run with --chilling (dashboard: “Measure the chilling effect”)"
     return o.note

@@ -20,7 +20,7 @@ from scslab.report.figures import (
     fig_score,
     fig_spillover,
 )
-from scslab.report.tables import denials_table, group_table
+from scslab.report.tables import denials_table, fairness_table, group_table
 from scslab.report.targets import scale_section, targets_section
 from scslab.results import Result
 
@@ -40,8 +40,9 @@ def run_sections(result: Result) -> list[Section]:
     harms = Section("harms", "Harms",
                     "What the system does to people who did nothing wrong: identity errors, "
                     "punishment through others, unequal treatment of groups, and self-censorship.",
-                    [fig_harms(daily), fig_harm_events(daily), fig_group_rates(daily),
-                     fig_disparate_impact(daily)], [group_table(result)])
+                    [fig_harms(daily), fig_harm_events(daily),
+                     fig_group_rates(daily, result.summary), fig_disparate_impact(daily)],
+                    [t for t in (group_table(result), fairness_table(result)) if t is not None])
     chill = fig_chilling(result.summary)
     if chill is not None:
         harms.figures.append(chill)

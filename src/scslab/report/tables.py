@@ -53,7 +53,50 @@ def group_table(result: Result) -> Table:
                   "listed through others (last day)",
                   "wrongly listed per 10,000 (last day)", "per 10,000 (run average)",
                   "misattributed acts landing on the group"], rows,
-                 "Disparate impact = highest run-average rate ÷ lowest.")
+                 "Each group's rates against the reference group, with intervals, are in the "
+                 "fairness table.")
+
+
+def fairness_table(result: Result) -> Table | None:
+    """Each group against the reference: rate ratios per person-day, 95 % exact intervals.
+
+    A ratio below the enough-events rule reads "not enough events" with the number of
+    agents that would resolve it (see :mod:`scslab.fairness`). None without a ``fairness``
+    block (runs from before it) or with one group.
+    """
+    from scslab import fairness
+
+    fair = (result.summary or {}).get("fairness")
+    if not isinstance(fair, dict) or len(fair.get("groups") or {}) < 2:
+        return None
+    rows, attrs = [], []
+    for r in fairness.rows(fair):
+        rate = r.get("rate")
+        ep = ""
+        if r.get("episode_ratio") is not None:
+            hi = r.get("episode_hi")
+            ep = (f"{r['episode_ratio']:.3g}× [{r['episode_lo']:.3g}, "
+                  f"{'∞' if hi is None else f'{hi:.3g}'}]")
+        rows.append([r["group"], r["label"], r["text"],
+                     fmt(r.get("rule_events")), fmt(r.get("reference_rule_events")),
+                     fmt(r["events"]), fmt(None if rate is None else rate * 1e4),
+                     ep or "–"])
+        attrs.append({"status": "short" if r.get("ratio") is None else "ok"})
+    ref = fair["reference"]
+    return Table(f"Fairness: each group against {ref}",
+                 ["group", "measure", f"rate ratio vs {ref} [95% interval]",
+                  "events (group)", f"events ({ref})", "agent-days or acts (group)",
+                  "per 10,000 person-days", "episode-rate ratio [95% interval]"], rows,
+                 f"Rates are per person-day (agent-days wrongly listed, or misattributed acts "
+                 f"recorded on members, over group size × days), divided by {ref}'s; 95% exact "
+                 "conditional-binomial (Clopper–Pearson) intervals. Events for the rule are "
+                 "wrongful-listing episodes (an agent going onto the wrongful list) or "
+                 f"misattributed acts; a ratio needs at least {fair['min_events']} in the group "
+                 f"and in {ref}, else it reads “not enough events” with the agents that would "
+                 "resolve it (or oversample the group). Days of one listing are not independent, "
+                 "so the person-day interval is too narrow; the episode-rate interval is the "
+                 "honest width. See docs/fairness.md.", id="fairness-table", numeric_from=3,
+                 row_attrs=attrs)
 
 
 def governance_rows(sc: Scenario) -> list[list[str]]:

@@ -151,6 +151,8 @@ class Population(Model):
     regions: list[Region] = F([Region(name="all", share=1.0)],
                               "Regions (contiguous blocks of agents) and their shares.",
                               min_length=1, max_length=255)
+    reference_group: str | None = F(None, "Group every other group is compared with in the "
+                                    "fairness measures (default: the largest group).")
     households: Households = Households()
     ties: Ties = Ties()
     employers: Employers = Employers()
@@ -178,6 +180,14 @@ class Population(Model):
             if not 0.01 <= factor <= 1000:
                 raise ValueError(f"oversample.{name}: factor {factor} out of range; use a "
                                  "factor between 0.01 and 1000 (1 = the true share)")
+        return self
+
+    @model_validator(mode="after")
+    def _reference_is_a_group(self) -> Population:
+        names = [g.name for g in self.groups]
+        if self.reference_group is not None and self.reference_group not in names:
+            raise ValueError(f"reference_group: unknown group {self.reference_group!r}; "
+                             f"choose one of {', '.join(names)}")
         return self
 
 

@@ -37,7 +37,8 @@ SUMMARY_SCALARS = (*(o.columns[0] for o in registry.OUTCOMES if o.how == "summar
                    "elapsed_seconds", "build_seconds", "agent_days_per_second",
                    "peak_memory_bytes")
 #: Keys of the outcomes registry that name an outcome on their own.
-REGISTRY_KEYS = tuple(o.key for o in registry.OUTCOMES if o.key not in SUMMARY_SCALARS)
+REGISTRY_KEYS = tuple(o.key for o in registry.OUTCOMES
+                      if o.key not in SUMMARY_SCALARS and not o.per_group)
 Evaluator = Callable[[np.ndarray], "np.ndarray | Mapping[str, np.ndarray]"]
 _NUM = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 
@@ -231,6 +232,9 @@ def parse_outcome(name: str, columns: Sequence[str] | None = None,
     if name in SUMMARY_SCALARS:
         return Outcome(name, "summary", name)
     if name in REGISTRY_KEYS:
+        return Outcome(name, "registry", name)
+    prefix, _, group = name.partition("__")
+    if group and f"{prefix}__*" in registry.BY_KEY:  # a fairness ratio of one group
         return Outcome(name, "registry", name)
     if cols is not None and name in cols:
         raise ScenarioError(f"--outcome {name} is a daily column; say how to aggregate it: "

@@ -296,8 +296,40 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
               "means weighted by their populations give ``mean_score``).", "points", "stock",
               False),
         ]
-    out.append(M("disparate_impact", "Highest group wrongful-listing rate divided by the lowest "
-                 "(empty when the lowest is 0).", "ratio", "stock", False))
+    for g in groups:
+        out.append(M(f"disparate_impact__{g}", f"Wrongful-listing rate of group {g} divided by "
+                     "the reference group's (the largest, or population.reference_group) that "
+                     f"day; empty unless both have at least {DAILY_MIN_WRONGFUL} agents "
+                     "wrongly listed (see docs/fairness.md).", "ratio", "stock", False))
+    out.append(M("disparate_impact", "Highest disparate_impact__<group> of the day (the worst-hit "
+                 "group against the reference); empty when no group has enough wrongful "
+                 "listings.", "ratio", "stock", False))
+    return out
+
+
+#: Agents wrongly listed that day, in a group and in the reference, before the day's
+#: ``disparate_impact__<group>`` is given (the fairness module's rule, on one day's stock).
+DAILY_MIN_WRONGFUL = 10
+
+
+def _daily_disparate(p: Params, sizes: list[int], wrong: list[int], weights) -> list[float]:
+    """Each group's wrongful-listing rate over the reference's; NaN below the rule.
+
+    ``wrong`` are the (possibly survey-weighted) counts; the rule reads unweighted ones.
+    """
+    names = p.group_names
+    declared = p.reference_group
+    ref = (names.index(declared) if declared is not None and declared in names
+           else max(range(len(names)), key=lambda k: (sizes[k], -k)))
+    w = [float(weights[k]) if weights is not None else 1.0 for k in range(len(names))]
+    agents = [wrong[k] / w[k] if w[k] else 0.0 for k in range(len(names))]
+    out = []
+    for k in range(len(names)):
+        if (sizes[k] and sizes[ref] and agents[k] >= DAILY_MIN_WRONGFUL
+                and agents[ref] >= DAILY_MIN_WRONGFUL):
+            out.append((agents[k] / sizes[k]) / (agents[ref] / sizes[ref]))
+        else:
+            out.append(math.nan)
     return out
 
 
@@ -392,18 +424,18 @@ def daily_row(ctx: Context, day: int) -> dict:
     row["credit_repairs"] = c[C_REPAIRS]
     for k, name in enumerate(p.grade_names):
         row[f"grade_{name}"] = c[off[O_GRADES] + k]
-    rates = []
+    wrongs = []
     for k, name in enumerate(p.group_names):
         count = ctx.group_sizes[k]
         wrong = c[off[O_G_WRONG] + k]
         row[f"listed__{name}"] = c[off[O_G_LISTED] + k]
         row[f"wrongful_listed__{name}"] = wrong
-        rate = wrong / count if count else math.nan
+        # weighted counts over the weighted group size: the rate itself is the raw one
+        rate = wrong / (count * gw[k]) if count else math.nan
         row[f"wrongful_rate__{name}"] = rate
         row[f"listed_through_others__{name}"] = c[off[O_G_THROUGH] + k]
         row[f"misattributed__{name}"] = c[off[O_MIS_G] + k]
-        if count:
-            rates.append(rate)
+        wrongs.append(wrong)
     if n_r > 1:
         for r, name in enumerate(p.region_names):
             ks = range(r * n_g, (r + 1) * n_g)
@@ -418,8 +450,11 @@ def daily_row(ctx: Context, day: int) -> dict:
                 pts = sum(ssum[k] for k in ks)
             row[f"mean_score__region_{name}"] = (pts / SCORE_FIXED_POINT / people if people
                                                  else math.nan)
-    lo = min(rates) if rates else 0.0
-    row["disparate_impact"] = max(rates) / lo if rates and lo > 0 else math.nan
+    di = _daily_disparate(p, ctx.group_sizes, wrongs, getattr(ctx, "group_weights", None))
+    for name, v in zip(p.group_names, di, strict=True):
+        row[f"disparate_impact__{name}"] = v
+    resolved = [v for v in di if not math.isnan(v)]
+    row["disparate_impact"] = max(resolved) if len(resolved) > 1 else math.nan
     return row
 
 
