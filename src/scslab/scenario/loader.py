@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from scslab.errors import ScenarioError
 from scslab.inputs import STRICT_ERROR, NotRegularFile, read_regular, why_missing
 from scslab.scenario.refs import did_you_mean
+from scslab.scenario.schema import Scenario
 from scslab.scenario.yamlio import (  # noqa: F401 - _StrictLoader: re-exported for tests
     MAX_DEPTH,
     MAX_INT_DIGITS,
@@ -27,7 +28,6 @@ from scslab.scenario.yamlio import (  # noqa: F401 - _StrictLoader: re-exported 
     _StrictLoader,
     plain,
 )
-from scslab.scenario.schema import Scenario
 
 #: Scenario files are a few kB (the fully resolved national preset is ~8 kB, ~730
 #: YAML nodes). The limits below are far above that and keep the pure-Python YAML
