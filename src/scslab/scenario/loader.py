@@ -195,11 +195,13 @@ class ScenarioDeprecationWarning(FutureWarning):
     """A scenario key that still loads but is deprecated; the message names the new key."""
 
 
-def _warn(msg: str) -> None:
-    warnings.warn(msg, ScenarioDeprecationWarning, stacklevel=3)
+def _warn(origin: str, text: str) -> None:
+    """Warn about ``text``, attributed to the scenario ``origin``, not to scslab's code."""
+    # line 0: Python's warning printer shows no source line (the file is YAML, not Python)
+    warnings.warn_explicit(text, ScenarioDeprecationWarning, origin, 0, module="scslab.scenario")
 
 
-def _migrate_sanction(kind: str, block: dict, where: str) -> None:
+def _migrate_sanction(kind: str, block: dict, origin: str) -> None:
     """Translate a sanction's deprecated ``adults_only`` into ``attempted_by`` (in place).
 
     ``adults_only`` acted on five kinds (true: adults, false: everyone) and never on
@@ -209,22 +211,22 @@ def _migrate_sanction(kind: str, block: dict, where: str) -> None:
     if "adults_only" not in block:
         return
     old = block.pop("adults_only")
-    key = f"{where}.{kind}"
+    key = f"policy.sanctions.{kind}"
     if not isinstance(old, bool):
-        raise ScenarioError(f"{key}.adults_only: deprecated and not a yes/no (got "
+        raise ScenarioError(f"{origin}: {key}.adults_only: deprecated and not a yes/no (got "
                             f"{_clip(repr(old))}); write `attempted_by: adults`, `children` "
                             "or `all` instead")
     if "attempted_by" in block:
-        raise ScenarioError(f"{key}: give `attempted_by` only; `adults_only` is the "
+        raise ScenarioError(f"{origin}: {key}: give `attempted_by` only; `adults_only` is the "
                             "deprecated form of the same setting")
     if kind == "private_school":
         block["attempted_by"] = "children"
-        _warn(f"{key}.adults_only is deprecated and never acted: children attempt private "
+        _warn(origin, f"{key}.adults_only is deprecated and never acted: children attempt private "
               "schools regardless; read as `attempted_by: children` (as before). Remove the "
               "key, or set `attempted_by: adults` or `all` for another group")
     else:
         block["attempted_by"] = "adults" if old else "all"
-        _warn(f"{key}.adults_only is deprecated; read as `attempted_by: "
+        _warn(origin, f"{key}.adults_only is deprecated; read as `attempted_by: "
               f"{block['attempted_by']}`. Write that instead")
 
 
@@ -235,7 +237,7 @@ def migrate_raw(data: dict, origin: str) -> dict:
     if isinstance(sanctions, dict):
         for kind, block in sanctions.items():
             if isinstance(block, dict):
-                _migrate_sanction(str(kind), block, f"{origin}: policy.sanctions")
+                _migrate_sanction(str(kind), block, origin)
     return data
 
 
@@ -411,7 +413,7 @@ def apply_overrides(raw: dict, overrides: list[str] | dict[str, Any] | None) -> 
         parts = _path_parts(path)
         if len(parts) == 4 and parts[:2] == ["policy", "sanctions"] and parts[3] == "adults_only":
             block = {"adults_only": value}
-            _migrate_sanction(parts[2], block, "--set policy.sanctions")
+            _migrate_sanction(parts[2], block, "--set")
             parts, value = [*parts[:3], "attempted_by"], block["attempted_by"]
         kinds = _check_path(parts, out)
         node: Any = out
