@@ -66,14 +66,13 @@ class Params:
     reference_group: str | None = None  # fairness measures' reference (None: the largest)
 
 
-def sanction_who(kind: str, adults_only: bool) -> int:
-    """Who attempts sanctioned act ``kind``: 0 everyone, 1 adults only, 2 children only.
+#: ``Sanction.attempted_by`` → the code the sanctions kernel reads (``sanctions.attempts``).
+ATTEMPTED_BY = {"all": 0, "adults": 1, "children": 2}
 
-    School places are sought for children, so ``private_school`` is 2 in any case.
-    """
-    if kind == "private_school":
-        return 2
-    return 1 if adults_only else 0
+
+def sanction_who(attempted_by: str) -> int:
+    """Who attempts a sanctioned act: 0 everyone, 1 adults (the elderly too), 2 children."""
+    return ATTEMPTED_BY[attempted_by]
 
 
 def compile_params(sc: Scenario, n_agents: int) -> Params:
@@ -184,7 +183,7 @@ def compile_params(sc: Scenario, n_agents: int) -> Params:
     sanc_lists = np.array([(F_BL if "blacklist" in x.lists else 0) | (F_CT if "court" in x.lists
                                                                        else 0) for x in sanc],
                           dtype=np.uint8)
-    sanc_who = np.array([sanction_who(k, x.adults_only) for k, x in zip(kinds, sanc, strict=True)],
+    sanc_who = np.array([sanction_who(x.attempted_by) for x in sanc],
                         dtype=np.uint8)
     hh_mask = sum(1 << kinds.index(k) for k in set(sp.household.sanctions))
     rep_mask = sum(1 << kinds.index(k) for k in set(e.representative_sanctions))

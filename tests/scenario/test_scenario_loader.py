@@ -18,6 +18,7 @@ from scslab.scenario.loader import (
     preset_text,
     resolve_raw,
 )
+from scslab.scenario.yamlio import _load_yaml
 
 PRESETS = preset_names()
 
@@ -56,7 +57,8 @@ def test_every_preset_validates(name):
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_preset_file_is_plain_safe_yaml(name):
-    data = yaml.safe_load(preset_text(name))
+    """Plain data for the strict safe loader: mappings, lists, scalars and !replace only."""
+    data = _load_yaml(preset_text(name))
     assert isinstance(data, dict)
     assert data.get("schema_version") == 1
 
@@ -92,7 +94,7 @@ def test_rm1_preset_is_the_reference_model():
 
 
 def test_transparent_is_national_plus_overrides():
-    national = resolve_raw("national")
+    national = load_scenario("national").model_dump(mode="python")
     own = yaml.safe_load(preset_text("transparent"))
     assert own.pop("base") == "national"
     national.pop("name")

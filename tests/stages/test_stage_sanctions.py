@@ -35,7 +35,7 @@ def test_denials_at_the_attempt_rate_when_everyone_is_listed(tk):
     sc = sim.scenario
     for kind, sanction in sc.policy.sanctions.items():
         eligible = children if kind == "private_school" else (
-            n - children if sanction.adults_only else n)
+            n - children if sanction.attempted_by == "adults" else n)
         trials = eligible * days
         p = sanction.attempt_rate
         tk.close(tk.total(sim, f"denied_{kind}"), trials * p, tk.binom_sd(trials, p), kind)

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import math
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,97 +19,24 @@ from scslab.errors import ScenarioError
 from scslab.inputs import STRICT_ERROR, NotRegularFile, read_regular, why_missing
 from scslab.scenario.refs import did_you_mean
 from scslab.scenario.schema import Scenario
+from scslab.scenario.yamlio import (  # noqa: F401 - _StrictLoader: re-exported for tests
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    MAX_NODES,
+    Replace,
+    _load_yaml,
+    _StrictLoader,
+    plain,
+)
 
 #: Scenario files are a few kB (the fully resolved national preset is ~8 kB, ~730
 #: YAML nodes). The limits below are far above that and keep the pure-Python YAML
 #: parser's worst case (a megabyte of tiny values) to a couple of seconds.
 MAX_FILE_BYTES = 1_000_000
-MAX_NODES = 20_000
-MAX_DEPTH = 64
-MAX_INT_DIGITS = 400
 MAX_BASE_CHAIN = 16
 
 
 # --------------------------------------------------------------------------- YAML
-
-
-def _short_tag(tag: str) -> str:
-    prefix = "tag:yaml.org,2002:"
-    return "!!" + tag[len(prefix):] if tag.startswith(prefix) else tag
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML loader that refuses hostile or ambiguous input while parsing.
-
-    It refuses aliases (alias bombs), duplicate keys, unknown tags, nesting deeper than
-    MAX_DEPTH and more than MAX_NODES nodes, before anything is expanded or built.
-    """
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self._nesting = 0
-        self._nodes = 0
-
-    def compose_node(self, parent, index):  # noqa: D401
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise ScenarioError(
-                f"YAML aliases (*{event.anchor}) are not allowed in scenario files "
-                f"(line {event.start_mark.line + 1}); write the values out")
-        self._nodes += 1
-        if self._nodes > MAX_NODES:
-            line = self.peek_event().start_mark.line + 1
-            raise ScenarioError(f"more than {MAX_NODES:,} values (at line {line}); a scenario "
-                                "file is much smaller than that")
-        return super().compose_node(parent, index)
-
-    def _nest(self, compose, anchor):
-        self._nesting += 1
-        if self._nesting > MAX_DEPTH:
-            line = self.peek_event().start_mark.line + 1
-            raise ScenarioError(f"nesting too deep (limit {MAX_DEPTH} levels, line {line})")
-        try:
-            return compose(anchor)
-        finally:
-            self._nesting -= 1
-
-    def compose_sequence_node(self, anchor):
-        return self._nest(super().compose_sequence_node, anchor)
-
-    def compose_mapping_node(self, anchor):
-        return self._nest(super().compose_mapping_node, anchor)
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                hashable = key in seen
-            except TypeError:
-                raise ScenarioError(f"a mapping key at line {key_node.start_mark.line + 1} is "
-                                    "a list or a mapping; keys must be names") from None
-            if hashable:
-                raise ScenarioError(f"duplicate key {key!r} at line "
-                                    f"{key_node.start_mark.line + 1}; each key may appear once")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-    def construct_yaml_int(self, node):
-        digits = sum(c.isdigit() for c in str(node.value))
-        if digits > MAX_INT_DIGITS:
-            raise ScenarioError(f"a number with {digits:,} digits at line "
-                                f"{node.start_mark.line + 1}; that is not a sensible value")
-        return super().construct_yaml_int(node)
-
-    def construct_refused_tag(self, node):
-        raise ScenarioError(
-            f"not valid YAML at line {node.start_mark.line + 1}: the tag "
-            f"{_short_tag(node.tag)} is not allowed; scenario files hold plain data "
-            "(mappings, lists, numbers, text), no language-specific tags")
-
-
-_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
-_StrictLoader.add_constructor(None, _StrictLoader.construct_refused_tag)
 
 
 def _depth(obj: Any, limit: int = MAX_DEPTH) -> int:
@@ -134,10 +62,6 @@ def _kind(value: Any) -> str:
         text = repr(value)
         return f"{article} {name} ({text[:40] + '…' if len(text) > 40 else text})"
     return f"{article} {name}"
-
-
-def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
 
 
 def parse_yaml_text(text: str | bytes, origin: str) -> dict:
@@ -253,32 +177,107 @@ def _read_ref(ref: str | Path, relative_to: Path | None) -> tuple[dict, Path | N
 
 
 def deep_merge(base: dict, over: dict) -> dict:
-    """``over`` on top of ``base``: mappings merge key by key, anything else replaces."""
+    """``over`` on top of ``base``: mappings merge key by key, recursively.
+
+    A mapping tagged ``!replace`` (a :class:`Replace`) replaces the base's whole; lists
+    and values always replace whole. The result holds plain dicts only.
+    """
     out = copy.deepcopy(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        if isinstance(v, dict) and not isinstance(v, Replace) and isinstance(out.get(k), dict):
             out[k] = deep_merge(out[k], v)
         else:
-            out[k] = copy.deepcopy(v)
+            out[k] = plain(copy.deepcopy(v))
+    return plain(out)
+
+
+class ScenarioDeprecationWarning(FutureWarning):
+    """A scenario key that still loads but is deprecated; the message names the new key."""
+
+
+def _warn(origin: str, text: str) -> None:
+    """Warn about ``text``, attributed to the scenario ``origin``, not to scslab's code."""
+    # line 0: Python's warning printer shows no source line (the file is YAML, not Python)
+    warnings.warn_explicit(text, ScenarioDeprecationWarning, origin, 0, module="scslab.scenario")
+
+
+def _migrate_sanction(kind: str, block: dict, origin: str) -> None:
+    """Translate a sanction's deprecated ``adults_only`` into ``attempted_by`` (in place).
+
+    ``adults_only`` acted on five kinds (true: adults, false: everyone) and never on
+    ``private_school``, which children attempted regardless: the translation keeps what
+    old files did.
+    """
+    if "adults_only" not in block:
+        return
+    old = block.pop("adults_only")
+    key = f"policy.sanctions.{kind}"
+    if not isinstance(old, bool):
+        raise ScenarioError(f"{origin}: {key}.adults_only: deprecated and not a yes/no (got "
+                            f"{_clip(repr(old))}); write `attempted_by: adults`, `children` "
+                            "or `all` instead")
+    if "attempted_by" in block:
+        raise ScenarioError(f"{origin}: {key}: give `attempted_by` only; `adults_only` is the "
+                            "deprecated form of the same setting")
+    if kind == "private_school":
+        block["attempted_by"] = "children"
+        _warn(origin, f"{key}.adults_only is deprecated and never acted: children attempt private "
+              "schools regardless; read as `attempted_by: children` (as before). Remove the "
+              "key, or set `attempted_by: adults` or `all` for another group")
+    else:
+        block["attempted_by"] = "adults" if old else "all"
+        _warn(origin, f"{key}.adults_only is deprecated; read as `attempted_by: "
+              f"{block['attempted_by']}`. Write that instead")
+
+
+def migrate_raw(data: dict, origin: str) -> dict:
+    """Translate deprecated keys of one scenario mapping (in place; warns for each)."""
+    pol = data.get("policy")
+    sanctions = pol.get("sanctions") if isinstance(pol, dict) else None
+    if isinstance(sanctions, dict):
+        for kind, block in sanctions.items():
+            if isinstance(block, dict):
+                _migrate_sanction(str(kind), block, origin)
+    return data
+
+
+def resolved_base(ref: str | Path, relative_to: Path | None = None, _chain=()) -> dict:
+    """A base's resolved values, defaults included (name and description dropped)."""
+    raw = resolve_raw(ref, relative_to, _chain)
+    label = str(ref)
+    out = validate_raw(raw, f"base {label}").model_dump(mode="python")
+    out.pop("name", None)
+    out.pop("description", None)
     return out
 
 
+def _derive(data: dict, folder: Path | None, label: str, chain: tuple) -> dict:
+    """``data`` without its ``base:`` key, merged onto its base's resolved values."""
+    base = data.pop("base", None)
+    if base is None:
+        return plain(data)
+    if not isinstance(base, str):
+        raise ScenarioError(f"{label}: `base` must be a preset name or a file path")
+    if isinstance(data, Replace):
+        raise ScenarioError(f"{label}: the whole file is tagged !replace; to ignore the base, "
+                            "remove `base:` instead")
+    return deep_merge(resolved_base(base, folder, (*chain, label)), data)
+
+
 def resolve_raw(ref: str | Path, relative_to: Path | None = None, _chain=()) -> dict:
-    """The raw mapping of a scenario with its ``base:`` chain merged in."""
+    """The raw mapping of a scenario with its ``base:`` chain merged in.
+
+    A file with ``base:`` merges key by key onto its base's *resolved* values (the
+    base validated, defaults included), so the result names every setting in effect;
+    a file without ``base:`` is returned as written (defaults are filled at validation).
+    """
     data, folder, label = _read_ref(ref, relative_to)
     if label in _chain:
         raise ScenarioError(f"`base:` cycle: {' -> '.join([*_chain, label])}")
     if len(_chain) > MAX_BASE_CHAIN:
         raise ScenarioError(f"`base:` chain longer than {MAX_BASE_CHAIN}")
-    base = data.pop("base", None)
-    if base is None:
-        return data
-    if not isinstance(base, str):
-        raise ScenarioError(f"{label}: `base` must be a preset name or a file path")
-    parent = resolve_raw(base, folder, (*_chain, label))
-    parent.pop("name", None)
-    parent.pop("description", None)
-    return deep_merge(parent, data)
+    migrate_raw(data, label)
+    return _derive(data, folder, label, _chain)
 
 
 # --------------------------------------------------------------------------- overrides
@@ -412,6 +411,10 @@ def apply_overrides(raw: dict, overrides: list[str] | dict[str, Any] | None) -> 
     out = copy.deepcopy(raw)
     for path, value in items:
         parts = _path_parts(path)
+        if len(parts) == 4 and parts[:2] == ["policy", "sanctions"] and parts[3] == "adults_only":
+            block = {"adults_only": value}
+            _migrate_sanction(parts[2], block, "--set")
+            parts, value = [*parts[:3], "attempted_by"], block["attempted_by"]
         kinds = _check_path(parts, out)
         node: Any = out
         dnode: Any = _defaults()
@@ -537,11 +540,8 @@ def load_scenario(ref: str | Path | Scenario | dict,
         raw = ref.model_dump(mode="json")
         origin = ref.name
     elif isinstance(ref, dict):
-        raw = copy.deepcopy(ref)
         origin = "scenario"
-        if "base" in raw:
-            base = raw.pop("base")
-            raw = deep_merge(resolve_raw(base), raw)
+        raw = _derive(migrate_raw(copy.deepcopy(ref), origin), None, origin, ())
     else:
         raw = resolve_raw(ref)
         origin = str(ref)

@@ -101,8 +101,11 @@ class Sanction(Model):
     attempt_rate: Rate = F(0.001, "Probability per agent-day of attempting this.",
                            "per agent-day")
     lists: list[ListName] = F(["blacklist", "court"], "Lists whose members are denied.")
-    adults_only: bool = F(True, "Only adults attempt it (children's school places are "
-                          "attempted by their parents: see spillover).")
+    attempted_by: Literal["adults", "children", "all"] = F(
+        "adults", "Who attempts it: adults (18 and over, the elderly included), children, "
+        "or all. A child's attempt is denied when the child is listed or, by household "
+        "spillover, when a member of its household is. Replaces the deprecated "
+        "`adults_only` (true: adults, false: all; on private_school it never acted).")
 
 
 SANCTION_KINDS = ("flight", "train", "property", "mortgage", "social_service", "private_school")
@@ -116,7 +119,7 @@ class Sanctions(Model):
     property: Sanction = Sanction(attempt_rate=0.0002)
     mortgage: Sanction = Sanction(attempt_rate=0.0002)
     social_service: Sanction = Sanction(attempt_rate=0.002, lists=["blacklist"])
-    private_school: Sanction = Sanction(attempt_rate=0.0005)
+    private_school: Sanction = Sanction(attempt_rate=0.0005, attempted_by="children")
 
     def items(self) -> list[tuple[str, Sanction]]:
         """(name, sanction) in ``SANCTION_KINDS`` order, the index the kernels use."""
