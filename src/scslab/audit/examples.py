@@ -101,8 +101,10 @@ def au_headquarters(controller_established_in: Sequence[str] = ("ET",),
                     **overrides: Any) -> DataFlow:
     """The African Union headquarters flow (seed 004): nightly copies to China, 2012–2017.
 
-    None of the four laws in the rule set governs a site in Ethiopia: the audit
-    says so in a note, and reads PIPL only at the destination, for contrast.
+    None of the four laws in the rule set governs a site in Ethiopia, and PIPL
+    (in force 1 Nov 2021) and the GDPR (25 May 2018) came after the flow: the
+    audit applies none of them and says so in notes. With later dates
+    (``started=``/``ended=``) it reads PIPL at the destination, for contrast.
     The GDPR reaches a site outside the EU only through the controller's
     establishment (Art. 3(1)) or by targeting or monitoring people *in* the EU
     (Art. 3(2)); visitors from the EU to Addis Ababa do not bring it in. Pass

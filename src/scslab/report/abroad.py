@@ -211,8 +211,10 @@ def audit_table(result: Any, flow: Any) -> Table:
     for f in result.findings:
         if f.flow != flow.name:
             continue
+        why = f.why + (f" (judged for {f.period} only: the law was not in force over the "
+                       "rest of the flow)" if f.period else "")
         rows.append([f.law, f.section, f.requirement,
-                     "BREACH" if f.status == "breach" else "met", f.why])
+                     "BREACH" if f.status == "breach" else "met", why])
         attrs.append({"data-law": f.law, "data-requirement": f.requirement_id,
                       "data-status": f.status})
     laws = []
