@@ -70,6 +70,9 @@ def vancouver_restaurant(**overrides: Any) -> DataFlow:
         "retention_days": 30,  # assumption: not reported
         "transfer_frequency": "continuous",
         "controller_established_in": ["CN"],
+        # at home: a false match lands on one of 1.4 bn people in the national gallery
+        # (assumption), recorded as criticism by default (see the vancouver-restaurant preset)
+        "at_home": {"gallery_people": 1_400_000_000},
     }
     return DataFlow.model_validate({**data, **overrides})
 
@@ -146,5 +149,6 @@ def au_headquarters(controller_established_in: Sequence[str] = ("ET",),
         # approximate: the seed says 2012 to 2017 (found in January 2017)
         "started": dt.date(2012, 1, 1),
         "ended": dt.date(2017, 1, 31),
+        "at_home": {"gallery_people": 1_400_000_000},
     }
     return DataFlow.model_validate({**data, **overrides})
