@@ -10,31 +10,38 @@ One day, for each flow:
 1. **Visits.** Each resident visits the site with probability
    ``daily_visitors / foreign_resident_population`` (at most 1), independently
    from day to day, so regulars and one-off visitors mix as they would.
-2. **Capture.** A visitor is captured with the site's capture probability
-   (:func:`capture_probability`, assumptions below).
-3. **Identification** against the home system, with the home cameras' error
-   model (``sensors.cameras``): every capture is searched against the home
-   gallery. With probability ``fmr = false_match_rate × group_multipliers
-   ["foreign"]`` (×1 when the scenario has no ``foreign`` group, capped at 1)
-   the search returns the wrong person: a **false match**, filed on a uniformly
-   random *home* agent. Otherwise the capture is a true identification when
-   the person is in the gallery, and nothing when not. The gallery holds
-   persons of interest (share ``site.visitors.persons_of_interest_share``),
-   residents with ties at home (share ``home_tie_share``, default
-   :data:`HOME_TIE_SHARE`) and anyone captured on an earlier visit (the
-   destination keeps the footage; ``retention_days`` is not simulated: the
-   worst case). Like the home model, there are no false non-matches. Device
-   identifiers and documents are matched with the same error model: one model
-   for every capture, so a flow's false matches are ``captured × fmr`` on average.
-4. **Records.** A resident's first identification opens a record (a dossier)
-   at the destination. A resident with a home tie who gets a record is linked
-   to one home agent (fixed per resident, hash-chosen: the tie), who is marked
-   inside this stage.
-5. **Effect at home.** A false match creates a record (a dossier entry) on the
-   home agent, not points: by default nothing changes the home score. The
-   constructor's ``false_match_points`` (not a scenario field) adds that many
-   points to the target's ``State.delta_rec`` (the recorded ledger only: the
-   twin ledger has no identity errors), for what-if studies.
+2. **Capture.** Each identification channel the site captures — faces (video is
+   read for faces), documents, device identifiers; audio identifies no one —
+   captures a visitor with its own probability
+   (:func:`channel_capture_probabilities`, assumptions below), independently.
+   A visit is captured when some channel captures it.
+3. **Identification** against the home gallery, with the error model of the capture
+   type (:func:`foreign_false_match_rate`): faces with the home cameras'
+   ``false_match_rate × group_multipliers["foreign"]`` (×1 without a ``foreign``
+   group); device identifiers with the home phone scanners' (which identify people by
+   their devices); documents with :data:`DOCUMENT_FALSE_MATCH_RATE`; any of them set
+   per flow in ``at_home.false_match_rates``. Each captured channel is either a
+   **false match** (a record on someone at home who was never there) or a correct
+   reading, which identifies the visitor when the visitor is in the gallery: persons
+   of interest (``site.visitors.persons_of_interest_share``), residents with ties at
+   home (``home_tie_share``, default :data:`HOME_TIE_SHARE`) and anyone captured on
+   an earlier visit (the destination keeps the data; ``retention_days`` is not
+   simulated: the worst case). Like the home model, no false non-matches.
+4. **Records.** A resident's first identification opens a record (a dossier) at the
+   destination. A resident with a home tie who gets a record is linked to that tie.
+5. **Effect at home.** A false match, or a tie, is one of the real people the home
+   population stands for; it is one of the *simulated* home agents with probability
+   ``represents`` (:func:`represents_probability`: ``at_home.represents``, else
+   ``agents / at_home.gallery_people``, else ``agents / population.represents``,
+   else 1). A false match that lands is recorded on a home agent chosen like a home
+   camera's false match (``sensing.pick_target``: a look-alike of the foreign group
+   with the cameras' ``same_group_preference``, of the sex and age class a face is
+   classified as — documents and device identifiers carry no look), as an act
+   ``at_home.records_as`` (default criticism) worth the rule's points in the target's
+   region (or ``at_home.points``), on the **recorded ledger only**: the twin and
+   own-conduct ledgers have no identity errors. It counts as a misattributed act
+   (``misattributed_events``, ``misattributed__<group>``) unless evidence review
+   reverses it (``reversed_events``), so wrongful listing and its sanctions follow.
 
 Flows with dates (``started``/``ended``) are active only on those calendar days
 when the scenario has a ``start_date``; otherwise every day. A flow whose
@@ -52,9 +59,10 @@ like the home columns count the home sample. A population of 0 ("unknown,
 every visit counted as a new person") needs no memory: each day brings
 ``daily_visitors`` (stochastically rounded) residents never seen before. The
 stage also keeps one byte per home agent for the marks. The home population is
-itself a sample: each false match lands on one simulated home agent, so when the
-home sample is much smaller than the population it stands for, the *share* of
-home agents marked (``abroad_home_agents_*``) is overstated accordingly.
+itself a sample: a false match or a tie lands on a simulated home agent only with
+probability ``represents`` (step 5), so the share of home agents marked
+(``abroad_home_agents_*``) is the share of the people they stand for, while
+``abroad_false_matches`` counts every false match of the flow.
 
 Randomness is counter-based (``rng``): the visits of a day are drawn by
 skipping ahead geometrically inside fixed chunks of residents (cost grows with
@@ -103,12 +111,16 @@ from scslab.stages.metrics import C_MIS, C_REV, O_MIS_G, Metric
 
 __all__ = [
     "CAPTURE_PER_SENSOR",
+    "DOCUMENT_FALSE_MATCH_RATE",
     "HOME_TIE_SHARE",
     "MAX_DENSE_RESIDENTS",
     "AbroadStage",
     "abroad_metrics",
     "capture_probability",
+    "captures_phrase",
+    "channel_capture_probabilities",
     "foreign_false_match_rate",
+    "represents_probability",
 ]
 
 #: Most residents a flow simulates one by one (1 status byte each): 64 MiB.
@@ -519,8 +531,9 @@ class AbroadStage:
     def step(self, day: int, state) -> dict[str, int | float]:
         """Simulate day ``day`` for every flow; returns the day's ``abroad_*`` columns.
 
-        Call it after the day's acts are credited and before scoring: with
-        ``false_match_points`` set, it adds to ``state.delta_rec``.
+        Call it after the day's acts are credited and before scoring: false matches
+        that land at home add to ``state.delta_rec`` (and court orders to
+        ``state.flags``); :meth:`take_home_counters` hands their counts to the metrics.
         """
         per_flow: list[tuple[str, dict[str, int]]] = []
         for f in self.flows:
