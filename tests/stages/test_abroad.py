@@ -445,3 +445,28 @@ def test_presets_validate_run_and_audit(preset: str, tmp_path, capsys) -> None:
             main(argv)
         assert e.value.code == code, argv
     capsys.readouterr()
+
+
+def test_bad_at_home_fields_exit_2_with_one_clear_line(capsys) -> None:
+    from scslab.cli import main
+
+    for setting, needle in (("data_flows.0.at_home.records_as=gossip", "unknown name 'gossip'"),
+                            ("data_flows.0.at_home.represents=2", "at_home.represents"),
+                            ("data_flows.0.at_home.false_match_rates.iris=0.1", "'device_ids'")):
+        with pytest.raises(SystemExit) as e:
+            main(["validate", "vancouver-restaurant", "--set", setting])
+        assert e.value.code == 2, setting
+        err = capsys.readouterr().err
+        assert needle in err and "Traceback" not in err, setting
+
+
+def test_ties_land_on_simulated_agents_with_the_same_probability() -> None:
+    flow = dict(_flow("ties", 2000, 20_000), at_home={"represents": 0.1})
+    sc = _scenario([flow], agents=20_000, days=1)
+    stage, state = _stage(sc, home_tie_share=0.5)
+    rows = [stage.step(d, state) for d in range(1, 11)]
+    ties = rows[-1]["abroad_home_ties_linked"]
+    linked = rows[-1]["abroad_home_agents_linked"]
+    # binomial(ties, 0.1) links, a few of them onto an agent already linked
+    assert 0 < linked <= 0.1 * ties + 5 * math.sqrt(ties * 0.1 * 0.9)
+    assert linked >= 0.1 * ties - 5 * math.sqrt(ties * 0.1 * 0.9) - (0.1 * ties) ** 2 / 20_000
