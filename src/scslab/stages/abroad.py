@@ -187,10 +187,9 @@ HOME_METRICS: tuple[tuple[str, str, str, str], ...] = (
 
 
 def channel_capture_probabilities(site: Site) -> dict[str, float]:
-    """Per identification channel (faces, documents, device_ids), the probability that one
-    visit is captured on it by at least one sensor group.
+    """Per identification channel, the probability that one visit is captured on it.
 
-    Per group: ``1 − (1 − p)^count`` with ``p`` from :data:`CAPTURE_PER_SENSOR`
+    Channels: faces, documents, device_ids, by at least one sensor group. Per group: ``1 − (1 − p)^count`` with ``p`` from :data:`CAPTURE_PER_SENSOR`
     (network servers do not compound); groups are independent. Channels a site
     does not capture are absent.
     """
@@ -249,7 +248,7 @@ def foreign_false_match_rate(scenario: Scenario, capture: str = "faces",
     overrides any of them. Capped at 1.
     """
     if flow is not None and capture in flow.at_home.false_match_rates:
-        return float(flow.at_home.false_match_rates[capture])  # type: ignore[index]
+        return float(flow.at_home.false_match_rates[capture])
     if capture == "documents":
         return DOCUMENT_FALSE_MATCH_RATE
     sensor = scenario.sensors.cameras if capture == "faces" else scenario.sensors.phone_scanners
@@ -348,9 +347,8 @@ class AbroadStage:
         self.attr = getattr(world, "attr", None)
         if self.attr is None:
             self.attr = np.zeros(world.n, np.uint8)
-        self.region = getattr(world, "region", None)
-        if self.region is None:
-            self.region = np.zeros(world.n, np.uint8)
+        region = getattr(world, "region", None)
+        self.region: np.ndarray = region if region is not None else np.zeros(world.n, np.uint8)
         gnames = [g.name for g in scenario.population.groups]
         cams = scenario.sensors.cameras
         cls = cams.classification
@@ -410,7 +408,7 @@ class AbroadStage:
             stream=stream, skey=skey, status=status, first_day=first, last_day=last,
             ch_p=ch_p, ch_fmr=ch_fmr, ch_face=ch_face,
             represents=represents_probability(self.scenario, flow),
-            b=-1 if no_act else self.behaviours.index(records_as),
+            b=-1 if records_as is None else self.behaviours.index(records_as),
             fixed=float(ah.points or 0.0), use_fixed=no_act or ah.points is not None)
 
     # ------------------------------------------------------------------ queries
