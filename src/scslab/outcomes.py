@@ -298,7 +298,7 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("abroad_recorded_end", "foreign residents given a record (last day)",
             "abroad recorded", "last", ("abroad_recorded_total",), "agents",
             in_summary=True, optional=True, harm=True),
-    Outcome("abroad_false_matches_total", "foreign faces misidentified as home agents (total)",
+    Outcome("abroad_false_matches_total", "captures abroad wrongly matched at home (total)",
             "abroad false matches", "total", ("abroad_false_matches",), "events",
             in_summary=True, optional=True, harm=True),
 )

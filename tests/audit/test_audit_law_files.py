@@ -16,6 +16,7 @@ MINIMAL = """\
 law: GDPR
 title: Test law
 citation: none
+in_force: 2000-01-01
 applies_when: {field: site.country, equals: "CA"}
 applies_reason: applies
 not_applies_reason: does not apply
@@ -159,3 +160,26 @@ def test_every_operator_compiles_and_evaluates() -> None:
         values[path]  # every field resolves on a real flow
     combo = {"all": [{"not": cases["in"][0]}, {"any": [{"always": False}, cases["gt"][0]]}]}
     assert compile_condition(combo).evaluate(values)[0] is True
+
+
+def test_law_without_in_force_date_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "undated.yaml"
+    p.write_text(MINIMAL.replace("in_force: 2000-01-01\n", "").replace("TEST", "{always: true}"),
+                 encoding="utf-8")
+    with pytest.raises(LawFileError, match=r"undated\.yaml: in_force: Field required"):
+        load_law(p)
+
+
+def test_repeal_before_entry_into_force_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "repeal.yaml"
+    p.write_text(MINIMAL.replace("TEST", "{always: true}").replace(
+        "in_force: 2000-01-01", "in_force: 2000-01-01\nrepealed: 1999-12-31"), encoding="utf-8")
+    with pytest.raises(LawFileError, match="repealed .* must be after in_force"):
+        load_law(p)
+
+
+@pytest.mark.parametrize(("law", "date"), [("PIPL", "2021-11-01"), ("GDPR", "2018-05-25"),
+                                           ("BC PIPA", "2004-01-01"), ("PIPEDA", "2001-01-01")])
+def test_package_laws_carry_their_in_force_dates(law: str, date: str) -> None:
+    (found,) = [x for x in load_laws() if x.law == law]
+    assert found.in_force.isoformat() == date and found.repealed is None

@@ -98,19 +98,85 @@ def test_pipl_export_rules_for_site_in_china() -> None:
     assert not [n for n in result.notes if n.flow == "cn_out"]
 
 
-def test_au_headquarters_says_no_law_applies_at_the_site() -> None:
+def test_au_headquarters_2012_2017_is_not_judged_under_pipl() -> None:
+    # PIPL is in force from 2021-11-01; the flow ran 2012-01-01 to 2017-01-31
     flow = au_headquarters()
     assert flow.duration_days is not None and flow.duration_days > 4 * 365
     result = audit_flows([flow])
+    assert not result.findings
+    (pipl,) = [a for a in result.applicability if a.law == "PIPL"]
+    assert not pipl.applies and pipl.in_force == "none"
+    assert "2021-11-01" in pipl.why and "not applied" in pipl.why
+    texts = [n.text for n in result.notes]
+    assert any("PIPL" in t and "not in force on any day of the flow" in t for t in texts)
+    assert any(NO_LAW_NOTE in t and "ET" in t for t in texts)
+
+
+def test_au_headquarters_with_a_later_flow_reads_pipl_at_the_destination() -> None:
+    import datetime as dt
+
+    flow = au_headquarters(started=dt.date(2022, 1, 1), ended=dt.date(2022, 12, 31))
+    result = audit_flows([flow])
     assert {f.law for f in result.findings} == {"PIPL"}
+    assert all(f.period == "" for f in result.findings)  # in force over the whole flow
     (note,) = result.notes
     assert NO_LAW_NOTE in note.text and "ET" in note.text
 
 
-def test_au_headquarters_with_eu_controller_brings_gdpr() -> None:
+def test_au_headquarters_with_eu_controller_predates_the_gdpr() -> None:
+    # GDPR applies from 2018-05-25 (Art. 99(2)): not to a flow that ended in January 2017
     result = audit_flows([au_headquarters(("EU-BE",))])
+    assert not result.findings
+    (gdpr,) = [a for a in result.applicability if a.law == "GDPR"]
+    assert not gdpr.applies and gdpr.in_force == "none" and "2018-05-25" in gdpr.why
+
+
+def test_au_headquarters_with_eu_controller_brings_gdpr() -> None:
+    result = audit_flows([au_headquarters(("EU-BE",), ended=None)])
     assert "GDPR" in {f.law for f in result.findings}
-    assert not result.notes
+    gdpr = [f for f in result.findings if f.law == "GDPR"]
+    assert {f.period for f in gdpr} == {"2018-05-25 to the end of the flow"}
+
+
+def test_flow_spanning_the_in_force_date_is_judged_partially() -> None:
+    import datetime as dt
+
+    flow = vancouver_restaurant(started=dt.date(2021, 4, 1), ended=dt.date(2022, 3, 31))
+    result = audit_flows([flow])
+    pipl = [f for f in result.findings if f.law == "PIPL"]
+    assert pipl and {f.period for f in pipl} == {"2021-11-01 to 2022-03-31"}
+    (a,) = [a for a in result.applicability if a.law == "PIPL"]
+    assert a.applies and a.in_force == "part"
+    (note,) = [n.text for n in result.notes if "PIPL" in n.text]
+    assert ("2021-04-01 to 2022-03-31" in note and "only to the part of the flow from "
+            "2021-11-01 to 2022-03-31" in note and "say nothing about the days before" in note)
+    # the laws in force throughout are judged over the whole flow
+    assert all(f.period == "" for f in result.findings if f.law != "PIPL")
+    assert "judged for 2021-11-01 to 2022-03-31 only" in result.to_markdown()
+    # an end before the in-force date: not judged; an undated flow: read throughout, said so
+    early = audit_flows([vancouver_restaurant(ended=dt.date(2021, 10, 31))])
+    assert "PIPL" not in {f.law for f in early.findings}
+    undated = audit_flows([vancouver_restaurant()])
+    (u,) = [a for a in undated.applicability if a.law == "PIPL"]
+    assert u.applies and u.in_force == "unknown" and "gives no dates" in u.why
+
+
+def test_repealed_law_is_not_applied_after_repeal() -> None:
+    import datetime as dt
+
+    from scslab.audit.law_files import in_force_over
+
+    d = dt.date
+    after = in_force_over(d(2001, 1, 1), d(2010, 1, 1), d(2010, 1, 1), d(2011, 1, 1))
+    assert after.coverage == "none"
+    last = in_force_over(d(2001, 1, 1), d(2010, 1, 1), d(2009, 12, 31), d(2011, 1, 1))
+    assert (last.coverage, last.start, last.end) == ("part", d(2009, 12, 31), d(2009, 12, 31))
+    inside = in_force_over(d(2001, 1, 1), d(2010, 1, 1), d(2005, 1, 1), d(2006, 1, 1))
+    assert inside.coverage == "whole"
+    open_end = in_force_over(d(2001, 1, 1), None, d(2000, 6, 1), None)
+    assert (open_end.coverage, open_end.start, open_end.end) == ("part", d(2001, 1, 1), None)
+    no_start = in_force_over(d(2001, 1, 1), None, None, d(2005, 1, 1))
+    assert no_start.coverage == "part" and "start is unknown" in no_start.text
 
 
 def test_flow_with_no_law_gets_a_note_not_silence() -> None:

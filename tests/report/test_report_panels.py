@@ -90,7 +90,10 @@ def test_abroad_caption_says_it_in_plain_words(abroad_run, abroad_page):
     text = _section_text(abroad_page, "abroad")
     assert (f"Of {visits:,} visits to “Hot-pot restaurant, Vancouver”, {recorded:,} people were "
             "given a record in the home system") in text
-    assert f"{false:,} faces were wrongly matched to people at home" in text
+    assert f"{false:,} captures (faces) were wrongly matched to people at home" in text
+    home = int(d[f"abroad_false_matches_home__{FLOW}"].sum())
+    assert f"{home:,} of them landed on a simulated home agent (each does with probability" \
+        in text
     assert "The data goes to CN." in text
 
 
@@ -99,7 +102,8 @@ def test_abroad_totals_table(abroad_run, abroad_page):
     rows = table_rows(abroad_page, "abroad-totals")
     assert rows[0][1] == ["measure", FLOW]
     cells = {a["data-measure"]: c for a, c in rows[1:]}
-    summed = ("visitors", "captured", "identified", "false_matches")
+    summed = ("visitors", "captured", "identified", "false_matches", "false_matches_home",
+              "misattributed_home")
     stock = ("recorded_total", "persons_of_interest_recorded", "home_ties_linked")
     assert set(cells) == {*summed, *stock, "home_agents_misrecorded", "home_agents_linked"}
     for m in summed:
@@ -131,7 +135,7 @@ def test_glossary_lists_the_abroad_columns(abroad_run, abroad_page):
     glossary = re.search(r'<details id="glossary">.*?</details>', abroad_page.raw, re.S)
     assert glossary
     cols = [c for c in abroad_run.daily.columns if c.startswith("abroad_")]
-    assert len(cols) == 18
+    assert len(cols) == 22  # 10 per-flow metrics, their 10 totals, 2 home stocks
     for c in cols:
         assert f"<code>{c}</code>" in glossary.group(0), c
 

@@ -42,6 +42,9 @@ class Finding(StrictModel):
     status: Status = Field(..., description="met or breach.")
     why: str = Field(..., description="Why, in plain words.")
     evidence: str = Field(..., description="The flow facts the test turned on.")
+    period: str = Field("", description="The part of the flow's dates the finding judges, "
+                                        "when the law was in force over part of it only "
+                                        "(empty: the whole flow).")
 
 
 class Applicability(StrictModel):
@@ -49,7 +52,11 @@ class Applicability(StrictModel):
 
     flow: str = Field(..., description="Flow name.")
     law: LawName = Field(..., description="Short name of the law.")
-    applies: bool = Field(..., description="The law applies to the flow.")
+    applies: bool = Field(..., description="The law applies to the flow (its conditions "
+                                           "hold and it is in force on some day of the flow).")
+    in_force: Literal["whole", "part", "none", "unknown"] = Field(
+        "unknown", description="Whether the law is in force over the flow's dates: whole, "
+                               "part, none, or unknown (the flow gives no dates).")
     governs_collection: bool = Field(
         ..., description="The law governs the collection at the site (false: read only at "
                          "the destination, for contrast, or not at all).")
@@ -64,7 +71,7 @@ class Note(StrictModel):
 
 
 _ROW_KEYS = ("flow", "law", "section", "requirement_id", "requirement", "status", "why",
-             "evidence", "disclaimer")
+             "evidence", "period", "disclaimer")
 
 
 class AuditResult(StrictModel):
@@ -100,7 +107,7 @@ class AuditResult(StrictModel):
         Each row carries the disclaimer, so that no exported row can lose it.
         """
         rows = [{**f.model_dump(), "disclaimer": self.disclaimer} for f in self.findings]
-        rows += [dict(zip(_ROW_KEYS, (n.flow, None, None, None, None, "note", n.text, "",
+        rows += [dict(zip(_ROW_KEYS, (n.flow, None, None, None, None, "note", n.text, "", "",
                                       self.disclaimer), strict=True)) for n in self.notes]
         return rows
 
@@ -132,7 +139,8 @@ class AuditResult(StrictModel):
                 out += ["", "| Law | Section | Requirement | Status | Why |",
                         "|---|---|---|---|---|"]
                 out += [f"| {f.law} | {_md(f.section)} | {_md(f.requirement)} | "
-                        f"{'**BREACH**' if f.status == 'breach' else 'met'} | {_md(f.why)} |"
+                        f"{'**BREACH**' if f.status == 'breach' else 'met'} | "
+                        f"{_md(f.why + (f' (judged for {f.period} only)' if f.period else ''))} |"
                         for f in rows]
             out.append("")
         out += ["---", f"*{self.disclaimer}*", ""]
@@ -175,17 +183,28 @@ def audit_flows(flows: Sequence[DataFlow], laws: Sequence[Law] | None = None) ->
         applying: list[Law] = []
         governing: list[Law] = []
         for law in rule_set:
-            applies = law._applies.evaluate(values)[0]
+            holds = law._applies.evaluate(values)[0]
+            when = law.in_force_over(flow)
+            applies = holds and when.coverage != "none"
             governs = applies and (law._governs is None or law._governs.evaluate(values)[0])
-            reason = law.applies_reason if applies else law.not_applies_reason
+            reason = render(law.applies_reason if holds else law.not_applies_reason, values)
+            if holds and when.coverage != "whole":
+                reason = f"{reason} In force: {when.text}."
             applicability.append(Applicability(flow=flow.name, law=law.law, applies=applies,
                                                governs_collection=governs,
-                                               why=render(reason, values)))
+                                               in_force=when.coverage, why=reason))
+            if holds and when.coverage in ("none", "part"):
+                notes.append(Note(flow=flow.name, text=f"Flow {flow.name!r}, {law.law}: "
+                                                       f"{when.text}."))
             if not applies:
                 continue
             applying.append(law)
             if governs:
                 governing.append(law)
+            period = ""
+            if when.coverage == "part":
+                period = (f"{when.start.isoformat() if when.start else '?'} to "
+                          f"{when.end.isoformat() if when.end else 'the end of the flow'}")
             for req in law.requirements:
                 if req._applies is not None and not req._applies.evaluate(values)[0]:
                     continue
@@ -194,7 +213,7 @@ def audit_flows(flows: Sequence[DataFlow], laws: Sequence[Law] | None = None) ->
                     flow=flow.name, law=law.law, section=req.section, requirement_id=req.id,
                     requirement=req.title, status="met" if ok else "breach",
                     why=render(req.met_reason if ok else req.breach_reason, values),
-                    evidence="; ".join(dict.fromkeys(facts))))
+                    evidence="; ".join(dict.fromkeys(facts)), period=period))
         where = (f"site in {flow.site.jurisdiction}, destination {flow.destination}, "
                  f"controller established in "
                  f"{', '.join(flow.controller_established_in) or 'no jurisdiction given'}")

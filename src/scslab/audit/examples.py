@@ -70,6 +70,9 @@ def vancouver_restaurant(**overrides: Any) -> DataFlow:
         "retention_days": 30,  # assumption: not reported
         "transfer_frequency": "continuous",
         "controller_established_in": ["CN"],
+        # at home: a false match lands on one of 1.4 bn people in the national gallery
+        # (assumption), recorded as criticism by default (see the vancouver-restaurant preset)
+        "at_home": {"gallery_people": 1_400_000_000},
     }
     return DataFlow.model_validate({**data, **overrides})
 
@@ -101,8 +104,10 @@ def au_headquarters(controller_established_in: Sequence[str] = ("ET",),
                     **overrides: Any) -> DataFlow:
     """The African Union headquarters flow (seed 004): nightly copies to China, 2012–2017.
 
-    None of the four laws in the rule set governs a site in Ethiopia: the audit
-    says so in a note, and reads PIPL only at the destination, for contrast.
+    None of the four laws in the rule set governs a site in Ethiopia, and PIPL
+    (in force 1 Nov 2021) and the GDPR (25 May 2018) came after the flow: the
+    audit applies none of them and says so in notes. With later dates
+    (``started=``/``ended=``) it reads PIPL at the destination, for contrast.
     The GDPR reaches a site outside the EU only through the controller's
     establishment (Art. 3(1)) or by targeting or monitoring people *in* the EU
     (Art. 3(2)); visitors from the EU to Addis Ababa do not bring it in. Pass
@@ -144,5 +149,6 @@ def au_headquarters(controller_established_in: Sequence[str] = ("ET",),
         # approximate: the seed says 2012 to 2017 (found in January 2017)
         "started": dt.date(2012, 1, 1),
         "ended": dt.date(2017, 1, 31),
+        "at_home": {"gallery_people": 1_400_000_000},
     }
     return DataFlow.model_validate({**data, **overrides})

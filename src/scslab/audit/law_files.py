@@ -8,6 +8,7 @@ is evaluated as code, and an unknown operator, field or value is an error naming
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Iterable
 from importlib import resources
@@ -21,8 +22,8 @@ from scslab.audit.conditions import Condition, FlowValues, check_text, compile_c
 from scslab.inputs import NotRegularFile, read_regular
 from scslab.scenario.flows import DataFlow
 
-__all__ = ["LAW_NAMES", "Law", "LawFileError", "LawName", "Requirement", "StrictModel",
-           "builtin_laws", "load_law", "load_laws"]
+__all__ = ["LAW_NAMES", "InForce", "Law", "LawFileError", "LawName", "Requirement", "StrictModel",
+           "builtin_laws", "in_force_over", "load_law", "load_laws"]
 
 LawName = Literal["BC PIPA", "PIPEDA", "GDPR", "PIPL"]
 LAW_NAMES: tuple[str, ...] = get_args(LawName)
@@ -83,6 +84,11 @@ class Law(StrictModel):
     title: str = Field(..., min_length=1, max_length=300, description="Full title.")
     citation: str = Field(..., min_length=1, max_length=300,
                           description="Formal citation (e.g. SBC 2003, c. 63).")
+    in_force: dt.date = Field(
+        ..., description="First day the law applies (YYYY-MM-DD): the audit judges a flow "
+                         "only over the days the law is in force.")
+    repealed: dt.date | None = Field(
+        None, description="First day the law no longer applies (YYYY-MM-DD), if repealed.")
     summary: str = Field("", max_length=4000, description="What the law covers, in plain words.")
     sources: tuple[str, ...] = Field((), description="Where the paraphrases come from.")
     applies_when: dict[str, Any] = Field(..., description="Condition on a flow under which the "
@@ -117,9 +123,80 @@ class Law(StrictModel):
             raise ValueError(f"requirement ids must be unique, repeated: {', '.join(dupes)}")
         return self
 
+    @model_validator(mode="after")
+    def _dates(self) -> Law:
+        if self.repealed is not None and self.repealed <= self.in_force:
+            raise ValueError(f"repealed ({self.repealed}) must be after in_force "
+                             f"({self.in_force})")
+        return self
+
     def applies(self, flow: DataFlow) -> bool:
-        """Whether the law applies to ``flow``."""
+        """Whether the law's conditions hold for ``flow`` (dates aside, see :meth:`in_force_over`)."""
         return self._applies.evaluate(FlowValues(flow))[0]
+
+    def in_force_over(self, flow: DataFlow) -> InForce:
+        """Which part of the flow's dates the law is in force over (:class:`InForce`)."""
+        return in_force_over(self.in_force, self.repealed, flow.started, flow.ended)
+
+
+class InForce(StrictModel):
+    """The part of a flow's period over which a law is in force.
+
+    ``coverage`` is ``"whole"`` (in force on every day of the flow), ``"part"``
+    (from ``start`` to ``end`` only), ``"none"`` (never in force while the flow ran)
+    or ``"unknown"`` (the flow gives no dates: read as if in force throughout).
+    ``end`` is ``None`` for a part that runs on with the flow (no end date).
+    """
+
+    coverage: Literal["whole", "part", "none", "unknown"]
+    start: dt.date | None = None
+    end: dt.date | None = None
+    text: str = Field(..., description="The verdict in plain words.")
+
+
+def _period(start: dt.date | None, end: dt.date | None) -> str:
+    a = start.isoformat() if start else "an unknown date"
+    b = end.isoformat() if end else "ongoing"
+    return f"{a} to {b}" if end else f"{a} onwards (no end date)"
+
+
+def in_force_over(in_force: dt.date, repealed: dt.date | None, started: dt.date | None,
+                  ended: dt.date | None) -> InForce:
+    """The part of ``[started, ended]`` (inclusive) inside ``[in_force, repealed)``.
+
+    An unknown start is treated as "no later than ``ended``": the law is then in
+    force over at least the days from ``in_force`` to ``ended``, and the verdict says
+    whether that is all of the flow is unknown. No dates at all: ``"unknown"``.
+    """
+    law = (f"in force from {in_force.isoformat()}"
+           + (f", repealed {repealed.isoformat()}" if repealed else ""))
+    if started is None and ended is None:
+        return InForce(coverage="unknown", text=(
+            f"the flow gives no dates (started/ended), so the law ({law}) is read as if in "
+            "force throughout; give the flow's dates to judge it by the laws in force then"))
+    last_law_day = repealed - dt.timedelta(days=1) if repealed else None
+    if (ended is not None and ended < in_force) or (
+            started is not None and last_law_day is not None and started > last_law_day):
+        return InForce(coverage="none", text=(
+            f"the flow ran {_period(started, ended)}, but the law is {law}: not in force on "
+            "any day of the flow, so it is not applied"))
+    lo = max(started, in_force) if started is not None else in_force
+    if last_law_day is None:
+        hi = ended
+    elif ended is None:
+        hi = last_law_day
+    else:
+        hi = min(ended, last_law_day)
+    whole = (started is not None and started >= in_force
+             and (last_law_day is None or (ended is not None and ended <= last_law_day)))
+    if whole:
+        return InForce(coverage="whole", start=lo, end=hi,
+                       text=f"in force over the whole flow ({_period(started, ended)}; {law})")
+    head = ("its start is unknown, so " if started is None else "")
+    return InForce(coverage="part", start=lo, end=hi, text=(
+        f"the flow ran {_period(started, ended)} and the law is {law}: {head}it is applied "
+        f"only to the part of the flow from {_period(lo, hi)}; the findings say nothing "
+        "about the days before" + (" or after" if last_law_day is not None else "")))
 
 
 # --------------------------------------------------------------------------- loading

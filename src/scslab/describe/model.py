@@ -53,11 +53,14 @@ STREAM_USES: dict[str, tuple[str, str]] = {
     "initial_state": ("seed", "who starts the run on the court list, and for how long"),
     "abroad:<flow>": ("seed; seed, day", "per data flow abroad: each foreign resident's fixed "
                                          "traits (person of interest, home tie) and the day's "
-                                         "captures and identifications"),
+                                         "captures, identifications, false matches and the "
+                                         "home agents they land on"),
     "abroad:<flow>:visits": ("seed, day", "which foreign residents visit the site abroad that "
                                           "day"),
     "abroad:<flow>:count": ("seed, day", "the rounding of the number of new visitors when the "
                                          "resident population is unknown"),
+    "abroad:<flow>:review": ("seed, day", "which false matches abroad recorded at home "
+                                          "evidence review reverses"),
 }
 
 

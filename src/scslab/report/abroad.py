@@ -19,7 +19,9 @@ ABROAD_MEASURES: list[tuple[str, str, bool]] = [
     ("visitors", "visits", True),
     ("captured", "visits captured by the site's sensors", True),
     ("identified", "captures identified against the home gallery", True),
-    ("false_matches", "false matches onto home agents", True),
+    ("false_matches", "captures matched to the wrong person at home", True),
+    ("false_matches_home", "of which on a simulated home agent", True),
+    ("misattributed_home", "recorded on a home agent's score (misattributed)", True),
     ("recorded_total", "people with a record in the home system (end)", False),
     ("persons_of_interest_recorded", "persons of interest with a record (end)", False),
     ("home_ties_linked", "home ties linked (end)", False),
@@ -50,8 +52,12 @@ def _abroad_value(daily: pd.DataFrame, metric: str, flow: str | None, summed: bo
 
 
 def _captures_word(flow: Any) -> str:
-    caps = set(getattr(flow, "captures", ()) or ())
-    return "faces" if caps & {"faces", "video"} else "captures"
+    """What the flow's sensors capture, in words ("faces", "documents or device identifiers")."""
+    if flow is None:
+        return "captures"
+    from scslab.stages.abroad import captures_phrase
+
+    return captures_phrase(flow)
 
 
 def _stays(flow: Any, visits: float | None) -> bool:
@@ -99,7 +105,8 @@ def fig_abroad_reach(daily: pd.DataFrame, name: str, flow: Any = None) -> Report
                         [c for c in cols if _has(daily, c)])
 
 
-def fig_abroad_records(daily: pd.DataFrame, name: str, flow: Any = None) -> ReportFigure:
+def fig_abroad_records(daily: pd.DataFrame, name: str, flow: Any = None,
+                       sc: Scenario | None = None) -> ReportFigure:
     """One flow's records in the home system, summed since day 1.
 
     People recorded, persons of interest, home ties, and false matches onto home agents.
@@ -138,8 +145,20 @@ def fig_abroad_records(daily: pd.DataFrame, name: str, flow: Any = None) -> Repo
             extra.append(f"{fmt(ties)} linked to someone at home")
         caption += (f" ({'; '.join(extra)})" if extra else "")
         if false is not None:
-            caption += (f"; {fmt(false)} {word if false != 1 else word.rstrip('s')} "
+            caption += (f"; {plural(false, 'capture', 'captures')} ({word}) "
                         f"{'was' if false == 1 else 'were'} wrongly matched to people at home.")
+            home = _total(daily, f"abroad_false_matches_home{sfx}")
+            mis = _total(daily, f"abroad_misattributed_home{sfx}")
+            if home is not None and flow is not None:
+                from scslab.stages.abroad import represents_probability
+
+                rep = represents_probability(sc, flow) if sc is not None else None
+                caption += (f" {fmt(home)} of them landed on a "
+                            "simulated home agent"
+                            + (f" (each does with probability {rep:.3g}: the agents' share "
+                               "of the home gallery)" if rep is not None else "")
+                            + (f", and {fmt(mis)} counted on that agent's score as a "
+                               "misattributed act." if mis is not None else "."))
         else:
             caption += "."
     cols = [f"abroad_{m}{sfx}" for m in ("recorded_total", "persons_of_interest_recorded",
@@ -211,8 +230,10 @@ def audit_table(result: Any, flow: Any) -> Table:
     for f in result.findings:
         if f.flow != flow.name:
             continue
+        why = f.why + (f" (judged for {f.period} only: the law was not in force over the "
+                       "rest of the flow)" if f.period else "")
         rows.append([f.law, f.section, f.requirement,
-                     "BREACH" if f.status == "breach" else "met", f.why])
+                     "BREACH" if f.status == "breach" else "met", why])
         attrs.append({"data-law": f.law, "data-requirement": f.requirement_id,
                       "data-status": f.status})
     laws = []
@@ -240,7 +261,7 @@ def abroad_section(result: Result) -> Section | None:
     figures = []
     for n in names:
         figures += [fig_abroad_reach(daily, n, flows.get(n)),
-                    fig_abroad_records(daily, n, flows.get(n))]
+                    fig_abroad_records(daily, n, flows.get(n), sc)]
     tables = [abroad_table(daily, names, sc)]
     audit = _audit_result(list(flows.values()))
     if audit is not None:
@@ -248,8 +269,11 @@ def abroad_section(result: Result) -> Section | None:
     intro = ("Sites abroad whose cameras or servers send what they capture to the home system. "
              "The people there are synthetic residents; their numbers come from the flow's "
              "declared visitors. Each capture is matched against the home gallery with the "
-             "home cameras' error rates, so some land on the wrong person at home. The audit "
-             "tables read each flow against the privacy laws in the rule set.")
+             "error rate of what was captured (faces: the home cameras'; device identifiers: "
+             "the home phone scanners'; documents: a record-linkage rate), so some land on "
+             "the wrong person at home; those that land on a simulated home agent count on "
+             "that agent's recorded score as a misattributed act. The audit tables read each "
+             "flow against the privacy laws in force over its dates.")
     return Section("abroad", "Data abroad", intro, figures, tables)
 
 

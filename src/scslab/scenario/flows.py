@@ -25,6 +25,8 @@ from scslab.inputs import StrictScalars
 
 __all__ = [
     "JURISDICTION_PATTERN",
+    "LINKED_CAPTURES",
+    "AtHome",
     "Capture",
     "Consent",
     "DataFlow",
@@ -50,6 +52,9 @@ Safeguard = Literal[
     "contract_clauses", "binding_corporate_rules", "adequacy_decision", "encryption", "none"
 ]
 Frequency = Literal["continuous", "daily", "occasional"]
+#: What a capture is matched on: faces (video counts as faces), documents, device_ids.
+LinkedCapture = Literal["faces", "documents", "device_ids"]
+LINKED_CAPTURES: tuple[str, ...] = ("faces", "documents", "device_ids")
 
 #: A jurisdiction code: an ISO-3166-like country code ("CN", "ET"), optionally
 #: with a subdivision ("CA-BC"). EU member states are written "EU-DE", "EU-FR"…
@@ -108,9 +113,17 @@ class SiteSensor(_Model):
         json_schema_extra=_meta("units"))
     captures: tuple[Capture, ...] = Field(
         ("video",), max_length=5,
-        description="What these sensors capture: a subset of video, faces, device_ids, "
-                    "documents, audio.",
+        description="What these sensors capture: one of, or a list of, video, faces, "
+                    "device_ids, documents, audio. Faces (and video, read for faces) are "
+                    "matched with the face error model, documents and device_ids with their "
+                    "own record-linkage error (data_flows[].at_home.false_match_rates); "
+                    "audio identifies no one.",
         json_schema_extra=_meta())
+
+    @field_validator("captures", mode="before")
+    @classmethod
+    def _one_capture(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
 
     @field_validator("captures")
     @classmethod
@@ -175,6 +188,60 @@ class Site(_Model):
         return sum(s.total for s in self.sensors if s.kind == kind)
 
 
+class AtHome(_Model):
+    """What the flow's records do in the home system (the ``abroad`` simulation stage).
+
+    Every capture abroad is searched against the home gallery; a false match files the
+    record on someone at home who was never there. Of those false matches, a share
+    ``represents`` concerns people the simulated home population stands for (it is
+    usually a sample: 50,000 agents for 1.4 bn people); each such one is recorded on a
+    home agent as an act ``records_as`` — on the recorded ledger only, as a
+    misattributed act.
+    """
+
+    represents: float | None = Field(
+        None, ge=0, le=1,
+        description="Probability that a false match abroad lands on a simulated home agent "
+                    "(the agents' share of the home gallery it is drawn from). Null: "
+                    "population.agents / gallery_people, at most 1.",
+        json_schema_extra=_meta("probability"))
+    gallery_people: int | None = Field(
+        None, ge=1, le=2_000_000_000,
+        description="Real people in the home gallery a false match abroad is drawn from "
+                    "(e.g. 1,400,000,000 for a national identity-photo database). Null: "
+                    "population.represents, else population.agents (the agents are the "
+                    "whole population). Ignored when `represents` is set.",
+        json_schema_extra=_meta("people", "calibration.md (1.4 bn)"))
+    records_as: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="The home behaviour a false match abroad is recorded as (a behaviour of "
+                    "the scenario): its points, in the target's region, land on the recorded "
+                    "ledger. Null: criticism when the scenario has it (a tracking record "
+                    "abroad read as political), else a record with no points.",
+        json_schema_extra=_meta())
+    points: float | None = Field(
+        None, ge=-10_000, le=10_000,
+        description="Points per false match on the recorded ledger instead of the rule's "
+                    "for `records_as` (0: a record with no points).",
+        json_schema_extra=_meta("points"))
+    false_match_rates: dict[LinkedCapture, float] = Field(
+        {},
+        description="Per capture type (faces, documents, device_ids), the probability that "
+                    "a capture is matched to the wrong person. Missing: faces use the home "
+                    "cameras' false_match_rate (× the foreign group's multiplier), "
+                    "device_ids the home phone scanners' (× the same), documents "
+                    "scslab.stages.abroad.DOCUMENT_FALSE_MATCH_RATE.",
+        json_schema_extra=_meta("probability"))
+
+    @field_validator("false_match_rates")
+    @classmethod
+    def _rates(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, r in v.items():
+            if not 0.0 <= r <= 1.0:
+                raise ValueError(f"false_match_rates.{k} must be in 0..1, got {r}")
+        return v
+
+
 class DataFlow(_Model):
     """One stream of personal data from a site to a destination jurisdiction.
 
@@ -232,6 +299,11 @@ class DataFlow(_Model):
                                     json_schema_extra=_meta("date"))
     ended: dt.date | None = Field(None, description="Last day of the flow, if it has ended.",
                                   json_schema_extra=_meta("date"))
+    at_home: AtHome = Field(
+        default_factory=AtHome,
+        description="What the flow's false matches do at home: how many land on simulated "
+                    "agents, what act they are recorded as, and the error rates per "
+                    "capture type.", json_schema_extra=_meta())
 
     @field_validator("safeguards")
     @classmethod

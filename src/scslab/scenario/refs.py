@@ -62,6 +62,10 @@ def check_references(sc: Scenario) -> None:
     if sp.employer.business_exit_at_or_above < sp.employer.business_enter_below:
         raise ValueError("policy.spillover.employer: business_exit_at_or_above must be >= "
                          "business_enter_below")
+    for f in sc.data_flows:
+        if f.at_home.records_as is not None:
+            _check_names(f"data_flows[{f.name}].at_home.records_as", [f.at_home.records_as],
+                         behaviours)
     flow_names = [f.name for f in sc.data_flows]
     dup = sorted({n for n in flow_names if flow_names.count(n) > 1})
     if dup:

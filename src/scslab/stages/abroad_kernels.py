@@ -13,7 +13,10 @@ import math
 import numpy as np
 from numba import int64, njit, prange, uint64
 
+from scslab.population import attr_group
 from scslab.rng import agent_hash, below, u_hi, u_lo
+from scslab.stages.sensing import classify, pick_target
+from scslab.state import F_CT_ORDER
 
 #: Residents per chunk: the unit of parallel work, fixed so results never depend on threads.
 CHUNK = 1 << 16
@@ -34,8 +37,8 @@ H_MISRECORDED = 2  # has a record from a false match abroad
 EV_NONE, EV_FALSE, EV_LINK = 0, 1, 2
 
 # Per-chunk counters.
-(C_VISITORS, C_CAPTURED, C_IDENTIFIED, C_FALSE, C_REC_NEW, C_POI_NEW, C_TIES_NEW,
- C_EVENTS, C_N) = range(9)
+(C_VISITORS, C_CAPTURED, C_IDENTIFIED, C_FALSE, C_HOME_FALSE, C_REC_NEW, C_POI_NEW,
+ C_TIES_NEW, C_EVENTS, C_N) = range(10)
 
 
 
@@ -67,19 +70,41 @@ def init_status(skey, poi_share, tie_share, status):
             status[i] = _static_bits(skey, i, poi_share, tie_share)
 
 
+#: Most capture channels of a flow (faces, documents, device_ids).
+MAX_CH = 3
+
+
 @njit(inline="always", cache=True)
-def _visit(counts, c, st, h, p_capture, fmr) -> int:
-    """Count one visit in row ``c``; return the resident's status after it."""
+def _visit(counts, c, st, dkey, i, n_ch, ch_p, ch_fmr, represents) -> int:
+    """Count one visit of resident ``i`` in row ``c``; return its status after it.
+
+    Each capture channel ``k`` captures with ``ch_p[k]`` and, once captured, matches
+    the wrong person with ``ch_fmr[k]``; a false match lands on a simulated home agent
+    with probability ``represents`` (a home event). A visit is captured when some
+    channel captures it, identified when some channel matched it correctly and the
+    resident is in the gallery.
+    """
     counts[c, C_VISITORS] += 1
-    if u_hi(h) >= p_capture:
+    captured = False
+    right = False
+    for k in range(n_ch):
+        h = agent_hash(dkey, i, 8 + k)
+        if u_hi(h) >= ch_p[k]:
+            continue
+        captured = True
+        if u_lo(h) < ch_fmr[k]:
+            counts[c, C_FALSE] += 1
+            if u_hi(agent_hash(dkey, i, 16 + k)) < represents:
+                counts[c, C_HOME_FALSE] += 1
+                counts[c, C_EVENTS] += 1
+        else:
+            right = True
+    if not captured:
         return st
     counts[c, C_CAPTURED] += 1
     known = (st & S_GALLERY) != 0
     st |= S_OBSERVED
-    if u_lo(h) < fmr:
-        counts[c, C_FALSE] += 1
-        counts[c, C_EVENTS] += 1
-    elif known:
+    if right and known:
         counts[c, C_IDENTIFIED] += 1
         if (st & S_RECORDED) == 0:
             st |= S_RECORDED
@@ -88,14 +113,18 @@ def _visit(counts, c, st, h, p_capture, fmr) -> int:
                 counts[c, C_POI_NEW] += 1
             if st & S_TIE:
                 counts[c, C_TIES_NEW] += 1
-                counts[c, C_EVENTS] += 1
-                st |= S_NEW_TODAY
+                # the tie is one of the people the home population stands for: a
+                # simulated agent with probability ``represents``
+                if u_hi(agent_hash(dkey, i, 24)) < represents:
+                    counts[c, C_EVENTS] += 1
+                    st |= S_NEW_TODAY
     return st
 
 
 @njit(cache=True)
 def _chunk(c, phase, dense, first, n_ids, p_visit, log_q, vkey, dkey, skey, poi_share,
-           tie_share, p_capture, fmr, n_home, status, counts, ev_off, ev_target, ev_kind):
+           tie_share, n_ch, ch_p, ch_fmr, ch_face, represents, n_home, attr, pick,
+           status, counts, ev_off, ev_target, ev_kind):
     """One chunk of one flow's day (see :func:`abroad_kernel`)."""
     if phase == 1 and counts[c, C_EVENTS] == 0:
         return
@@ -118,39 +147,65 @@ def _chunk(c, phase, dense, first, n_ids, p_visit, log_q, vkey, dkey, skey, poi_
             if pos >= hi:
                 break
         i = first + pos
-        h = agent_hash(dkey, i, 0)
         if dense:
             st = int64(status[pos])
         else:
             st = _static_bits(skey, i, poi_share, tie_share)
         if phase == 0:
-            st = _visit(counts, c, st, h, p_capture, fmr)
+            st = _visit(counts, c, st, dkey, i, n_ch, ch_p, ch_fmr, represents)
             if dense:
                 status[pos] = st
             continue
         if not dense:
-            st = _visit(scratch, 0, st, h, p_capture, fmr)
-        if u_hi(h) >= p_capture:
-            continue
-        if u_lo(h) < fmr:
-            ev_target[w] = below(agent_hash(dkey, i, 1), n_home)
+            st = _visit(scratch, 0, st, dkey, i, n_ch, ch_p, ch_fmr, represents)
+        for ch in range(n_ch):
+            h = agent_hash(dkey, i, 8 + ch)
+            if u_hi(h) >= ch_p[ch] or u_lo(h) >= ch_fmr[ch]:
+                continue
+            hr = agent_hash(dkey, i, 16 + ch)
+            if u_hi(hr) >= represents:
+                continue
+            ev_target[w] = home_target(hr, i, ch_face[ch] > 0, n_home, attr, pick)
             ev_kind[w] = EV_FALSE
-        elif st & S_NEW_TODAY:
+            w += 1
+        if st & S_NEW_TODAY:
             if dense:
                 status[pos] = st & (255 - S_NEW_TODAY)
             ev_target[w] = below(agent_hash(skey, i, 1), n_home)
             ev_kind[w] = EV_LINK
-        else:
-            continue
-        w += 1
+            w += 1
         if w >= w_end:
             break
 
 
+@njit(cache=True)
+def home_target(key, i, face, n_home, attr, pick) -> int:
+    """The home agent a false match of resident ``i`` lands on, like a home camera's.
+
+    ``pick``: [foreign group index (-1: none), same-group preference, classification
+    on (faces only), sex accuracy, age accuracy, female share]. The resident's sex is
+    drawn with the female share, its age class is adult (visitors to restaurants and
+    offices); a face is classified with the home cameras' accuracies, and the target is
+    a look-alike of the classified sex and age, of the foreign group with the
+    preference (``sensing.pick_target``). Documents and device identifiers carry no
+    look: any home agent, with the same group preference.
+    """
+    if n_home < 2:
+        return 0
+    h = agent_hash(key, i, 1)
+    sex = 1 if u_hi(h) < pick[5] else 0
+    grp = int64(pick[0])
+    same = grp >= 0 and u_lo(h) < pick[1]
+    use_attrs = face and pick[2] > 0
+    want_sex, want_age = classify(agent_hash(key, i, 2), sex, 1, pick[3], pick[4])
+    return pick_target(key, n_home, 0, attr, 0, n_home, want_sex, want_age, grp, use_attrs,
+                       same)
+
+
 @njit(parallel=True, cache=True)
 def abroad_kernel(phase, dense, n_chunks, first, n_ids, p_visit, log_q, vkey, dkey, skey,
-                  poi_share, tie_share, p_capture, fmr, n_home, status, counts, ev_off,
-                  ev_target, ev_kind):
+                  poi_share, tie_share, n_ch, ch_p, ch_fmr, ch_face, represents, n_home, attr,
+                  pick, status, counts, ev_off, ev_target, ev_kind):
     """One flow's day, chunk by chunk, in parallel.
 
     ``dense``: residents ``0..n_ids-1`` with status bytes; visitors drawn by
@@ -165,37 +220,47 @@ def abroad_kernel(phase, dense, n_chunks, first, n_ids, p_visit, log_q, vkey, dk
         # int64(c): the parallel lowering retypes the loop index as uint64, and _chunk must
         # be compiled for one signature only (the serial kernel calls it with an int64)
         _chunk(int64(c), phase, dense, first, n_ids, p_visit, log_q, vkey, dkey, skey, poi_share,
-               tie_share, p_capture, fmr, n_home, status, counts, ev_off, ev_target, ev_kind)
+               tie_share, n_ch, ch_p, ch_fmr, ch_face, represents, n_home, attr, pick, status,
+               counts, ev_off, ev_target, ev_kind)
 
 
 @njit(cache=True)
 def abroad_kernel_serial(phase, dense, n_chunks, first, n_ids, p_visit, log_q, vkey, dkey,
-                         skey, poi_share, tie_share, p_capture, fmr, n_home, status, counts,
-                         ev_off, ev_target, ev_kind):
+                         skey, poi_share, tie_share, n_ch, ch_p, ch_fmr, ch_face, represents,
+                         n_home, attr, pick, status, counts, ev_off, ev_target, ev_kind):
     """:func:`abroad_kernel` on one thread: for small days, where starting threads costs more."""
     for c in range(n_chunks):
         _chunk(c, phase, dense, first, n_ids, p_visit, log_q, vkey, dkey, skey, poi_share,
-               tie_share, p_capture, fmr, n_home, status, counts, ev_off, ev_target, ev_kind)
+               tie_share, n_ch, ch_p, ch_fmr, ch_face, represents, n_home, attr, pick, status,
+               counts, ev_off, ev_target, ev_kind)
 
 
 @njit(cache=True)
-def apply_home_events(ev_target, ev_kind, n_events, marks, delta_rec, points):
-    """Mark home agents (in event order) and add ``points`` per false match.
+def apply_home_events(ev_target, ev_kind, n_events, marks, delta_rec, flags, region, attr,
+                      points, fixed, use_fixed, court, review_p, rkey, out):
+    """Mark home agents (in event order) and record each false match at home.
 
-    Returns (new home agents linked, new home agents misrecorded).
+    A false match is an act recorded on the target's recorded ledger only (the twin
+    and own-conduct ledgers have no identity errors): ``points[region]`` of the
+    ``records_as`` behaviour (or ``fixed`` when ``use_fixed``), a court order when
+    that behaviour is the court trigger (``court``), unless evidence review reverses it
+    (probability ``review_p``, like a home false match). ``out`` (int64, 3 + groups):
+    new linked, new misrecorded, reversed, then misattributed per target group.
     """
-    new_linked = 0
-    new_mis = 0
     for j in range(n_events):
         t = ev_target[j]
         if ev_kind[j] == EV_FALSE:
             if (marks[t] & H_MISRECORDED) == 0:
                 marks[t] |= H_MISRECORDED
-                new_mis += 1
-            if points != 0.0:
-                delta_rec[t] += points
+                out[1] += 1
+            if review_p > 0.0 and u_hi(agent_hash(rkey, j, 0)) < review_p:
+                out[2] += 1
+                continue
+            delta_rec[t] += fixed if use_fixed else points[region[t]]
+            if court:
+                flags[t] |= F_CT_ORDER
+            out[3 + attr_group(attr[t])] += 1
         elif ev_kind[j] == EV_LINK:
             if (marks[t] & H_LINKED) == 0:
                 marks[t] |= H_LINKED
-                new_linked += 1
-    return new_linked, new_mis
+                out[0] += 1
