@@ -99,8 +99,10 @@ KIND_DOCS: dict[str, KindDoc] = {
         "`record_wrong` (the true ledger does not list the agent) or `record_right`",
         "1 upheld, 0 rejected"),
     "expired": KindDoc(
-        "`agent`'s blacklist entry on one ledger expires (`governance.expiry`).",
-        "the agent", "−1", _LIST_CODE, _LIST_VALUE, ledger=True, reason=True),
+        "`agent`'s blacklist entry on one ledger expires (`governance.expiry`), and it "
+        "leaves the blacklist.", "the agent", "−1", "`blacklist`",
+        "the ledger's score after the change (raised to the exit score)", ledger=True,
+        reason=True),
     "credit_repair": KindDoc(
         "`agent` gains points by a credit-repair act (`governance.credit_repair`).",
         "the agent", "−1", "null", "points gained"),
@@ -108,8 +110,9 @@ KIND_DOCS: dict[str, KindDoc] = {
         "A redlist reward is granted to `agent`.", "the agent", "−1", "null", "1"),
     "court_fulfilled": KindDoc(
         "`agent` fulfils its court obligation and leaves the recorded court list before "
-        "the order's term.", "the agent", "−1", _LIST_CODE, _LIST_VALUE, ledger=True,
-        reason=True),
+        "the order's term (on the twin ledger this is a `list_exit`, reason "
+        "`obligation_fulfilled`).", "the agent", "−1", "`court_list`", _LIST_VALUE,
+        ledger=True, reason=True),
 }
 
 #: numeric kind (``scslab.events.EV_*``) → its string: the constant's name in lower case
@@ -175,8 +178,9 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "sensor": ("string (dictionary)", "the sensor (a key of `sensors`) that observed an act; "
                                       "null for other kinds"),
     "value": ("float32", "a number, per kind: points, a score, a day, 1/0"),
-    "ledger": ("string (dictionary)", "for list events: " + ", ".join(
-        f"`{k}` ({v.split(':')[0]})" for k, v in LEDGER_DOCS.items()) + "; null for others"),
+    "ledger": ("string (dictionary)", "for list events, the ledger they concern: "
+                                      + ", ".join(f"`{k}`" for k in LEDGER_DOCS)
+                                      + " (see Ledgers below); null for others"),
     "reason": ("string (dictionary)", "for denials, list entries and exits: why (values "
                                       "below); null for others, or where a log written by an "
                                       "older scslab did not record it"),

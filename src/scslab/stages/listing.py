@@ -17,12 +17,12 @@ from numba import njit
 from scslab import rng
 from scslab.events import (
     EV_COURT_FULFILLED,
-    EXIT_FULFILLED,
-    EXIT_SCORE,
-    EXIT_TERM,
     EV_LIST_ENTER,
     EV_LIST_EXIT,
     EV_TIE_LISTED,
+    EXIT_FULFILLED,
+    EXIT_SCORE,
+    EXIT_TERM,
     EventBuffer,
 )
 from scslab.params import (
