@@ -223,48 +223,41 @@ def is_encoded(schema: pa.Schema) -> bool:
     return "kind" in schema.names and pa.types.is_integer(schema.field("kind").type)
 
 
-class _Column:
-    """A dictionary-encoded string column built from integer codes, a group of rows at a time.
+def _strings(kind: int, code: int, sensor: int, names: EventNames) -> tuple:
+    """(kind, code, sensor, ledger, reason) strings of one numeric event (None: null).
 
-    The dictionary starts as the documented set in a fixed order (names outside it are
-    appended in the order met), so the same events always give the same bytes. Work is per
-    distinct code, never per row in Python.
+    The one decoding rule; ``decode_events`` applies it once per distinct
+    (kind, code, sensor), never per row. An unknown number reads ``"<what>_<number>"``.
     """
+    def pick(table, c: int, what: str) -> str:
+        got = table.get(c) if isinstance(table, dict) else (
+            table[c] if 0 <= c < len(table) else None)
+        return got if got is not None else f"{what}_{c}"
 
-    def __init__(self, n: int, dictionary, index: pa.DataType):
-        self.values = list(dict.fromkeys(dictionary))
-        self.pos = {v: i for i, v in enumerate(self.values)}
-        self.idx = np.full(n, -1, np.int64)
-        self.index = index
-
-    def _at(self, name: str) -> int:
-        if name not in self.pos:
-            self.pos[name] = len(self.values)
-            self.values.append(name)
-        return self.pos[name]
-
-    def put(self, rows: np.ndarray, codes: np.ndarray, table, what: str) -> None:
-        """Rows ``rows`` get ``table[code]`` (a list or dict; ``"<what>_<code>"`` if unknown)."""
-        if not rows.any():
-            return
-        uniq, inv = np.unique(codes, return_inverse=True)
-        get = table.get if isinstance(table, dict) else (
-            lambda c, _t=table: _t[c] if 0 <= c < len(_t) else None)
-        mapped = np.array([self._at(get(int(c)) or f"{what}_{int(c)}") for c in uniq],
-                          np.int64)
-        self.idx[rows] = mapped[inv.reshape(-1)]
-
-    def fill(self, rows: np.ndarray, name: str) -> None:
-        """Rows ``rows`` get the string ``name``."""
-        if rows.any():
-            self.idx[rows] = self._at(name)
-
-    def array(self) -> pa.DictionaryArray:
-        """The column (null where nothing was put)."""
-        mask = self.idx < 0
-        indices = pa.array(np.where(mask, 0, self.idx).astype(self.index.to_pandas_dtype()),
-                           type=self.index, mask=mask)
-        return pa.DictionaryArray.from_arrays(indices, pa.array(self.values, pa.string()))
+    k = pick(KIND_CODES, kind, "kind")
+    c = sen = ledger = reason = None
+    if kind in _ACT_KINDS:
+        c = pick(names.behaviours, code, "behaviour")
+        sen = pick(names.sensors, sensor, "sensor") if sensor >= 0 else None
+    elif kind == E.EV_DENIAL:
+        c = pick(names.sanctions, code, "sanction")
+        reason = pick(DENIAL_REASON_CODES, sensor, "reason")
+    elif kind in _LIST_KINDS:
+        c = pick(LIST_CODES, code % 8, "list")
+        ledger = pick(LEDGER_CODES, min(code // 8, 2), "ledger")
+        if kind == E.EV_LIST_ENTER:
+            reason = "court_order" if code % 8 == 1 else "score_threshold"
+        elif kind == E.EV_EXPIRED:
+            reason = "expiry"
+        elif kind == E.EV_COURT_FULFILLED:
+            reason = "obligation_fulfilled"
+        elif sensor >= 0:  # older logs did not record why an agent left a list (-1)
+            reason = pick(EXIT_REASON_CODES, sensor, "reason")
+    elif kind in _CHANNEL_KINDS:
+        c = pick(CHANNEL_CODES, code, "channel")
+    elif kind == E.EV_APPEAL_DECIDED:
+        c = pick(APPEAL_CODES, code, "code")
+    return k, c, sen, ledger, reason
 
 
 def decode_events(raw: pa.Table, names: EventNames) -> pa.Table:
@@ -272,53 +265,55 @@ def decode_events(raw: pa.Table, names: EventNames) -> pa.Table:
 
     ``kind``, ``code``, ``sensor``, ``ledger`` and ``reason`` become dictionary-encoded
     strings (see ``KIND_DOCS``); ``day``, ``agent``, ``other`` and ``value`` are kept.
-    A table already decoded is returned as it is.
+    Each dictionary is the documented set in a fixed order (names outside it appended in
+    the order met), so the same events always give the same bytes. A table already
+    decoded is returned as it is.
     """
     if not is_encoded(raw.schema):
         return raw
-    n = raw.num_rows
 
     def ints(col: str) -> np.ndarray:
         return np.asarray(raw[col].to_numpy(), dtype=np.int64).reshape(-1)
 
     kind, code, sensor = ints("kind"), ints("code"), ints("sensor")
-    s_kind = _Column(n, KIND_DOCS, _DICT_INDEX["kind"])
-    s_kind.put(np.ones(n, bool), kind, KIND_CODES, "kind")
-    s_code = _Column(n, [*names.behaviours, *names.sanctions, *LIST_CODES.values(),
-                         *CHANNEL_CODES.values(), *APPEAL_CODES.values()], _DICT_INDEX["code"])
-    s_sensor = _Column(n, names.sensors, _DICT_INDEX["sensor"])
-    s_ledger = _Column(n, LEDGER_DOCS, _DICT_INDEX["ledger"])
-    s_reason = _Column(n, REASON_DOCS, _DICT_INDEX["reason"])
+    # one key per (kind, code, sensor): the kernels' fields are uint8, uint8 and int8
+    key = (kind & 0xFF) << 16 | (code & 0xFF) << 8 | (sensor & 0xFF)
+    present = np.flatnonzero(np.bincount(key)) if key.size else np.zeros(0, np.int64)
+    dictionaries = {
+        "kind": list(KIND_DOCS),
+        "code": [*names.behaviours, *names.sanctions, *LIST_CODES.values(),
+                 *CHANNEL_CODES.values(), *APPEAL_CODES.values()],
+        "sensor": list(names.sensors), "ledger": list(LEDGER_DOCS),
+        "reason": list(REASON_DOCS)}
+    dictionaries = {col: list(dict.fromkeys(v)) for col, v in dictionaries.items()}
+    pos = {col: {v: i for i, v in enumerate(d)} for col, d in dictionaries.items()}
+    luts = {col: {} for col in dictionaries}
+    for x in present:
+        x = int(x)
+        strings = _strings(x >> 16, (x >> 8) & 0xFF, ((x & 0xFF) ^ 0x80) - 0x80, names)
+        for col, v in zip(dictionaries, strings, strict=True):
+            if v is not None and v not in pos[col]:
+                pos[col][v] = len(dictionaries[col])
+                dictionaries[col].append(v)
+            luts[col][x] = -1 if v is None else pos[col][v]
 
-    m = np.isin(kind, _ACT_KINDS)
-    s_code.put(m, code[m], names.behaviours, "behaviour")
-    ms = m & (sensor >= 0)
-    s_sensor.put(ms, sensor[ms], names.sensors, "sensor")
-    m = kind == E.EV_DENIAL
-    s_code.put(m, code[m], names.sanctions, "sanction")
-    s_reason.put(m, sensor[m], DENIAL_REASON_CODES, "reason")
-    m = np.isin(kind, _LIST_KINDS)
-    s_code.put(m, code[m] % 8, LIST_CODES, "list")
-    s_ledger.put(m, np.minimum(code[m] // 8, 2), LEDGER_CODES, "ledger")
-    enter = kind == E.EV_LIST_ENTER
-    s_reason.fill(enter & (code % 8 == 1), "court_order")
-    s_reason.fill(enter & (code % 8 != 1), "score_threshold")
-    s_reason.fill(kind == E.EV_EXPIRED, "expiry")
-    s_reason.fill(kind == E.EV_COURT_FULFILLED, "obligation_fulfilled")
-    m = (kind == E.EV_LIST_EXIT) & (sensor >= 0)  # older logs did not record why (-1)
-    s_reason.put(m, sensor[m], EXIT_REASON_CODES, "reason")
-    m = np.isin(kind, _CHANNEL_KINDS)
-    s_code.put(m, code[m], CHANNEL_CODES, "channel")
-    m = kind == E.EV_APPEAL_DECIDED
-    s_code.put(m, code[m], APPEAL_CODES, "code")
+    def text(col: str) -> pa.DictionaryArray:
+        lut = np.full(int(present[-1]) + 1 if present.size else 1, -1, np.int64)
+        for x in present:
+            lut[x] = luts[col][int(x)]
+        idx = lut[key]  # one gather per column
+        mask = idx < 0
+        index = _DICT_INDEX[col]
+        indices = pa.array(np.where(mask, 0, idx).astype(index.to_pandas_dtype()), type=index,
+                           mask=mask if mask.any() else None)
+        return pa.DictionaryArray.from_arrays(indices, pa.array(dictionaries[col], pa.string()))
 
     def plain(col: str) -> pa.Array:
         a = raw[col].combine_chunks() if isinstance(raw[col], pa.ChunkedArray) else raw[col]
         return a.cast(FILE_SCHEMA.field(col).type)
 
-    cols = {"day": plain("day"), "agent": plain("agent"), "kind": s_kind.array(),
-            "code": s_code.array(), "other": plain("other"), "sensor": s_sensor.array(),
-            "value": plain("value"), "ledger": s_ledger.array(), "reason": s_reason.array()}
+    cols = {name: text(name) if name in _DICT_INDEX else plain(name)
+            for name in FILE_SCHEMA.names}
     return pa.Table.from_arrays([cols[k] for k in FILE_SCHEMA.names], schema=FILE_SCHEMA)
 
 
