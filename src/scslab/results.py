@@ -395,7 +395,7 @@ def read_events(run_dir: str | Path, agent: int | None = None) -> pa.Table:
     with the run's scenario.yaml, so old run directories read like new ones
     (``scslab.eventlog.FILE_SCHEMA``). Raises RunDirError when it is missing or unreadable.
     """
-    from scslab.eventlog import file_table
+    from scslab.eventlog import file_table, is_encoded
 
     run_dir = Path(run_dir)
     path = run_file(run_dir, EVENTS_FILE)
@@ -408,6 +408,8 @@ def read_events(run_dir: str | Path, agent: int | None = None) -> pa.Table:
                           "scenario") from None
     if agent is not None:  # row-group filters may keep neighbours
         table = table.filter(pc.equal(table["agent"], int(agent)))
+    if not is_encoded(table.schema):
+        return table
     return file_table(table, load_scenario(run_file(run_dir, SCENARIO_FILE)))
 
 
