@@ -9,7 +9,6 @@ import pytest
 import scslab
 from scslab.cli import main
 from scslab.errors import RunDirError, ScslabError
-from scslab.events import EV_ACT, EV_LIST_ENTER
 from scslab.explanation import explain_agent
 
 
@@ -47,9 +46,9 @@ def test_wrongfully_listed_agent_is_explained(wrongful_run, wrongful_agent):
     assert ex.agent == wrongful_agent and ex.scenario == "national"
     flags = [e["flag"] for e in ex.events]
     assert "MISATTRIBUTED" in flags
-    mis = [e for e in ex.events if e["kind"] == EV_ACT and e["other"] != wrongful_agent]
+    mis = [e for e in ex.events if e["kind"] == "act" and e["other"] != wrongful_agent]
     assert mis and all(e["flag"] == "MISATTRIBUTED" for e in mis)
-    assert any(e["kind"] == EV_LIST_ENTER for e in ex.events)
+    assert any(e["kind"] == "list_enter" for e in ex.events)
     assert any("misattributed act" in f for f in ex.findings)
     assert any(f.startswith("Wrongfully listed") for f in ex.findings)
     days = [e["day"] for e in ex.events]

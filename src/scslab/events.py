@@ -22,7 +22,7 @@ EV_ACT = 1  # an observed act recorded on ``agent`` (other = actor)
 EV_ACT_ELSEWHERE = 2  # an act by ``agent`` recorded on someone else (other = target)
 EV_REVERSED = 3  # a misattributed act caught by evidence review (other = wrongly matched agent)
 EV_LIST_ENTER = 4  # code = list id (+8 for the twin ledger)
-EV_LIST_EXIT = 5
+EV_LIST_EXIT = 5  # code as EV_LIST_ENTER, sensor = exit reason (EXIT_*)
 EV_DENIAL = 6  # code = sanction kind, sensor = reason (0 own, 1 household, 2 employer)
 EV_EXPOSURE_START = 7  # code = channel (0 household, 1 ties, 2 employer, 3 representative)
 EV_EXPOSURE_END = 8
@@ -33,6 +33,14 @@ EV_EXPIRED = 12
 EV_CREDIT_REPAIR = 13  # value = points
 EV_REWARD = 14
 EV_COURT_FULFILLED = 15
+
+# Why an agent left a list: the ``sensor`` field of list_exit events (-1: not recorded,
+# as in logs written before scslab recorded it). Decoded by ``scslab.eventlog``.
+EXIT_SCORE = 1  # the ledger's score crossed the list's exit threshold
+EXIT_TERM = 2  # the court order's term ran out
+EXIT_FULFILLED = 3  # the court obligation was fulfilled before the term
+EXIT_APPEAL = 4  # an appeal found the record wrong and corrected it
+EXIT_LENIENCY = 5  # an appeal was upheld although the record was right
 
 LIST_NAMES = {0: "blacklist", 1: "court list", 2: "redlist"}
 CHANNEL_NAMES = {0: "household", 1: "ties", 2: "employer", 3: "legal representative"}

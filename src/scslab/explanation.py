@@ -6,45 +6,37 @@ import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
 from scslab.errors import RunDirError, ScslabError
-from scslab.eventlog import logged_mask
-from scslab.events import (
-    CHANNEL_NAMES,
-    EV_ACT,
-    EV_ACT_ELSEWHERE,
-    EV_APPEAL_DECIDED,
-    EV_APPEAL_FILED,
-    EV_COURT_FULFILLED,
-    EV_CREDIT_REPAIR,
-    EV_DENIAL,
-    EV_EXPIRED,
-    EV_EXPOSURE_END,
-    EV_EXPOSURE_START,
-    EV_LIST_ENTER,
-    EV_LIST_EXIT,
-    EV_REVERSED,
-    EV_REWARD,
-    EV_TIE_LISTED,
-    LIST_NAMES,
-    REASON_NAMES,
+from scslab.eventlog import (
+    CHANNEL_CODES,
+    DENIAL_REASON_CODES,
+    LEDGER_DOCS,
+    LIST_CODES,
+    LIST_REASON_DOCS,
+    logged_mask,
 )
-from scslab.results import EVENTS_FILE, check_events_schema, load_run, run_file
+from scslab.events import CHANNEL_NAMES, LIST_NAMES, REASON_NAMES
+from scslab.results import EVENTS_FILE, load_run, read_events
 from scslab.rng import stream_key
 
-#: The three ledgers, by ``list code // 8`` of a list event (DESIGN.md §4).
-LEDGERS = ("recorded", "twin", "own")
+#: The three ledgers (DESIGN.md §4), as the event log's ``ledger`` column names them.
+LEDGERS = tuple(LEDGER_DOCS)
 LEDGER_WORDS = {"recorded": "recorded score",
                 "twin": "true ledger (no identity errors)",
                 "own": "own-conduct ledger (own acts only, no spillover)"}
-
-
-def _ledger(list_code: int) -> str:
-    """The ledger of a list event's code (``TWIN`` and ``OWN`` are added to the list's code)."""
-    return LEDGERS[min(list_code // 8, 2)]
+#: The event log's strings in words (keys: the documented values of ``scslab.eventlog``).
+LIST_WORDS = {name: LIST_NAMES[c] for c, name in LIST_CODES.items()}
+CHANNEL_WORDS = {name: CHANNEL_NAMES[c] for c, name in CHANNEL_CODES.items()}
+DENIAL_WORDS = {name: REASON_NAMES[c] for c, name in DENIAL_REASON_CODES.items()}
+LIST_REASON_WORDS = {"score_threshold": "the score crossed the threshold",
+                     "court_order": "a court order",
+                     "term_ended": "the order's term ended",
+                     "obligation_fulfilled": "the obligation was fulfilled",
+                     "expiry": "the entry expired",
+                     "appeal_corrected": "appeal upheld, the record corrected",
+                     "appeal_leniency": "appeal upheld on a right record (leniency)"}
+assert set(LIST_REASON_WORDS) == set(LIST_REASON_DOCS)
+_LIST_KINDS = ("list_enter", "list_exit", "court_fulfilled", "expired")
 
 
 @dataclass
@@ -58,57 +50,57 @@ class Explanation:
     sample_note: str = ""
 
 
-def _describe(ev: dict, behaviours: list[str], sensors: list[str], sanctions: list[str]) -> tuple:
-    k, code, other, sensor, value = ev["kind"], ev["code"], ev["other"], ev["sensor"], ev["value"]
+def _describe(ev: dict) -> tuple[str, str, str]:
+    """(event, detail, flag) in words for one row of the event log (text columns)."""
+    k, code, other, value = ev["kind"], ev["code"], ev["other"], ev["value"]
     me = ev["agent"]
-
-    def b():
-        return behaviours[code] if code < len(behaviours) else f"act {code}"
-
-    def s():
-        return sensors[sensor] if 0 <= sensor < len(sensors) else "sensor"
-
-    if k == EV_ACT:
+    act = (code or "act").replace("_", " ")
+    sensor = (ev["sensor"] or "a sensor").replace("_", " ")
+    if k == "act":
         if other != me:
-            return ("act recorded", f"{b()} by agent {other}, recorded on this agent by {s()} "
+            return ("act recorded", f"{act} by agent {other}, recorded on this agent by {sensor} "
                     f"({value:+g} points)", "MISATTRIBUTED")
-        return ("act recorded", f"{b()} seen by {s()} ({value:+g} points)", "")
-    if k == EV_ACT_ELSEWHERE:
-        return ("own act recorded elsewhere", f"{b()} by this agent, recorded on agent {other} "
-                f"by {s()} ({value:+g} points)", "false match")
-    if k == EV_REVERSED:
-        return ("misattribution reversed", f"{b()} by agent {other} wrongly matched to this "
+        return ("act recorded", f"{act} seen by {sensor} ({value:+g} points)", "")
+    if k == "act_elsewhere":
+        return ("own act recorded elsewhere", f"{act} by this agent, recorded on agent {other} "
+                f"by {sensor} ({value:+g} points)", "false match")
+    if k == "reversed":
+        return ("misattribution reversed", f"{act} by agent {other} wrongly matched to this "
                 "agent; evidence review reversed it", "")
-    if k in (EV_LIST_ENTER, EV_LIST_EXIT, EV_COURT_FULFILLED, EV_EXPIRED):
-        ledger = _ledger(code)
-        lst = LIST_NAMES.get(code % 8, "list")
-        verb = {EV_LIST_ENTER: "enters", EV_LIST_EXIT: "leaves",
-                EV_COURT_FULFILLED: "fulfils the obligation and leaves",
-                EV_EXPIRED: "entry expires on"}[k]
-        return (f"list {'entry' if k == EV_LIST_ENTER else 'exit'}",
-                f"{verb} the {lst} on the {LEDGER_WORDS[ledger]} (score {value:.1f})",
-                "" if ledger == "recorded" else ledger)
-    if k == EV_DENIAL:
-        kind = sanctions[code] if code < len(sanctions) else f"kind {code}"
-        return ("denial", f"{kind.replace('_', ' ')} denied: {REASON_NAMES.get(sensor, '')}",
-                "collateral" if sensor else "")
-    if k in (EV_EXPOSURE_START, EV_EXPOSURE_END):
-        ch = CHANNEL_NAMES.get(code, "?")
-        src = f" (agent {other})" if code == 0 and other >= 0 else (
-            f" (business {other})" if code >= 2 and other >= 0 else "")
-        return ("spillover " + ("starts" if k == EV_EXPOSURE_START else "ends"),
+    if k in _LIST_KINDS:
+        ledger = ev.get("ledger") or "recorded"
+        lst = LIST_WORDS.get(code, code or "list")
+        verb = {"list_enter": "enters", "list_exit": "leaves",
+                "court_fulfilled": "fulfils the obligation and leaves",
+                "expired": "entry expires on"}[k]
+        why = LIST_REASON_WORDS.get(ev.get("reason") or "")
+        why = f" — {why}" if why and k in ("list_enter", "list_exit") else ""
+        return (f"list {'entry' if k == 'list_enter' else 'exit'}",
+                f"{verb} the {lst} on the {LEDGER_WORDS.get(ledger, ledger)} "
+                f"(score {value:.1f}){why}", "" if ledger == "recorded" else ledger)
+    if k == "denial":
+        reason = ev.get("reason") or ""
+        return ("denial", f"{act} denied: {DENIAL_WORDS.get(reason, reason)}",
+                "collateral" if reason and reason != "own_listing" else "")
+    if k in ("exposure_start", "exposure_end"):
+        ch = CHANNEL_WORDS.get(code, code or "?")
+        src = f" (agent {other})" if code == "household" and other >= 0 else (
+            f" (business {other})" if code in ("employer", "legal_representative")
+            and other >= 0 else "")
+        return ("spillover " + ("starts" if k == "exposure_start" else "ends"),
                 f"through {ch}{src}", "")
-    if k == EV_TIE_LISTED:
+    if k == "tie_listed":
         return ("tie listed" if value > 0 else "tie delisted",
                 f"agent {other}, a tie, {'went onto' if value > 0 else 'left'} a list", "")
-    if k == EV_APPEAL_FILED:
+    if k == "appeal_filed":
         return ("appeal filed", f"decision due on day {int(value)}", "")
-    if k == EV_APPEAL_DECIDED:
+    if k == "appeal_decided":
         return ("appeal decided", ("upheld" if value > 0 else "rejected") +
-                (" (the record was wrong)" if code else " (the record was right)"), "")
-    if k == EV_CREDIT_REPAIR:
+                (" (the record was wrong)" if code == "record_wrong"
+                 else " (the record was right)"), "")
+    if k == "credit_repair":
         return ("credit repair", f"{value:+g} points", "")
-    if k == EV_REWARD:
+    if k == "reward":
         return ("reward", "a redlist reward was granted", "")
     return ("event", f"kind {k}", "")
 
@@ -130,12 +122,6 @@ def explain_agent(run_dir: str | Path, agent: int) -> Explanation:
     if not info.get("enabled") or not path.exists():
         raise RunDirError(f"{run_dir} has no event log; re-run with "
                           "--set output.event_log.enabled=true")
-    path = run_file(run_dir, EVENTS_FILE)
-    try:
-        check_events_schema(pq.read_schema(path), path)
-    except (pa.ArrowException, OSError) as e:
-        raise RunDirError(f"{path}: unreadable ({str(e).splitlines()[0]}); re-run the "
-                          "scenario") from None
     frac = float(info.get("fraction", 1.0))
     note = "all agents are logged"
     if frac < 1.0:
@@ -148,55 +134,46 @@ def explain_agent(run_dir: str | Path, agent: int) -> Explanation:
                               f"agents are logged); try agent {', '.join(map(str, ids[:5]))} "
                               "or raise output.event_log.full_below")
         note = f"this agent is in the logged sample ({frac:.2%} of agents)"
-    try:
-        table = pq.read_table(path, filters=[("agent", "=", agent)])
-    except Exception as e:  # noqa: BLE001 - pyarrow raises many kinds
-        raise RunDirError(f"{path}: unreadable ({str(e).splitlines()[0]}); re-run the "
-                          "scenario") from None
-    table = table.filter(pc.equal(table["agent"], agent))
-    rows = table.to_pylist()
-    from scslab.params import compile_params
-
-    p = compile_params(res.scenario, n)
+    rows = read_events(run_dir, agent).to_pylist()
     ex = Explanation(agent=agent, scenario=res.scenario.name, sample_note=note)
+    cols = ("kind", "code", "other", "sensor", "value", "ledger", "reason")
     for ev in rows:
-        what, detail, flag = _describe(ev, p.behaviour_names, p.sensor_names, p.sanction_names)
+        what, detail, flag = _describe(ev)
         ex.events.append({"day": ev["day"], "event": what, "detail": detail, "flag": flag,
-                          **{k: ev[k] for k in ("kind", "code", "other", "sensor", "value")}})
+                          **{k: ev[k] for k in cols}})
     ex.findings = _findings(ex.events, agent)
     ex.findings += ledger_findings(ex.events, _penalties(res.scenario))
     return ex
 
 
-def _penalties(sc) -> dict[int, float]:
-    """Points lost per day through each spillover channel (``CHANNEL_NAMES`` codes)."""
+def _penalties(sc) -> dict[str, float]:
+    """Points lost per day through each spillover channel (the event log's channel names)."""
     sp = sc.policy.spillover
     if not sp.enabled:
         return {}
-    return {0: sp.household.penalty, 1: sp.ties.penalty, 2: sp.employer.employee_penalty}
+    return {"household": sp.household.penalty, "ties": sp.ties.penalty,
+            "employer": sp.employer.employee_penalty}
 
 
-def _lists_at_end(events: list[dict]) -> dict[str, dict[int, int]]:
-    """Per ledger, the lists (code % 8) the agent is on after its last event, with the day."""
-    on: dict[str, dict[int, int]] = {name: {} for name in LEDGERS}
+def _lists_at_end(events: list[dict]) -> dict[str, dict[str, int]]:
+    """Per ledger, the lists the agent is on after its last event, with the day it went on."""
+    on: dict[str, dict[str, int]] = {name: {} for name in LEDGERS}
     for ev in events:
-        k, code = ev["kind"], ev["code"]
-        if k not in (EV_LIST_ENTER, EV_LIST_EXIT, EV_COURT_FULFILLED, EV_EXPIRED):
-            continue
-        ledger, lst = _ledger(code), code % 8
-        if lst == 2:
+        k, lst = ev["kind"], ev["code"]
+        if k not in _LIST_KINDS or lst == "redlist":
             continue  # the redlist is not a sanction list
-        if k == EV_LIST_ENTER:
+        ledger = ev.get("ledger") or "recorded"
+        if k == "list_enter":
             on[ledger][lst] = ev["day"]
         else:
             on[ledger].pop(lst, None)
     # the own-conduct court list is the twin's (a court order is the agent's own act)
-    if 1 in on["twin"]:
-        on["own"][1] = on["twin"][1]
+    if "court_list" in on["twin"]:
+        on["own"]["court_list"] = on["twin"]["court_list"]
     return on
 
 
-def ledger_findings(events: list[dict], penalties: dict[int, float]) -> list[str]:
+def ledger_findings(events: list[dict], penalties: dict[str, float]) -> list[str]:
     """Plain words: which ledger lists the agent at the end of its log, and why.
 
     "Wrongfully listed" (recorded list, not the twin's), "listed through others" (recorded
@@ -207,7 +184,7 @@ def ledger_findings(events: list[dict], penalties: dict[int, float]) -> list[str
     rec = on["recorded"]
     if not rec:
         return []
-    lists = " and ".join(LIST_NAMES[x] for x in sorted(rec))
+    lists = " and ".join(LIST_WORDS.get(x, x) for x in sorted(rec))
     since = min(rec.values())
     if not on["twin"]:
         return [f"Wrongfully listed: on the {lists} since day {since} by the recorded score, "
@@ -216,19 +193,23 @@ def ledger_findings(events: list[dict], penalties: dict[int, float]) -> list[str
     if on["own"]:
         return [f"Listed by its own conduct: on the {lists} since day {since}; its own acts "
                 "alone list it."]
-    open_exposure: dict[int, dict] = {}
+    open_exposure: dict[str, dict] = {}
     for ev in events:
-        if ev["kind"] == EV_EXPOSURE_START:
+        if ev["kind"] == "exposure_start":
             open_exposure[ev["code"]] = ev
-        elif ev["kind"] == EV_EXPOSURE_END:
+        elif ev["kind"] == "exposure_end":
             open_exposure.pop(ev["code"], None)
     causes = []
-    for ch, ev in sorted(open_exposure.items()):
-        who = {0: "household member", 1: "tie", 2: "employer", 3: "business it represents"}[ch]
-        other = f" {ev['other']}" if ev["other"] >= 0 and ch in (0, 2, 3) else ""
+    order = list(CHANNEL_CODES.values())
+    for ch, ev in sorted(open_exposure.items(), key=lambda x: order.index(x[0])
+                         if x[0] in order else len(order)):
+        who = {"household": "household member", "ties": "tie", "employer": "employer",
+               "legal_representative": "business it represents"}.get(ch, ch)
+        business = ch in ("employer", "legal_representative")
+        other = f" {ev['other']}" if ev["other"] >= 0 and ch != "ties" else ""
         pts = penalties.get(ch)
         cost = f", −{pts:g} points a day" if pts else ""
-        noun = "business" if ch >= 2 else "agent"
+        noun = "business" if business else "agent"
         causes.append(f"{who} ({noun}{other}) listed since day {ev['day']}{cost}")
     why = "; ".join(causes) if causes else ("points lost earlier through listed relatives, "
                                             "ties or an employer")
@@ -240,16 +221,17 @@ def _findings(events: list[dict], agent: int) -> list[str]:
     """Plain words: which misattributed acts and spillover preceded each recorded listing."""
     out = []
     mis: list[dict] = []
-    exposed: dict[int, dict] = {}
+    exposed: dict[str, dict] = {}
     for ev in events:
-        if ev["kind"] == EV_ACT and ev["other"] != agent:
+        if ev["kind"] == "act" and ev["other"] != agent:
             mis.append(ev)
-        if ev["kind"] == EV_EXPOSURE_START:
+        if ev["kind"] == "exposure_start":
             exposed[ev["code"]] = ev
-        elif ev["kind"] == EV_EXPOSURE_END:
+        elif ev["kind"] == "exposure_end":
             exposed.pop(ev["code"], None)
-        if ev["kind"] == EV_LIST_ENTER and ev["code"] < 8 and ev["code"] != 2:
-            lst = LIST_NAMES.get(ev["code"], "list")
+        if (ev["kind"] == "list_enter" and (ev.get("ledger") or "recorded") == "recorded"
+                and ev["code"] != "redlist"):
+            lst = LIST_WORDS.get(ev["code"], ev["code"])
             if mis:
                 acts = "; ".join(f"day {m['day']}: {m['detail']}" for m in mis[-3:])
                 out.append(f"Day {ev['day']}: put on the {lst} after {len(mis)} misattributed "

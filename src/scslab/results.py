@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scslab.errors import RunDirError
@@ -76,16 +77,15 @@ class Result:
         return bool(self.summary.get("completed"))
 
     def events(self) -> pd.DataFrame:
-        """The event log as a DataFrame (needs a run directory with events.parquet)."""
+        """The event log as a DataFrame (needs a run directory with events.parquet).
+
+        ``kind``, ``code``, ``sensor``, ``ledger`` and ``reason`` are categoricals of
+        strings (see the README's "Event log columns"), also for logs of older versions.
+        """
         if self.run_dir is None or not (self.run_dir / EVENTS_FILE).exists():
             raise RunDirError("this run has no event log (run with an output directory and "
                               "output.event_log.enabled: true)")
-        path = run_file(self.run_dir, EVENTS_FILE)
-        try:
-            return pq.read_table(path).to_pandas()
-        except (pa.ArrowException, OSError) as e:
-            raise RunDirError(f"{path}: unreadable Parquet ({str(e).splitlines()[0]}); "
-                              "re-run the scenario") from None
+        return read_events(self.run_dir).to_pandas()
 
     def __repr__(self) -> str:
         """A one-line summary: scenario, size, a few metrics and the run directory."""
@@ -108,7 +108,10 @@ def write_run_dir(run_dir: Path, scenario: Scenario, daily: pd.DataFrame, summar
     atomic_write_text(run_dir / SCENARIO_FILE, scenario_to_yaml(scenario))
     write_daily(run_dir / DAILY_FILE, daily)
     if events is not None:
-        atomic_write(run_dir / EVENTS_FILE, lambda p: pq.write_table(events, p))
+        from scslab.eventlog import file_table
+
+        table = file_table(events, scenario)  # the kernels' codes become strings
+        atomic_write(run_dir / EVENTS_FILE, lambda p: pq.write_table(table, p))
     if agents is not None:
         atomic_write(run_dir / AGENTS_FILE, lambda p: pq.write_table(agents, p))
     atomic_write_json(run_dir / SUMMARY_FILE, clean_json(summary))
@@ -118,9 +121,10 @@ def write_run_dir(run_dir: Path, scenario: Scenario, daily: pd.DataFrame, summar
 MAX_SUMMARY_BYTES = 64 * 2**20
 #: daily.parquet columns every run writes and the report reads
 REQUIRED_DAILY_COLUMNS = ("day", "mean_score", "listed")
-#: events.parquet columns ``scslab explain`` reads, and their kinds ("i" integer, "f" float)
-EVENT_COLUMNS = {"day": "i", "agent": "i", "kind": "i", "code": "i", "other": "i",
-                 "sensor": "i", "value": "f"}
+#: events.parquet columns ``scslab explain`` reads, and their kinds ("i" integer, "f" float,
+#: "s" text, or integers in a log written before the text columns)
+EVENT_COLUMNS = {"day": "i", "agent": "i", "kind": "s", "code": "s", "other": "i",
+                 "sensor": "s", "value": "f"}
 
 
 def _rerun(path: Path, what: str) -> RunDirError:
@@ -311,6 +315,10 @@ def read_summary(run_dir: Path) -> dict:
 
 
 def _arrow_kind(t: pa.DataType) -> str:
+    if pa.types.is_dictionary(t):
+        return "s" if _arrow_kind(t.value_type) == "s" else "?"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "s"
     if pa.types.is_integer(t):
         return "i"
     if pa.types.is_floating(t):
@@ -365,13 +373,46 @@ def check_events_schema(schema: pa.Schema, path: Path) -> None:
     That is when it lacks a column ``explain`` reads, or holds the wrong kind of values
     there.
     """
+    from scslab.eventlog import is_encoded
+
+    old = is_encoded(schema)  # numeric codes: written by an older scslab, decoded on read
     for col, want in EVENT_COLUMNS.items():
         if col not in schema.names:
             raise _rerun(path, f"no {col!r} column (every event log has one)")
         t = schema.field(col).type
+        if want == "s" and old:
+            want = "i"
         if _arrow_kind(t) != want and not (want == "f" and _arrow_kind(t) == "i"):
-            raise _rerun(path, f"column {col!r} holds {t}, expected "
-                               f"{'integers' if want == 'i' else 'numbers'}")
+            expected = {"i": "integers", "f": "numbers", "s": "text"}[want]
+            raise _rerun(path, f"column {col!r} holds {t}, expected {expected}")
+    for col in ("ledger", "reason"):
+        if not old and col in schema.names and _arrow_kind(schema.field(col).type) != "s":
+            raise _rerun(path, f"column {col!r} holds {schema.field(col).type}, expected text")
+
+
+def read_events(run_dir: str | Path, agent: int | None = None) -> pa.Table:
+    """events.parquet of a run directory (all agents, or one), with text columns.
+
+    A log written before the text columns (numeric ``kind``/``code``/``sensor``) is decoded
+    with the run's scenario.yaml, so old run directories read like new ones
+    (``scslab.eventlog.FILE_SCHEMA``). Raises RunDirError when it is missing or unreadable.
+    """
+    from scslab.eventlog import file_table, is_encoded
+
+    run_dir = Path(run_dir)
+    path = run_file(run_dir, EVENTS_FILE)
+    try:
+        check_events_schema(pq.read_schema(path), path)
+        table = pq.read_table(path, filters=None if agent is None else
+                              [("agent", "=", int(agent))])
+    except (pa.ArrowException, OSError) as e:
+        raise RunDirError(f"{path}: unreadable ({str(e).splitlines()[0]}); re-run the "
+                          "scenario") from None
+    if agent is not None:  # row-group filters may keep neighbours
+        table = table.filter(pc.equal(table["agent"], int(agent)))
+    if not is_encoded(table.schema):
+        return table
+    return file_table(table, load_scenario(run_file(run_dir, SCENARIO_FILE)))
 
 
 def load_run(run_dir: str | Path) -> Result:

@@ -15,6 +15,8 @@ from scslab.events import (
     EV_CREDIT_REPAIR,
     EV_EXPIRED,
     EV_LIST_EXIT,
+    EXIT_APPEAL,
+    EXIT_LENIENCY,
 )
 from scslab.params import (
     P_APPEAL_DELAY,
@@ -161,19 +163,21 @@ def due_process_agent(c, i, key, aware_key, aware_share, day, prm, log_key, log_
                             for bit, code, v in ((F_TBL, LIST_BLACK + TWIN, t),
                                                  (F_TCT, LIST_COURT + TWIN, t)):
                                 if f & bit:
-                                    emit(c, i, -1, EV_LIST_EXIT, code, -1, v, ev)
+                                    emit(c, i, -1, EV_LIST_EXIT, code, EXIT_LENIENCY, v, ev)
                             if of & O_BL:
-                                emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK + OWN, -1, o, ev)
+                                emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK + OWN, EXIT_LENIENCY,
+                                     o, ev)
                         f &= ~(F_TBL | F_TCT)
                         of &= ~O_BL
+                    why = EXIT_APPEAL if wrong else EXIT_LENIENCY
                     if dropped_bl:
                         f &= ~F_BL
                         if logged:
-                            emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK, -1, s, ev)
+                            emit(c, i, -1, EV_LIST_EXIT, LIST_BLACK, why, s, ev)
                     if dropped_ct:
                         f &= ~F_CT
                         if logged:
-                            emit(c, i, -1, EV_LIST_EXIT, LIST_COURT, -1, s, ev)
+                            emit(c, i, -1, EV_LIST_EXIT, LIST_COURT, why, s, ev)
     smax = prm[P_MAX]
     s = min(s, smax)
     t = min(t, smax)

@@ -20,6 +20,9 @@ from scslab.events import (
     EV_LIST_ENTER,
     EV_LIST_EXIT,
     EV_TIE_LISTED,
+    EXIT_FULFILLED,
+    EXIT_SCORE,
+    EXIT_TERM,
     EventBuffer,
 )
 from scslab.params import (
@@ -106,8 +109,8 @@ def list_agent(c, i, key, day, prm, log_key, log_frac, score, twin, own, flags, 
         elif r == -1:
             own_flags[i] = o & ~O_BL
         if r != 0 and is_logged(log_key, log_frac, i):
-            emit(c, i, -1, EV_LIST_ENTER if r == 1 else EV_LIST_EXIT, LIST_BLACK + OWN, -1,
-                 own[i], ev)
+            emit(c, i, -1, EV_LIST_ENTER if r == 1 else EV_LIST_EXIT, LIST_BLACK + OWN,
+                 -1 if r == 1 else EXIT_SCORE, own[i], ev)
     if prm[P_CT_ON] > 0:
         term = int(prm[P_CT_TERM])
         fulfil = prm[P_CT_FULFIL]
@@ -141,9 +144,13 @@ def list_agent(c, i, key, day, prm, log_key, log_frac, score, twin, own, flags, 
                              (F_RED, LIST_RED, s)):
         if changed & bit:
             kind = EV_LIST_ENTER if f & bit else EV_LIST_EXIT
-            if kind == EV_LIST_EXIT and bit == F_CT and day < ct_until[i]:
-                kind = EV_COURT_FULFILLED
-            emit(c, i, -1, kind, code, -1, value, ev)
+            why = -1 if kind == EV_LIST_ENTER else EXIT_SCORE
+            if kind == EV_LIST_EXIT and (bit == F_CT or bit == F_TCT):
+                until = ct_until[i] if bit == F_CT else tct_until[i]
+                why = EXIT_TERM if day >= until else EXIT_FULFILLED
+                if bit == F_CT and why == EXIT_FULFILLED:
+                    kind = EV_COURT_FULFILLED
+            emit(c, i, -1, kind, code, why, value, ev)
 
 
 @njit(inline="always", cache=True)
