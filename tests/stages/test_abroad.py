@@ -291,10 +291,13 @@ def test_false_matches_land_on_home_ledgers_as_the_recorded_act() -> None:
     pts = stage.params.points[stage.region, b].astype(np.float64)
     marked = stage.misrecorded_home_agents()
     assert marked.sum() == rows[-1]["abroad_home_agents_misrecorded"]
-    assert ((state.delta_rec != 0) == marked).all()
+    # a region whose rules give the act no points (national's Xiamen pilot) records it at 0
+    scored = marked & (pts != 0)
+    assert ((state.delta_rec != 0) == scored).all()
     # each agent got the rule's points of its region once per false match on it
-    per_agent = np.round(state.delta_rec[marked] / pts[marked]).astype(int)
-    assert per_agent.min() >= 1 and per_agent.sum() == n_fm
+    per_agent = np.round(state.delta_rec[scored] / pts[scored]).astype(int)
+    assert per_agent.min() >= 1
+    assert per_agent.sum() + int((marked & (pts == 0)).sum()) <= n_fm
     mis, rev, by_group = stage.take_home_counters()
     assert mis == n_fm and rev == 0 and by_group.sum() == n_fm
     # explicit points, and a record with no points
@@ -365,8 +368,9 @@ def test_false_matches_abroad_move_home_misattribution_and_wrongful_listing() ->
     extra = sum(r["abroad_misattributed_home"] for r in r1)
     assert extra > 0
     # the home sensors' own misattributions are the same draws in both runs
-    assert (sum(r["misattributed_events"] for r in r1)
-            == sum(r["misattributed_events"] for r in r0) + extra)
+    # (until behaviour answers the recorded scores, from day 3)
+    assert (sum(r["misattributed_events"] - r["abroad_misattributed_home"] for r in r1[:2])
+            == sum(r["misattributed_events"] for r in r0[:2]))
     assert r1[-1]["wrongful_listed"] > r0[-1]["wrongful_listed"]
     # the twin ledger has no identity errors: false matches abroad do not touch it (from
     # day 3 on, behaviour answers the recorded scores, so the twins' acts differ too)
