@@ -55,8 +55,15 @@ class Toolkit:
 
     @staticmethod
     def zero_identity_errors() -> dict:
-        """Overrides that set the false-match rate of every sensor to zero."""
-        return {f"sensors.{name}.false_match_rate": 0.0 for name in SENSOR_NAMES}
+        """Overrides that set the false-match rate of every sensor to zero.
+
+        (Vehicle recognition: no misread plate and every vehicle registered to its driver.)
+        """
+        out = {f"sensors.{name}.false_match_rate": 0.0 for name in SENSOR_NAMES
+               if name != "vehicles"}
+        out["sensors.vehicles.plate_misread_rate"] = 0.0
+        out["sensors.vehicles.owner_is_other_household_member"] = 0.0
+        return out
 
     @staticmethod
     def binom_sd(n: float, p: float) -> float:

@@ -287,7 +287,7 @@ class Simulation:
         """Every daily column of this run, in table order."""
         p = self.params
         reg = M.registry(p.behaviour_names, p.sanction_names, p.grade_names, p.group_names,
-                         p.region_names)
+                         p.region_names if len(p.region_names) > 1 else [], p.sensor_keys)
         if self.abroad is not None:
             reg += self.abroad.columns()
         return reg
@@ -299,5 +299,7 @@ class Simulation:
             "state": self.state.nbytes_agents() / n,
             "attributes": self.world.nbytes_agents() / n,
             "ties": self.world.nbytes_ties() / n,
+            **({"group_index": self.world.nbytes_group_index() / n}
+               if self.world.group_members.size else {}),
             **({"abroad": self.abroad.nbytes() / n} if self.abroad is not None else {}),
         }

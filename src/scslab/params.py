@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scslab.scenario.schema import SANCTION_KINDS, Cameras, Scenario, Transparency
+from scslab.scenario.schema import SANCTION_KINDS, Cameras, Scenario, Transparency, Vehicles
 from scslab.state import F_BL, F_CT
 
 (P_BASE, P_MIN, P_MAX, P_DECAY, P_MAX_LOSS, P_MAX_GAIN,
@@ -52,6 +52,8 @@ class Params:
     sens_scope: np.ndarray  # (S,) uint8: 0 region, 1 population
     sens_class: np.ndarray  # (S, 3) float64: [enabled, sex accuracy, age accuracy]
     sens_same_group: np.ndarray  # (S,) float64
+    sens_vehicle: np.ndarray  # (S,) float64: owner-is-other share of a vehicle sensor, else -1
+    sensor_keys: list[str]  # every sensor of the scenario, enabled or not (per-sensor columns)
     chill_risk: np.ndarray  # (R,) float64 perceived surveillance of the chilled act
     sanction_names: list[str]
     sanc_rate: np.ndarray  # (K,) float64
@@ -156,6 +158,7 @@ def compile_params(sc: Scenario, n_agents: int) -> Params:
     sens_scope = np.zeros(max(n_s, 1), dtype=np.uint8)
     sens_class = np.zeros((max(n_s, 1), 3), dtype=np.float64)
     sens_same = np.zeros(max(n_s, 1), dtype=np.float64)
+    sens_vehicle = np.full(max(n_s, 1), -1.0, dtype=np.float64)
     for k, (_name, x) in enumerate(sensors):
         for r, reg in enumerate(regions):
             cov = x.coverage
@@ -169,6 +172,8 @@ def compile_params(sc: Scenario, n_agents: int) -> Params:
         c = x.classification
         sens_class[k] = (1.0 if c.enabled else 0.0, c.sex_accuracy, c.age_accuracy)
         sens_same[k] = x.same_group_preference
+        if isinstance(x, Vehicles):
+            sens_vehicle[k] = x.owner_is_other_household_member
 
     chill_risk = np.zeros(n_r, dtype=np.float64)
     cb = int(prm[P_CHILL_B])
@@ -193,6 +198,7 @@ def compile_params(sc: Scenario, n_agents: int) -> Params:
         beh_penalised=beh_pen, points=points, sensor_names=[n for n, _ in sensors],
         sens_prob=sens_prob[:n_s] if n_s else sens_prob[:0], sens_fmr=sens_fmr[:n_s],
         sens_scope=sens_scope[:n_s], sens_class=sens_class[:n_s], sens_same_group=sens_same[:n_s],
+        sens_vehicle=sens_vehicle[:n_s], sensor_keys=[n for n, _ in sc.sensors.items()],
         chill_risk=chill_risk, sanction_names=kinds, sanc_rate=sanc_rate, sanc_lists=sanc_lists,
         sanc_who=sanc_who, hh_sanc_mask=hh_mask, rep_sanc_mask=rep_mask,
         grade_names=[g.name for g in pol.grades],

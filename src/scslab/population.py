@@ -24,7 +24,8 @@ AGE_CHILD, AGE_ADULT, AGE_ELDERLY = 0, 1, 2
 AGE_CLASSES = ("child", "adult", "elderly")
 
 #: The random streams the population build draws from (keyed by the seed only).
-STREAMS = ("population", "ties", "businesses")
+#: ``vehicles``: whose name each agent's vehicle is registered in (drawn on the fly).
+STREAMS = ("population", "ties", "businesses", "vehicles")
 
 
 def pack_attr(sex, age, group):
@@ -75,6 +76,18 @@ class World:
         "doc": "int64, first id of each (region, group) stratum, region-major, length R*G+1"})
     group_weight: np.ndarray = field(default_factory=lambda: np.ones(1), metadata={
         "doc": "float64 design weight of each group (all ones without oversampling)"})
+    group_members: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32), metadata={
+        "doc": "int32 agent ids sorted by (group, region, sex, age), then id; empty when no "
+               "sensor prefers same-group false matches (see ``group_index``)"})
+    group_cells: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64), metadata={
+        "doc": "int64 start of each (group, region, sex, age) cell in ``group_members``, "
+               "length G·R·6 + 1 (``cell_of``)"})
+    vehicle_key: np.uint64 = np.uint64(0)
+    """Key of the ``vehicles`` stream: the registered owner of the vehicle each agent drives."""
+
+    def nbytes_group_index(self) -> int:
+        """Bytes of the per-group index (read-only, ~4 B per agent when built)."""
+        return self.group_members.nbytes + self.group_cells.nbytes
 
     def nbytes_agents(self) -> int:
         """Bytes of per-agent fixed attributes (ties excluded)."""
@@ -102,6 +115,40 @@ class World:
 
 
 # --------------------------------------------------------------------------- kernels
+
+
+@njit(inline="always", cache=True)
+def cell_of(group, region, sex, age, n_regions) -> int:
+    """The (group, region, sex, age) cell of the group index: group-major, so that a group's
+    members in a region, and a group's members anywhere, are each one contiguous range."""
+    return ((group * n_regions + region) * 2 + sex) * 3 + age
+
+
+@njit(cache=True)
+def _group_index(attr, region, n_groups, n_regions):
+    """Counting sort of the agents by cell (``cell_of``); ids stay in order inside a cell."""
+    n_cells = n_groups * n_regions * 6
+    cells = np.zeros(n_cells + 1, np.int64)
+    for i in range(attr.size):
+        a = attr[i]
+        cells[cell_of(attr_group(a), region[i], attr_sex(a), attr_age(a), n_regions) + 1] += 1
+    for k in range(n_cells):
+        cells[k + 1] += cells[k]
+    pos = cells[:-1].copy()
+    members = np.empty(attr.size, np.int32)
+    for i in range(attr.size):
+        a = attr[i]
+        k = cell_of(attr_group(a), region[i], attr_sex(a), attr_age(a), n_regions)
+        members[pos[k]] = i
+        pos[k] += 1
+    return members, cells
+
+
+def needs_group_index(sc: Scenario) -> bool:
+    """Whether some sensor in use sends false matches to the actor's own group."""
+    return any(x.enabled and x.observes and x.same_group_preference > 0
+               and x.false_match_rate * max([1.0, *x.group_multipliers.values()]) > 0
+               for _, x in sc.sensors.items())
 
 
 @njit(cache=True)
@@ -361,6 +408,15 @@ def build_world(sc: Scenario) -> World:
                  region_start=region_start, biz_rep=biz_rep, biz_size=biz_size,
                  n_groups=n_groups, n_regions=len(pop.regions), strata_start=strata,
                  group_weight=weight)
+    world = World(n=n, attr=attr, region=region, hh_off=hh_off, hh_size=hh_size,
+                  employer=employer, disposition=disposition, tie_ptr=tie_ptr, tie_idx=tie_idx,
+                  region_start=region_start, biz_rep=biz_rep, biz_size=biz_size,
+                  n_groups=len(pop.groups), n_regions=len(pop.regions),
+                  vehicle_key=stream_key(sc.seed, "vehicles"))
+    if needs_group_index(sc):
+        world.group_members, world.group_cells = _group_index(attr, region, world.n_groups,
+                                                              world.n_regions)
+    return world
 
 
 @njit(parallel=True, cache=True)

@@ -150,6 +150,8 @@ def test_false_matches_per_sensor_and_group(national, tk):
     checked = 0
     for s, sname in enumerate(sim.params.sensor_names):
         sensor = getattr(sc.sensors, sname)
+        if sname == "vehicles":  # registered owners and misread plates: tests/stages/test_vehicles
+            continue
         for g, gname in enumerate(sim.params.group_names):
             sel = (acts.sensor.to_numpy() == s) & (actor_group == g)
             n = int(sel.sum())

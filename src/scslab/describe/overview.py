@@ -87,6 +87,8 @@ def state_variables(world: Any, state: Any) -> list[StateVariable]:
                 entity = "business"
             elif name.startswith("region_"):
                 entity = "region"
+            elif name.startswith("group_"):
+                entity = "group index"  # read-only lookup of a group's members (sensing)
             elif arr.shape[:1] == (world.n,):
                 entity = "agent"
             else:

@@ -392,14 +392,14 @@ def scenario_registry(scenario: Any = "national") -> list:
 
 
 PATTERNS = {"behaviour": "<behaviour>", "kind": "<kind>", "grade": "<grade>",
-            "group": "<group>"}
+            "group": "<group>", "region": "<region>", "sensor": "<sensor>"}
 
 
 def _generic_registry() -> list:
     from scslab.stages.metrics import registry
 
     return registry([PATTERNS["behaviour"]], [PATTERNS["kind"]], [PATTERNS["grade"]],
-                    [PATTERNS["group"]])
+                    [PATTERNS["group"]], [PATTERNS["region"]], [PATTERNS["sensor"]])
 
 
 def columns_md(scenario: Any = "national", heading_level: int = 3) -> str:
@@ -446,6 +446,11 @@ def columns_md(scenario: Any = "national", heading_level: int = 3) -> str:
         ("<metric>__<group>", "group in `population.groups`; `<metric>` is "
          + ", ".join(f"`{m.name.split('__')[0]}`" for m in generic if m.name.endswith(
              "__<group>")), p.group_names),
+        ("<metric>__region_<region>", "region in `population.regions` (two regions or more); "
+         "`<metric>` is " + ", ".join(f"`{m.name.split('__')[0]}`" for m in generic
+                                      if m.name.endswith("__region_<region>")),
+         p.region_names if len(p.region_names) > 1 else []),
+        ("misattributed__sensor_<sensor>", "sensor key in `sensors`", p.sensor_keys),
     ]
     for pat, per, names in pattern_rows:
         lines.append(f"| {md_code(pat)} | {md_cell(per)} | "
@@ -454,7 +459,9 @@ def columns_md(scenario: Any = "national", heading_level: int = 3) -> str:
     lines.append("Per-group columns use a double underscore (`listed__minority`), so a group "
                  "name can itself contain single underscores.")
     expanded = {m.name for m in registry(p.behaviour_names, p.sanction_names, p.grade_names,
-                                         p.group_names)}
+                                         p.group_names,
+                                         p.region_names if len(p.region_names) > 1 else [],
+                                         p.sensor_keys)}
     extra = [m for m in actual if m.name not in expanded]
     lines.append("")
     if extra:

@@ -254,9 +254,61 @@ class Cameras(Sensor):
                                    "cameras per 1000 people", ge=1e-6, le=1e6)
 
 
+class Vehicles(Model):
+    """Vehicle recognition (plate cameras): a traffic act is recorded on the vehicle's owner.
+
+    Identity comes from the plate, not the face, so the record names the vehicle's registered
+    owner — who may be another adult of the driver's household — or, when the plate is
+    misread, the owner of some other vehicle. Both count as misattribution (the twin and the
+    own-conduct ledgers credit the driver). The acts it sees are the behaviours it
+    ``observes`` (``traffic_violation`` in the presets). It claims an act before the cameras.
+    """
+
+    enabled: bool = F(False, "Whether vehicle recognition is in use.")
+    observes: list[str] = F(["traffic_violation"], "Behaviours seen through a vehicle "
+                            "(traffic acts).")
+    coverage: Probability = F(0.5, "Share of traffic acts in view of a plate-reading camera.",
+                              "fraction")
+    detection: Probability = F(0.9, "Probability a traffic act in view is detected and its "
+                               "plate read.", "probability")
+    plate_misread_rate: Probability = F(
+        0.037, "Probability that the vehicle is misidentified (plate misread), so that the act "
+        "lands on the owner of another vehicle (a random adult in scope).", "probability",
+        "calibration.md §7 (no plate-reading figure found; 96.3% rank-1 vehicle make-and-model "
+        "recognition, Lee et al. 2019, taken as the identification accuracy)")
+    owner_is_other_household_member: Probability = F(
+        0.5, "Share of drivers whose vehicle is registered to another adult of their household "
+        "(when there is one): their traffic acts are recorded on that owner. 0.5: one car "
+        "shared by two adult drivers, registered to one of them.", "fraction")
+    scope: Literal["region", "population"] = F("region", "Where a misread plate can land: the "
+                                               "driver's region or anyone.")
+
+    # What every sensor exposes (``Sensor``), fixed here: plates carry no face.
+    @property
+    def false_match_rate(self) -> float:
+        """The vehicle sensor's identity-error rate per act: the plate-misread rate."""
+        return self.plate_misread_rate
+
+    @property
+    def group_multipliers(self) -> dict[str, float]:
+        """No group differential: a plate reader does not see the driver's group."""
+        return {}
+
+    @property
+    def same_group_preference(self) -> float:
+        """A misread plate lands on any vehicle owner, whatever their group."""
+        return 0.0
+
+    @property
+    def classification(self) -> Classification:
+        """Vehicle recognition classifies no sex or age."""
+        return Classification(enabled=False)
+
+
 class Sensors(Model):
     """The sensors that record acts, in the order in which they claim an act."""
 
+    vehicles: Vehicles = Vehicles()
     cameras: Cameras = Cameras(observes=["smoking", "traffic_violation"], detection=0.5,
                                false_match_rate=0.001, classification=Classification())
     phone_scanners: Sensor = Sensor(observes=["buying_domestic", "community_service"],
@@ -272,7 +324,7 @@ class Sensors(Model):
     payment_records: Sensor = Sensor(observes=["buying_domestic", "paying_debts"], detection=0.8,
                                      false_match_rate=0.0001)
 
-    def items(self) -> list[tuple[str, Sensor]]:
+    def items(self) -> list[tuple[str, Sensor | Vehicles]]:
         """(name, sensor) in a fixed order: the order in which they claim an act."""
         return [(name, getattr(self, name)) for name in type(self).model_fields]
 

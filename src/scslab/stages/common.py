@@ -76,6 +76,7 @@ class Tables(NamedTuple):
     sens_scope: np.ndarray
     sens_class: np.ndarray
     sens_same_group: np.ndarray
+    sens_vehicle: np.ndarray
     sanc_rate: np.ndarray
     sanc_lists: np.ndarray
     sanc_who: np.ndarray
@@ -88,7 +89,7 @@ class Tables(NamedTuple):
         """The group for ``p`` (``screen_ub``: the behaviour screen's rate bounds)."""
         return cls(p.prm, p.beh_rate, p.beh_dexp, p.beh_age, p.beh_penalised, screen_ub,
                    p.chill_risk, p.points, p.sens_prob, p.sens_fmr, p.sens_scope, p.sens_class,
-                   p.sens_same_group, p.sanc_rate, p.sanc_lists, p.sanc_who, p.hh_sanc_mask,
+                   p.sens_same_group, p.sens_vehicle, p.sanc_rate, p.sanc_lists, p.sanc_who, p.hh_sanc_mask,
                    p.rep_sanc_mask, p.grade_min)
 
 
@@ -107,12 +108,16 @@ class People(NamedTuple):
     tie_ptr: np.ndarray
     tie_idx: np.ndarray
     has_ties: bool
+    group_members: np.ndarray
+    group_cells: np.ndarray
+    vehicle_key: np.uint64
 
     @classmethod
     def of(cls, w: World) -> People:
         """The group for world ``w``."""
         return cls(w.n, w.attr, w.region, w.region_start, w.disposition, w.hh_size, w.hh_off,
-                   w.employer, w.biz_rep, w.tie_ptr, w.tie_idx, w.has_ties)
+                   w.employer, w.biz_rep, w.tie_ptr, w.tie_idx, w.has_ties, w.group_members,
+                   w.group_cells, np.uint64(w.vehicle_key))
 
 
 class Agents(NamedTuple):

@@ -8,6 +8,7 @@ listing *through others* is on the recorded and the twin list but not the own-co
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,8 @@ from scslab.state import F_BL, F_CT, F_LISTED, F_RED, F_TLISTED, own_listed
 # engine's speed, not a daily column).
 # Variable-length blocks: their start columns are in the ``off`` vector.
 (O_ACTS, O_MIS_G, O_DENIED, O_G_COUNT, O_G_LISTED, O_G_WRONG, O_G_THROUGH, O_HIST, O_GRADES,
- O_END) = range(10)
+ O_MIS_S, O_END) = range(11)
+# O_MIS_S: misattributed acts per sensor in use (``Params.sensor_names`` order).
 # Score sums are kept in fixed point (units of 2^-20 points) so that they are exact
 # integers: the total does not depend on the order in which agents are added, which
 # lets the fused pass add a whole block at once. |score| <= 10^6 < 2^20, so one
@@ -37,10 +39,11 @@ SCORE_FIXED_POINT = 1048576.0
 PERCENTILES = np.array([5, 25, 50, 75, 95])  # the daily score percentiles (``score_pNN``)
 
 
-def counter_layout(n_behaviours: int, n_groups: int, n_kinds: int, n_grades: int) -> np.ndarray:
+def counter_layout(n_behaviours: int, n_groups: int, n_kinds: int, n_grades: int,
+                   n_sensors: int = 0) -> np.ndarray:
     """Start column of each variable block of the counter matrix."""
     sizes = [n_behaviours, n_groups, n_kinds, n_groups, n_groups, n_groups, n_groups, N_HIST,
-             n_grades]
+             n_grades, n_sensors]
     off = np.zeros(O_END + 1, dtype=np.int64)
     off[0] = C_FIXED
     for k, size in enumerate(sizes):
@@ -51,7 +54,7 @@ def counter_layout(n_behaviours: int, n_groups: int, n_kinds: int, n_grades: int
 def counter_matrix(p: Params, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
     """A zeroed counter matrix for ``n_chunks`` chunks and its layout (``off``)."""
     off = counter_layout(p.beh_rate.size, len(p.group_names), p.sanc_rate.size,
-                         len(p.grade_names))
+                         len(p.grade_names), len(p.sensor_names))
     return np.zeros((n_chunks, int(off[O_END])), np.int64), off
 
 
@@ -203,8 +206,13 @@ class Metric:
 
 
 def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
-             groups: list[str], regions: list[str] | None = None) -> list[Metric]:
-    """Every daily column of a scenario, in table order (per-region columns with 2+ regions)."""
+             groups: list[str], regions: list[str] | None = None,
+             sensors: Sequence[str] = ()) -> list[Metric]:
+    """Every daily column of a scenario, in table order.
+
+    ``regions``: the regions that get per-region columns (the engine passes them with two
+    regions or more); ``sensors``: every sensor key (per-sensor misattribution).
+    """
     M = Metric
     out = [
         M("day", "Simulated day, 1 … days.", "day", "index", False),
@@ -245,6 +253,10 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
         M("reversed_events", "False matches caught by evidence review today.", "acts", "flow",
           True),
     ]
+    for name in sensors:
+        out.append(M(f"misattributed__sensor_{name}", f"Misattributed acts recorded today "
+                     f"through sensor {name} (they sum to misattributed_events; 0 while the "
+                     "sensor is off).", "acts", "flow", True))
     for k in sanctions:
         out.append(M(f"denied_{k}", f"Attempts ({k.replace('_', ' ')}) turned into denials "
                      "today.", "denials", "flow", True))
@@ -288,7 +300,7 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
             M(f"misattributed__{g}", f"Misattributed acts landing on agents of group {g} "
               "today.", "acts", "flow", True),
         ]
-    for r in regions or [] if len(regions or []) > 1 else []:
+    for r in regions or []:
         out += [
             M(f"listed__region_{r}", f"Agents of region {r} on the blacklist or the court list "
               "(the regions' counts add up to ``listed``).", "agents", "stock", True),
@@ -406,6 +418,10 @@ def daily_row(ctx: Context, day: int) -> dict:
     row["observed_events"] = c[C_OBS]
     row["misattributed_events"] = c[C_MIS]
     row["reversed_events"] = c[C_REV]
+    in_use = {name: k for k, name in enumerate(p.sensor_names)}
+    for name in p.sensor_keys:
+        k = in_use.get(name)
+        row[f"misattributed__sensor_{name}"] = 0 if k is None else c[off[O_MIS_S] + k]
     for k, name in enumerate(p.sanction_names):
         row[f"denied_{name}"] = c[off[O_DENIED] + k]
     row["denied_wrongful"] = c[C_DENIED_WRONGFUL]

@@ -63,7 +63,8 @@ def apply_events(d, tb, pp, ag, ev, lg):
 
     Everything that lands on the actor — the twin ledger's points and a correctly
     attributed act — stays inside the actor's chunk, so chunks run in parallel.
-    Misattributed acts land anywhere: they, and the event log, follow in one
+    Misattributed acts land anywhere, scored by the rules of the region of the agent they
+    land on (its pilot's table); they, and the event log, follow in one
     sequential pass in chunk order. Either way each agent's points add up in an
     order fixed by the agents, never by the threads. Arguments: the ``Day``,
     the narrow groups ``GROUPS`` (``ScoringTables``, ``ScoringPeople``,
@@ -101,7 +102,8 @@ def apply_events(d, tb, pp, ag, ev, lg):
             t = ev_other[c, j]
             b = ev_code[c, j]
             s = ev_sensor[c, j]
-            pts = points[region[i], b]
+            # the record is scored by the rules of the region of the person it names
+            pts = points[region[t], b]
             if k == MISATTRIBUTED:
                 delta_rec[t] += pts
                 if b == court_b:
