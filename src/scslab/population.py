@@ -403,16 +403,11 @@ def build_world(sc: Scenario) -> World:
         tie_ptr = np.zeros(1, np.int64)
         tie_idx = np.empty(0, np.uint32)
 
-    return World(n=n, attr=attr, region=region, hh_off=hh_off, hh_size=hh_size,
-                 employer=employer, disposition=disposition, tie_ptr=tie_ptr, tie_idx=tie_idx,
-                 region_start=region_start, biz_rep=biz_rep, biz_size=biz_size,
-                 n_groups=n_groups, n_regions=len(pop.regions), strata_start=strata,
-                 group_weight=weight)
     world = World(n=n, attr=attr, region=region, hh_off=hh_off, hh_size=hh_size,
                   employer=employer, disposition=disposition, tie_ptr=tie_ptr, tie_idx=tie_idx,
                   region_start=region_start, biz_rep=biz_rep, biz_size=biz_size,
-                  n_groups=len(pop.groups), n_regions=len(pop.regions),
-                  vehicle_key=stream_key(sc.seed, "vehicles"))
+                  n_groups=n_groups, n_regions=len(pop.regions), strata_start=strata,
+                  group_weight=weight, vehicle_key=stream_key(sc.seed, "vehicles"))
     if needs_group_index(sc):
         world.group_members, world.group_cells = _group_index(attr, region, world.n_groups,
                                                               world.n_regions)
