@@ -272,7 +272,7 @@ def lively(raw: dict) -> dict:
     - the court list starts filled (initial_share); redlisting is near the base and
       redlisted agents are rewarded often;
     - the grade bands sit where scores are within weeks (around the base);
-    - regions have even shares, and every act happens at least at 1e-3 a day (court
+    - regions have even shares, and every act happens at least at 5e-4 a day (court
       defaults: ~1 act in 3000 agents × 40 days at the preset's rate), so each regional
       rule meets acts; every sensor names the wrong person often, so that false-match
       targeting (scope, same-group preference, classification) has cases to act on;
