@@ -9,7 +9,7 @@ An entry names a field by a dotted pattern (``*`` matches one segment: a block n
 list index or a mapping key) and either always applies (the field acts elsewhere than the
 simulated outputs, e.g. the run's label) or only ``when`` another setting has a value
 (``when=("governance.appeals.enabled", False)``: the appeal settings do nothing while
-appeals are off). A ``*`` in ``when`` stands for the segment the pattern's ``*`` matched.
+appeals are off), or only to the last entry of a list (``last=True``: the lowest grade). A ``*`` in ``when`` stands for the segment the pattern's ``*`` matched.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ class Inert:
     pattern: str
     reason: str
     when: tuple[str, Any] | None = None
+    #: applies only to the last entry of the list that the pattern's ``*`` indexes
+    last: bool = False
 
 
 INERT: tuple[Inert, ...] = (
@@ -48,8 +50,8 @@ INERT: tuple[Inert, ...] = (
           "output.event_log.full_below"),
     Inert("start_date", "puts calendar dates on the days (daily.parquet `date`, targets "
           "@DATE, the report's axis); the simulation itself runs on day numbers"),
-    Inert("population.regions.*.name", "a label (regional rules and `scslab explain` name "
-          "regions); the daily table is not split by region"),
+    Inert("policy.grades.*.min_score", "the lowest grade takes every score below the grade "
+          "above it, so its own lower bound is never used", last=True),
     # settings that need another one to be non-zero
     Inert("behaviours.*.age.child", "there are no children (population.age.child_share: 0)",
           when=("population.age.child_share", 0.0)),
@@ -71,6 +73,12 @@ INERT: tuple[Inert, ...] = (
           "density", when=("sensors.cameras.density_coverage", False)),
     Inert("population.regions.*.cameras_per_1000", "camera coverage is fixed, not derived "
           "from camera density", when=("sensors.cameras.density_coverage", False)),
+    Inert("responses.deterrence.awareness_published", "the rules are secret: agents' "
+          "awareness is responses.deterrence.awareness_secret",
+          when=("governance.transparency", "secret")),
+    Inert("responses.deterrence.awareness_secret", "the rules are published: agents' "
+          "awareness is responses.deterrence.awareness_published",
+          when=("governance.transparency", "published")),
     # gated blocks: off in the scenario, so their settings wait
     Inert("governance.appeals.*", "appeals are off (governance.appeals.enabled: false)",
           when=("governance.appeals.enabled", False)),
@@ -110,6 +118,14 @@ def _stars(pattern: str, path: str) -> list[str]:
             if pat == "*"]
 
 
+def _is_last(pattern: str, path: str, resolved: dict) -> bool:
+    """Whether the list index that the first ``*`` of ``pattern`` matched is the last."""
+    parts = path.split(".")
+    k = pattern.split(".").index("*")
+    items = _get(resolved, parts[:k])
+    return isinstance(items, list) and parts[k] == str(len(items) - 1)
+
+
 def inert_reason(path: str, resolved: dict) -> str | None:
     """Why field ``path`` does nothing in the resolved scenario ``resolved``, or None.
 
@@ -119,6 +135,8 @@ def inert_reason(path: str, resolved: dict) -> str | None:
         if len(entry.pattern.split(".")) != len(path.split(".")):
             continue
         if not fnmatch.fnmatchcase(path, entry.pattern):
+            continue
+        if entry.last and not _is_last(entry.pattern, path, resolved):
             continue
         if entry.when is None:
             return entry.reason
