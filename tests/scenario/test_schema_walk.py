@@ -224,7 +224,7 @@ def _rename_group(raw: dict, path: tuple) -> dict:
     old = pop["groups"][path[2]]["name"]
     new = old + "x"
     pop["groups"][path[2]]["name"] = new
-    for mapping in [pop["oversample"]] + [s["group_multipliers"] for s in
+    for mapping in [pop["oversample"]] + [s.get("group_multipliers", {}) for s in
                                           out["sensors"].values()]:
         if old in mapping:
             mapping[new] = mapping.pop(old)
@@ -304,7 +304,9 @@ def lively(raw: dict) -> dict:
     for reg in regions:  # even shares: a pilot city of 2% holds 60 agents
         reg["share"] = 1.0 / len(regions)
     for sensor in out["sensors"].values():
-        sensor["false_match_rate"] = max(sensor["false_match_rate"], 0.2)
+        # vehicle recognition errs by misreading plates (and by the owner not driving)
+        rate = "false_match_rate" if "false_match_rate" in sensor else "plate_misread_rate"
+        sensor[rate] = max(sensor[rate], 0.2)
     emp = out["policy"]["spillover"]["employer"]
     emp.update(business_enter_below=base - 50, business_exit_at_or_above=base - 30,
                business_decay=max(emp["business_decay"], 0.3),
