@@ -287,9 +287,9 @@ def decode_events(raw: pa.Table, names: EventNames) -> pa.Table:
         "reason": list(REASON_DOCS)}
     dictionaries = {col: list(dict.fromkeys(v)) for col, v in dictionaries.items()}
     pos = {col: {v: i for i, v in enumerate(d)} for col, d in dictionaries.items()}
-    luts = {col: {} for col in dictionaries}
-    for x in present:
-        x = int(x)
+    luts: dict[str, dict[int, int]] = {col: {} for col in dictionaries}
+    for x_ in present.tolist():
+        x = int(x_)
         strings = _strings(x >> 16, (x >> 8) & 0xFF, ((x & 0xFF) ^ 0x80) - 0x80, names)
         for col, v in zip(dictionaries, strings, strict=True):
             if v is not None and v not in pos[col]:

@@ -119,8 +119,11 @@ class World:
 
 @njit(inline="always", cache=True)
 def cell_of(group, region, sex, age, n_regions) -> int:
-    """The (group, region, sex, age) cell of the group index: group-major, so that a group's
-    members in a region, and a group's members anywhere, are each one contiguous range."""
+    """The (group, region, sex, age) cell of the group index.
+
+    Group-major, so that a group's members in a region, and a group's members anywhere, are
+    each one contiguous range.
+    """
     return ((group * n_regions + region) * 2 + sex) * 3 + age
 
 

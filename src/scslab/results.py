@@ -347,7 +347,7 @@ def check_daily_schema(schema: pa.Schema, path: Path) -> None:
             continue
         if f.name == "day" and kind != "i":
             raise _rerun(path, f"column 'day' holds {f.type}, expected integers")
-        if kind == "?":
+        if kind not in ("i", "f", "b"):
             raise _rerun(path, f"column {f.name!r} holds {f.type}, expected numbers")
 
 

@@ -190,7 +190,7 @@ ARG_CASES = [
                  "out", "--set", "days=.inf"], "'.inf' is not a finite number"),
     ("set_index_out_of_range", ["validate", "national", "--set",
                                 "population.regions.99.share=0.1"],
-     "index 99 out of range (list has 4)"),
+     "index 99 out of range (list has 7)"),
     ("set_index_not_a_number", ["validate", "national", "--set",
                                 "population.regions.first.share=0.1"],
      "a list index must be a number"),

@@ -49,6 +49,8 @@ STREAM_USES: dict[str, tuple[str, str]] = {
     "sanctions": ("seed, day", "attempts to fly, travel, buy, borrow, claim a service or enrol "
                                "a child; reward claims"),
     "due_process": ("seed, day", "appeal filing and decisions, credit-repair acts"),
+    "vehicles": ("seed", "the registered owner of the vehicle each agent drives (the agent or "
+                         "another adult of its household) — a fixed trait for the run"),
     "eventlog": ("seed", "which agents are in the event-log sample (fixed for the run)"),
     "initial_state": ("seed", "who starts the run on the court list, and for how long"),
     "abroad:<flow>": ("seed; seed, day", "per data flow abroad: each foreign resident's fixed "
