@@ -110,6 +110,28 @@ def test_assess_gives_ratios_when_both_groups_have_enough_episodes() -> None:
     assert fair["groups"]["big"]["disparate_impact"]["verdict"] == "reference"
 
 
+def test_verdict_says_so_when_episodes_and_person_days_disagree() -> None:
+    """A group listed often but briefly: fewer wrongful person-days per agent than the
+    reference, yet more episodes per agent — the verdict names both directions."""
+    days = 400
+    ref = np.zeros(days, int)
+    for start in range(0, days, 20):
+        ref[start:start + 19] += 5  # 20 spells of 19 days, 5 agents each: 100 episodes
+    short = np.zeros(days, int)
+    for start in range(0, days, 2):
+        short[start] += 1  # 200 one-day spells
+    daily = pd.DataFrame({"day": np.arange(1, days + 1), "wrongful_listed__ref": ref,
+                          "wrongful_listed__short": short,
+                          "misattributed__ref": np.ones(days, int),
+                          "misattributed__short": np.ones(days, int)})
+    m = F.assess(daily, {"ref": 10_000, "short": 10_000})["groups"]["short"][
+        "disparate_impact"]
+    # person-days: 200 against 1,900 (hi < 1); episodes: 200 against 100 (lo > 1)
+    assert m["hi"] < 1 and m["episode_lo"] > 1
+    assert m["verdict"].startswith("lower by person-days, but higher by episodes")
+    assert "more often, for shorter spells" in m["verdict"]
+
+
 def test_below_the_rule_the_ratio_is_null_and_says_how_many_agents_would_resolve_it() -> None:
     fair = F.assess(_daily(), AGENTS)
     m = fair["groups"]["tiny"]["misattribution_ratio"]

@@ -215,11 +215,24 @@ def _measure(g: str, ref: str, x: Mapping[str, float], t: Mapping[str, float],
     verdict = "higher" if lo > 1 else "lower" if hi < 1 else "no clear difference"
     e_lo: float | None = m.get("episode_lo")
     e_hi: float | None = m.get("episode_hi")
-    if verdict != "no clear difference" and e_lo is not None and e_lo <= 1 <= (
-            math.inf if e_hi is None else e_hi):
+    e_top = math.inf if e_hi is None else e_hi
+    if e_lo is not None and (e_lo > 1 and hi < 1 or e_top < 1 and lo > 1):
+        # the two measures disagree in direction: one group is wrongly listed more often
+        # but for less long (or the reverse) — neither verdict alone is the story
+        often = "more" if e_lo > 1 else "less"
+        verdict = (f"{verdict} by person-days, but {'higher' if e_lo > 1 else 'lower'} by "
+                   f"episodes: wrongly listed {often} often, for "
+                   f"{'shorter' if e_lo > 1 else 'longer'} spells")
+    elif verdict != "no clear difference" and e_lo is not None and e_lo <= 1 <= e_top:
         # the person-day interval is too narrow (autocorrelated days); the episode one
         # does not confirm the difference
         verdict += " by person-days; episodes do not confirm"
+    elif verdict == "no clear difference" and e_lo is not None and (e_lo > 1 or e_top < 1):
+        # as many wrongful person-days, but in more (or fewer) separate listings
+        verdict = (f"no clear difference by person-days; {'higher' if e_lo > 1 else 'lower'}"
+                   " by episodes (wrongly listed "
+                   f"{'more' if e_lo > 1 else 'less'} often, for "
+                   f"{'shorter' if e_lo > 1 else 'longer'} spells)")
     m["verdict"] = verdict
     return m
 
