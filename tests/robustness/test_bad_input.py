@@ -19,9 +19,8 @@ Commands run in parallel from one module fixture (two cores: about a minute in a
 
 from __future__ import annotations
 
-import math
-
 import json
+import math
 import os
 import shutil
 import stat
