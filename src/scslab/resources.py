@@ -8,6 +8,7 @@ from pathlib import Path
 import psutil
 
 from scslab.errors import ResourceError
+from scslab.population import needs_group_index
 from scslab.scenario.schema import Scenario
 
 # The estimate is  RUNTIME + agents × (state + attributes + ties + employers)
@@ -19,12 +20,14 @@ from scslab.scenario.schema import Scenario
 #   more for a short while. 300 MiB sits between the two, so the estimate is within
 #   25 % of both the day-loop peak (``summary.json`` ``peak_memory_bytes``) and the
 #   whole process's peak, from 3·10^5 to 3·10^6 agents.
-# - per agent: the state arrays (32 B), the world's attributes (12 B), the tie CSR
-#   (8 B of indptr + 4 B per tie) and the employers' arrays (21 B per employer);
+# - per agent: the state arrays (39 B), the world's attributes (12 B), the tie CSR
+#   (8 B of indptr + 4 B per tie), the employers' arrays (21 B per employer) and,
+#   when a sensor sends false matches to the actor's own group, the group index (4 B);
 #   the measured slope is ~80 B per agent for the national preset (~85 B estimated).
 # - event log: 27 B per row (day i4, agent i8, kind u1, code u1, other i8, sensor i1,
 #   value f4), with the expected number of rows × 1.5 for the acts that spill over.
-STATE_BYTES = 4 * 4 + 1 + 1 + 2 * 5 + 2 * 2  # State.AGENT_FIELDS
+STATE_BYTES = 5 * 4 + 3 * 1 + 6 * 2 + 2 * 2  # State.AGENT_FIELDS (tests/stages/test_own_ledger)
+GROUP_INDEX_BYTES = 4  # World.group_members (int32), only when population.needs_group_index
 WORLD_BYTES = 1 + 1 + 1 + 1 + 4 + 4  # World per-agent attributes
 RUNTIME_BYTES = 300 * 2**20  # see above
 EVENT_ROW_BYTES = 27
@@ -37,13 +40,16 @@ def estimate(sc: Scenario) -> dict:
     ties = 8 + 4 * sc.population.ties.mean_degree if sc.population.ties.mean_degree > 0 else 0
     biz = 21 / sc.population.employers.mean_size
     # build temporaries: the tie builder's degree array and the uniform vectors
-    per_agent = STATE_BYTES + WORLD_BYTES + ties + biz
+    index = GROUP_INDEX_BYTES if needs_group_index(sc) else 0
+    per_agent = STATE_BYTES + WORLD_BYTES + ties + biz + index
     log = sc.output.event_log
     logged = 0 if not log.enabled else (n if n <= log.full_below else min(n, log.sample_agents))
     rate = sum(b.rate for b in sc.behaviours.values())
     event_rows = int(logged * sc.days * rate * 1.5)
     memory = int(RUNTIME_BYTES + n * per_agent + event_rows * EVENT_ROW_BYTES)
-    n_cols = 60 + len(sc.behaviours) + 4 * len(sc.population.groups)
+    n_regions = len(sc.population.regions)
+    n_cols = (60 + len(sc.behaviours) + 7 * len(sc.population.groups)
+              + (2 * n_regions if n_regions > 1 else 0) + len(dict(sc.sensors.items())))
     disk = int(sc.days * n_cols * 8 + event_rows * EVENT_ROW_BYTES * 0.5 + REPORT_BYTES
                + 100_000)
     return {"memory_bytes": memory, "disk_bytes": disk, "bytes_per_agent": per_agent,

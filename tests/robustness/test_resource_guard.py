@@ -21,6 +21,7 @@ import psutil
 import pytest
 from robust_helpers import assert_bad_input, cli_cmd, cli_env, run_cli, snapshot
 
+from scslab import resources
 from scslab.errors import ResourceError
 from scslab.resources import check_fits, estimate
 from scslab.scenario import load_scenario
@@ -121,3 +122,21 @@ def test_estimate_within_25_percent_of_measured_peak(compiled_kernels, tmp_path,
     # the outputs it wrote fit in the disk estimate
     written = sum(p.stat().st_size for p in (tmp_path / f"run{agents}").iterdir())
     assert written <= est["disk_bytes"]
+
+
+def test_per_agent_terms_follow_the_state_and_the_group_index():
+    """The estimate's per-agent state is the State's, and the group index counts when built."""
+    from scslab.population import build_world
+    from scslab.scenario.loader import load_scenario
+    from scslab.state import State
+
+    sc = load_scenario("national", {"population.agents": 2000})
+    world = build_world(sc)
+    assert State.initial(world, 1000.0).nbytes_agents() == resources.STATE_BYTES * world.n
+    assert world.group_members.nbytes == resources.GROUP_INDEX_BYTES * world.n
+    off = load_scenario(sc, {f"sensors.{k}.same_group_preference": 0.0
+                             for k, s in sc.sensors.items() if hasattr(s, "false_match_rate")
+                             and "same_group_preference" in type(s).model_fields})
+    assert build_world(off).group_members.size == 0
+    assert (resources.estimate(sc)["bytes_per_agent"]
+            - resources.estimate(off)["bytes_per_agent"]) == resources.GROUP_INDEX_BYTES

@@ -243,7 +243,7 @@ def _entities(c: _Ctx) -> str:
     lines.append("")
     grows = [[md_code(g.name), fmt_number(g.share), fmt_exact(round(g.share * N))]
              for g in pop.groups]
-    lines.append(md_table(["group", "share of households", "agents (≈)"], grows))
+    lines.append(md_table(["group", "share of agents", "agents (≈)"], grows))
     return "\n".join(lines)
 
 

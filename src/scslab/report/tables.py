@@ -48,7 +48,7 @@ def group_table(result: Result) -> Table:
             fmt(_total(daily, f"misattributed__{g}")),
         ])
     return Table("Harms by group",
-                 ["group", "share of households", "camera false-match multiplier",
+                 ["group", "share of agents", "camera false-match multiplier",
                   "listed (last day)", "wrongly listed (last day)",
                   "listed through others (last day)",
                   "wrongly listed per 10,000 (last day)", "per 10,000 (run average)",
@@ -137,7 +137,7 @@ def scenario_tables(sc: Scenario) -> list[Table]:
     p, pol = sc.population, sc.policy
     pop = Table("Population", ["setting", "value"], [
         ["synthetic people", fmt(p.agents)],
-        ["groups (share of households)", ", ".join(f"{g.name} {pct(g.share)}" for g in p.groups)],
+        ["groups (share of agents)", ", ".join(f"{g.name} {pct(g.share)}" for g in p.groups)],
         ["regions (share, cameras per 1,000)",
          "; ".join(f"{r.name} {pct(r.share, 0)}, {fmt(r.cameras_per_1000)}" for r in p.regions)],
         ["friends and associates per person", fmt(p.ties.mean_degree)],

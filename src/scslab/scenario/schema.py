@@ -64,7 +64,7 @@ class AgePyramid(Model):
 
 
 class Group(Model):
-    """A demographic group: its name and its share of households."""
+    """A demographic group: its name and its share of agents (households are one group each)."""
 
     name: str = F(..., "Name of a demographic group (used in per-group metric columns).",
                   min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
