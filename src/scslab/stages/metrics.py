@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import float64, int64, njit
 
+from scslab.fairness import reference_group
 from scslab.params import N_HIST, P_HIST_HI, P_HIST_LO, Params
 from scslab.population import attr_group
 from scslab.stages.common import Context, Day, StageSpec
@@ -324,17 +325,16 @@ def registry(behaviours: list[str], sanctions: list[str], grades: list[str],
 DAILY_MIN_WRONGFUL = 10
 
 
-def _daily_disparate(p: Params, sizes: list[int], wrong: list[int], weights) -> list[float]:
+def _daily_disparate(p: Params, sizes: list[int], wrong: list[int],
+                     weights: list[float]) -> list[float]:
     """Each group's wrongful-listing rate over the reference's; NaN below the rule.
 
     ``wrong`` are the (possibly survey-weighted) counts; the rule reads unweighted ones.
     """
     names = p.group_names
-    declared = p.reference_group
-    ref = (names.index(declared) if declared is not None and declared in names
-           else max(range(len(names)), key=lambda k: (sizes[k], -k)))
-    w = [float(weights[k]) if weights is not None else 1.0 for k in range(len(names))]
-    agents = [wrong[k] / w[k] if w[k] else 0.0 for k in range(len(names))]
+    ref = names.index(reference_group(dict(zip(names, sizes, strict=True)),
+                                      p.reference_group))
+    agents = [wrong[k] / weights[k] if weights[k] else 0.0 for k in range(len(names))]
     out = []
     for k in range(len(names)):
         if (sizes[k] and sizes[ref] and agents[k] >= DAILY_MIN_WRONGFUL
@@ -363,9 +363,10 @@ def daily_row(ctx: Context, day: int) -> dict:
     # fixed-point score sums as Python ints (exact, cannot overflow), per stratum
     ssum = [0] * (n_r * n_g)
     tsum = [0] * (n_r * n_g)
-    for k, v in zip(ctx.chunk_stratum.tolist(), cnt[:, C_SCORE_SUM].tolist(), strict=True):
+    chunk_stratum = ctx.chunk_stratum.tolist()
+    for k, v in zip(chunk_stratum, cnt[:, C_SCORE_SUM].tolist(), strict=True):
         ssum[k] += v
-    for k, v in zip(ctx.chunk_stratum.tolist(), cnt[:, C_TWIN_SUM].tolist(), strict=True):
+    for k, v in zip(chunk_stratum, cnt[:, C_TWIN_SUM].tolist(), strict=True):
         tsum[k] += v
     sizes = np.diff(w.strata_start).tolist()
     gw = w.group_weight.tolist()
@@ -466,7 +467,7 @@ def daily_row(ctx: Context, day: int) -> dict:
                 pts = sum(ssum[k] for k in ks)
             row[f"mean_score__region_{name}"] = (pts / SCORE_FIXED_POINT / people if people
                                                  else math.nan)
-    di = _daily_disparate(p, ctx.group_sizes, wrongs, getattr(ctx, "group_weights", None))
+    di = _daily_disparate(p, ctx.group_sizes, wrongs, gw)
     for name, v in zip(p.group_names, di, strict=True):
         row[f"disparate_impact__{name}"] = v
     resolved = [v for v in di if not math.isnan(v)]
